@@ -1,0 +1,47 @@
+# smsbridge: `make run` to use it, `make test` to check it.
+PYTHON ?= python3
+PORT ?= 8000
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.DEFAULT_GOAL := help
+
+help:  ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade "pip>=25.1"
+	$(BIN)/pip install --quiet -e . --group dev
+	touch $(STAMP)
+
+install: $(STAMP)  ## Create .venv and install everything
+
+run: $(STAMP)  ## Migrate, seed the demo, serve on 127.0.0.1:$(PORT) with a Celery worker
+	$(BIN)/python -m config.devenv $(PORT)
+	mkdir -p var/broker/queue var/broker/processed
+	$(BIN)/python manage.py migrate --noinput
+	$(BIN)/python manage.py seed_demo --url http://127.0.0.1:$(PORT)
+	$(BIN)/celery -A config worker --loglevel=INFO --concurrency=2 > var/worker.log 2>&1 & \
+	  worker=$$!; trap 'kill $$worker 2>/dev/null' EXIT INT TERM; \
+	  echo "Celery worker started (log: var/worker.log)"; \
+	  $(BIN)/python manage.py runserver 127.0.0.1:$(PORT)
+
+test-deps:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  echo "Installing Chromium for the browser tests"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+
+lint: $(STAMP)  ## ruff check and format check
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+test: $(STAMP) test-deps lint  ## Lint, then the whole test suite (browser tests included)
+	$(BIN)/pytest
+
+format: $(STAMP)  ## Apply ruff's fixes and formatting
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+.PHONY: help install run test test-deps lint format

@@ -1,0 +1,355 @@
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlsplit
+
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.forms import BaseModelFormSet, ValidationError
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import get_object_or_404
+from django.template.response import TemplateResponse
+from django.urls import path
+from django.utils.html import format_html, format_html_join
+
+from . import presets
+from .forms import FORMS
+from .models import Provider, Sender
+from .preview import preview_response
+from .rendering import BUILTIN_VARIABLES, CLEVERTAP_PLACEHOLDERS, MOENGAGE_PLACEHOLDERS
+
+SCREEN_FIELDSETS = {
+    Provider.SetupScreen.CLEVERTAP: [
+        (
+            None,
+            {
+                "fields": [
+                    "preset",
+                    "nickname",
+                    "callback_url_display",
+                    "method",
+                    "endpoint",
+                    "variables",
+                    "authentication",
+                    "basic_username",
+                    "basic_password",
+                    "headers",
+                    "body_type",
+                    "payload",
+                    "batch_enabled",
+                    "batch_key",
+                    "batch_size",
+                ]
+            },
+        ),
+        ("Sender", {"fields": ["sender_id", "sender_type", "is_default"]}),
+    ],
+    Provider.SetupScreen.MOENGAGE: [
+        (
+            "Sender details",
+            {
+                "fields": [
+                    "preset",
+                    "is_default",
+                    "nickname",
+                    "sender_name",
+                    "sender_type",
+                    "sender_id",
+                ]
+            },
+        ),
+        (
+            "Webhook",
+            {
+                "fields": [
+                    "endpoint",
+                    "variables",
+                    "method",
+                    "url_parameters",
+                    "headers",
+                    "body_type",
+                    "payload",
+                ]
+            },
+        ),
+        ("Delivery tracking", {"fields": ["callback_url_display"]}),
+    ],
+}
+RESPONSE_FIELDSET = (
+    "Response handling",
+    {
+        "classes": ["collapse"],
+        "fields": [
+            "number_format",
+            "message_id_path",
+            "response_rule",
+            "response_rule_path",
+            "response_rule_values",
+            "is_active",
+        ],
+    },
+)
+# What a user who may only view a provider sees in place of each editable field.
+VIEW_ONLY_FIELDS = {
+    "headers": "headers_display",
+    "url_parameters": "url_parameters_display",
+    "variables": "variables_display",
+    "basic_password": "basic_password_display",
+    "sender_name": "sender_display",
+    "sender_id": "sender_id_display",
+    "sender_type": "sender_type_display",
+    "is_default": "sender_default_display",
+    "preset": "preset_display",
+}
+
+
+def rows_table(rows: Any) -> str:
+    return (
+        format_html(
+            "<table class='kv-readonly'><tbody>{}</tbody></table>",
+            format_html_join(
+                "",
+                "<tr><td>{}</td><td><code>{}</code></td></tr>",
+                ((row.name, row.display_value) for row in rows),
+            ),
+        )
+        if rows
+        else "—"
+    )
+
+
+@admin.register(Provider)
+class ProviderAdmin(admin.ModelAdmin):
+    list_display = [
+        "nickname",
+        "setup_screen",
+        "method",
+        "endpoint_host",
+        "senders_display",
+        "is_active",
+        "updated_at",
+    ]
+    list_filter = ["setup_screen", "is_active", "method"]
+    search_fields = ["nickname", "endpoint"]
+    readonly_fields = ["callback_url_display", *VIEW_ONLY_FIELDS.values()]
+    change_form_template = "admin/providers/provider/change_form.html"
+
+    def get_queryset(self, request: HttpRequest):
+        return super().get_queryset(request).prefetch_related("senders")
+
+    # --- which screen -------------------------------------------------------------
+
+    def screen_for(self, request: HttpRequest, obj: Provider | None) -> str:
+        if obj is not None:
+            return obj.setup_screen
+        preset = presets.BY_SLUG.get(request.GET.get("preset", ""))
+        if preset:
+            return preset.screen
+        screen = request.GET.get("screen", "")
+        return screen if screen in FORMS else Provider.SetupScreen.CLEVERTAP
+
+    def get_form(
+        self, request: HttpRequest, obj: Provider | None = None, **kwargs: Any
+    ):
+        kwargs["form"] = FORMS[self.screen_for(request, obj)]
+        return super().get_form(request, obj, **kwargs)
+
+    def get_fieldsets(self, request: HttpRequest, obj: Provider | None = None):
+        fieldsets = [
+            *SCREEN_FIELDSETS[self.screen_for(request, obj)],
+            RESPONSE_FIELDSET,
+        ]
+        if obj is None or self.has_change_permission(request, obj):
+            return fieldsets
+        return [
+            (
+                title,
+                {
+                    **opts,
+                    "fields": [VIEW_ONLY_FIELDS.get(f, f) for f in opts["fields"]],
+                },
+            )
+            for title, opts in fieldsets
+        ]
+
+    def get_changeform_initial_data(self, request: HttpRequest) -> dict[str, Any]:
+        initial = super().get_changeform_initial_data(request)
+        preset = presets.BY_SLUG.get(request.GET.get("preset", ""))
+        return {**initial, **preset.initial()} if preset else initial
+
+    def add_view(self, request: HttpRequest, form_url: str = "", extra_context=None):
+        chosen = (
+            request.GET.get("screen") in FORMS
+            or request.GET.get("preset") in presets.BY_SLUG
+        )
+        if request.method == "POST" or chosen:
+            return super().add_view(request, form_url, extra_context)
+        if request.GET.get("preset"):
+            messages.error(request, "That preset does not exist; choose one below.")
+        if not self.has_add_permission(request):
+            raise PermissionDenied
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "title": "Add SMS provider",
+            "screens": Provider.SetupScreen.choices,
+            "presets": presets.PRESETS,
+        }
+        return TemplateResponse(
+            request, "admin/providers/provider/choose_screen.html", context
+        )
+
+    def render_change_form(
+        self, request, context, add=False, change=False, form_url="", obj=None
+    ):
+        screen = self.screen_for(request, obj)
+        context["screen_label"] = Provider.SetupScreen(screen).label
+        context["palette"] = (
+            MOENGAGE_PLACEHOLDERS
+            if screen == Provider.SetupScreen.MOENGAGE
+            else CLEVERTAP_PLACEHOLDERS
+        )
+        context["builtin_variables"] = BUILTIN_VARIABLES
+        context["preview_url"] = "../preview/" if obj else "preview/"
+        return super().render_change_form(request, context, add, change, form_url, obj)
+
+    # --- request preview ------------------------------------------------------------
+
+    def get_urls(self):
+        urls = [
+            path(
+                "preview/",
+                self.admin_site.admin_view(self.preview_view),
+                name="providers_provider_preview",
+            ),
+            path(
+                "<int:object_id>/preview/",
+                self.admin_site.admin_view(self.preview_view),
+                name="providers_provider_preview_existing",
+            ),
+        ]
+        return urls + super().get_urls()
+
+    def preview_view(
+        self, request: HttpRequest, object_id: int | None = None
+    ) -> HttpResponse:
+        if request.method != "POST":
+            return JsonResponse({"error": "POST the form to preview it."}, status=405)
+        obj = get_object_or_404(Provider, pk=object_id) if object_id else None
+        allowed = (
+            self.has_change_permission(request, obj)
+            if obj
+            else self.has_add_permission(request)
+        )
+        if not allowed:
+            raise PermissionDenied
+        screen = self.screen_for(request, obj)
+        form_class = self.get_form(request, obj, fields=None)
+        instance = obj or Provider(setup_screen=screen)
+        return preview_response(form_class(request.POST, instance=instance))
+
+    # --- columns and read-only displays -------------------------------------------
+
+    @admin.display(description="Callback URL")
+    def callback_url_display(self, obj: Provider | None) -> str:
+        if obj is None or obj.pk is None:
+            return (
+                "Generated when you save. Use {callback_url} in the payload meanwhile."
+            )
+        return format_html(
+            '<code id="callback-url">{}</code> '
+            '<button type="button" class="button copy-button"'
+            ' data-copy="#callback-url">'
+            "Copy</button>",
+            obj.callback_url,
+        )
+
+    @admin.display(description="Endpoint host")
+    def endpoint_host(self, obj: Provider) -> str:
+        return urlsplit(obj.endpoint).hostname or obj.endpoint
+
+    @admin.display(description="Senders")
+    def senders_display(self, obj: Provider) -> str:
+        return (
+            ", ".join(
+                f"{s.name}{' (default)' if s.is_default else ''}"
+                for s in obj.senders.all()
+            )
+            or "—"
+        )
+
+    @admin.display(description="Headers")
+    def headers_display(self, obj: Provider) -> str:
+        return rows_table(obj.headers.all())
+
+    @admin.display(description="URL Parameters")
+    def url_parameters_display(self, obj: Provider) -> str:
+        return rows_table(obj.url_parameters.all())
+
+    @admin.display(description="Provider variables")
+    def variables_display(self, obj: Provider) -> str:
+        return rows_table(obj.variables.all())
+
+    @admin.display(description="Password")
+    def basic_password_display(self, obj: Provider) -> str:
+        return "Stored" if obj.basic_password else "—"
+
+    @admin.display(description="Sender name")
+    def sender_display(self, obj: Provider) -> str:
+        return obj.primary_sender.name if obj.primary_sender else "—"
+
+    @admin.display(description="Sender ID / Virtual Number")
+    def sender_id_display(self, obj: Provider) -> str:
+        return obj.primary_sender.sender_id if obj.primary_sender else "—"
+
+    @admin.display(description="Sender type")
+    def sender_type_display(self, obj: Provider) -> str:
+        sender = obj.primary_sender
+        return sender.get_sender_type_display() if sender else "—"
+
+    @admin.display(description="Mark as default", boolean=True)
+    def sender_default_display(self, obj: Provider) -> bool:
+        return bool(obj.primary_sender and obj.primary_sender.is_default)
+
+    @admin.display(description="Preset")
+    def preset_display(self, obj: Provider) -> str:
+        preset = presets.BY_SLUG.get(obj.preset)
+        return preset.name if preset else "—"
+
+
+class SenderChangeListFormSet(BaseModelFormSet):
+    def clean(self) -> None:
+        super().clean()
+        defaults: dict[str, str] = {}
+        for form in self.forms:
+            if not form.cleaned_data.get("is_default"):
+                continue
+            sender_type = form.instance.sender_type
+            if sender_type in defaults:
+                form.add_error(
+                    "is_default",
+                    ValidationError(
+                        "Only one %(type)s sender can be the default; “%(other)s” is "
+                        "also marked.",
+                        code="second_default",
+                        params={
+                            "type": form.instance.get_sender_type_display().lower(),
+                            "other": defaults[sender_type],
+                        },
+                    ),
+                )
+            defaults[sender_type] = form.instance.name
+
+
+@admin.register(Sender)
+class SenderAdmin(admin.ModelAdmin):
+    list_display = ["name", "provider", "sender_id", "sender_type", "is_default"]
+    list_editable = ["is_default"]
+    list_filter = ["sender_type", "is_default", "provider"]
+    search_fields = ["name", "sender_id", "provider__nickname"]
+    list_select_related = ["provider"]
+    autocomplete_fields = ["provider"]
+
+    def get_changelist_formset(self, request: HttpRequest, **kwargs: Any):
+        kwargs["formset"] = SenderChangeListFormSet
+        return super().get_changelist_formset(request, **kwargs)

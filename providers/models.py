@@ -1,0 +1,371 @@
+from __future__ import annotations
+
+import secrets
+
+from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models, transaction
+from django.db.models.functions import Lower
+from django.urls import reverse
+
+from . import crypto, validators
+from .fields import EncryptedTextField
+
+MAX_BATCH_SIZE = 1000
+
+
+def new_callback_token() -> str:
+    # 192 random bits: the URL itself is the credential a provider presents.
+    return secrets.token_urlsafe(24)
+
+
+class ProviderQuerySet(models.QuerySet):
+    def active(self) -> ProviderQuerySet:
+        return self.filter(is_active=True)
+
+
+class Provider(models.Model):
+    """An HTTP SMS provider and how to build a request for it."""
+
+    class SetupScreen(models.TextChoices):
+        CLEVERTAP = "clevertap", "Generic provider (CleverTap style)"
+        MOENGAGE = "moengage", "Custom connector (MoEngage style)"
+
+    class Method(models.TextChoices):
+        GET = "GET", "GET"
+        POST = "POST", "POST"
+
+    class Authentication(models.TextChoices):
+        NONE = "none", "No Authentication"
+        BASIC = "basic", "Basic Authentication"
+
+    class BodyType(models.TextChoices):
+        JSON = "json", "JSON"
+        FORM = "form", "Key-value pairs (form)"
+
+    class NumberFormat(models.TextChoices):
+        E164 = "e164", "E.164 with plus (+6591234567)"
+        DIGITS = "digits", "Digits only (6591234567)"
+
+    class ResponseRule(models.TextChoices):
+        NONE = "", "Any 2xx response is accepted"
+        ACCEPT_IF = "accept_if", "Accepted only when the field is one of the values"
+        REJECT_IF = "reject_if", "Rejected when the field is one of the values"
+
+    nickname = models.CharField(
+        "nickname",
+        max_length=100,
+        help_text="Identifies the provider uniquely, for example 8x8_SMS.",
+    )
+    setup_screen = models.CharField(
+        "setup screen",
+        max_length=20,
+        choices=SetupScreen,
+        default=SetupScreen.CLEVERTAP,
+        help_text="The screen this provider was created with and reopens in.",
+    )
+    preset = models.CharField(
+        "preset",
+        max_length=50,
+        blank=True,
+        help_text="The preset the configuration started from, if any.",
+    )
+    method = models.CharField(
+        "request type", max_length=4, choices=Method, default=Method.POST
+    )
+    endpoint = models.CharField(
+        "HTTP endpoint",
+        max_length=2000,
+        help_text=(
+            "The provider's API URL, beginning with https://. Provider variables "
+            "such as {subAccountId} and placeholders such as $$To may appear in it."
+        ),
+    )
+    authentication = models.CharField(
+        "authentication",
+        max_length=10,
+        choices=Authentication,
+        default=Authentication.NONE,
+        help_text=(
+            "Bearer-token providers such as 8x8 use No Authentication plus an "
+            "Authorization header."
+        ),
+    )
+    basic_username = models.CharField(
+        "username", max_length=200, blank=True, help_text="For Basic Authentication."
+    )
+    basic_password = EncryptedTextField(
+        "password",
+        blank=True,
+        help_text="For Basic Authentication. Stored encrypted; never shown again.",
+    )
+    body_type = models.CharField(
+        "parameters",
+        max_length=10,
+        choices=BodyType,
+        default=BodyType.JSON,
+        help_text="How the request body is sent (POST only).",
+    )
+    payload = models.TextField(
+        "payload",
+        blank=True,
+        help_text="The request body template. Empty for GET requests.",
+    )
+    batch_enabled = models.BooleanField(
+        "batch",
+        default=False,
+        help_text="Send many messages in one request by repeating one JSON record.",
+    )
+    batch_key = models.CharField(
+        "key name",
+        max_length=100,
+        blank=True,
+        help_text="The key whose array holds the one record to repeat, e.g. msgs.",
+    )
+    batch_size = models.PositiveIntegerField(
+        "records per batch",
+        default=MAX_BATCH_SIZE,
+        validators=[MinValueValidator(1), MaxValueValidator(MAX_BATCH_SIZE)],
+        help_text="At most 1,000 records in one request.",
+    )
+    number_format = models.CharField(
+        "number format",
+        max_length=10,
+        choices=NumberFormat,
+        default=NumberFormat.E164,
+        help_text="How the recipient's number is written where $$To appears.",
+    )
+    message_id_path = models.CharField(
+        "provider message id path",
+        max_length=200,
+        blank=True,
+        help_text="Where the provider's message id is in its JSON answer, e.g. umid.",
+    )
+    response_rule = models.CharField(
+        "response rule",
+        max_length=10,
+        choices=ResponseRule,
+        blank=True,
+        default=ResponseRule.NONE,
+        help_text="For providers that answer 200 even when they refuse a message.",
+    )
+    response_rule_path = models.CharField(
+        "response field",
+        max_length=200,
+        blank=True,
+        help_text="JSON path of the field the rule reads, e.g. status.code.",
+    )
+    response_rule_values = models.CharField(
+        "response values",
+        max_length=500,
+        blank=True,
+        help_text="Comma-separated values, e.g. REJECTED.",
+    )
+    callback_token = models.CharField(
+        "callback token",
+        max_length=64,
+        unique=True,
+        default=new_callback_token,
+        editable=False,
+    )
+    is_active = models.BooleanField(
+        "active",
+        default=True,
+        help_text="Archived providers keep their history but send nothing.",
+    )
+    created_at = models.DateTimeField("created", auto_now_add=True)
+    updated_at = models.DateTimeField("updated", auto_now=True)
+
+    objects = ProviderQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["nickname"]
+        constraints = [
+            models.UniqueConstraint(
+                Lower("nickname"),
+                name="provider_nickname_unique_ci",
+                violation_error_message="A provider with this nickname already exists.",
+                violation_error_code="duplicate_nickname",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(batch_size__gte=1, batch_size__lte=MAX_BATCH_SIZE),
+                name="provider_batch_size_range",
+            ),
+        ]
+        permissions = [("send_test_sms", "Can send a test SMS")]
+
+    def __str__(self) -> str:
+        return self.nickname
+
+    def get_absolute_url(self) -> str:
+        return reverse("admin:providers_provider_change", args=[self.pk])
+
+    @property
+    def callback_url(self) -> str:
+        return f"{settings.PUBLIC_BASE_URL}/dlr/{self.callback_token}/"
+
+    @property
+    def primary_sender(self) -> Sender | None:
+        return self.senders.order_by("pk").first()
+
+    def variable_values(self) -> dict[str, str]:
+        return {var.name: var.value for var in self.variables.all()}
+
+    def secret_values(self) -> list[str]:
+        """Every secret this provider holds, for masking and redaction."""
+        found = [row.value for row in self.variables.all() if row.secret]
+        found += [row.value for row in self.headers.all() if row.secret]
+        found += [row.value for row in self.url_parameters.all() if row.secret]
+        if self.basic_password:
+            found.append(self.basic_password)
+        return [value for value in found if value]
+
+
+class KeyValueRow(models.Model):
+    """A name/value pair of a provider; values are encrypted whether secret or not."""
+
+    name = models.CharField("name", max_length=200)
+    value = EncryptedTextField("value", blank=True)
+    secret = models.BooleanField(
+        "secret",
+        default=False,
+        help_text="Secret values are write-only and masked everywhere.",
+    )
+    position = models.PositiveSmallIntegerField("position", default=0)
+
+    class Meta:
+        abstract = True
+        ordering = ["position", "pk"]
+
+    def __str__(self) -> str:
+        return f"{self.name}: {self.display_value}"
+
+    @property
+    def display_value(self) -> str:
+        return crypto.mask(self.value) if self.secret else self.value
+
+
+class Header(KeyValueRow):
+    provider = models.ForeignKey(
+        Provider, on_delete=models.CASCADE, related_name="headers"
+    )
+
+    class Meta(KeyValueRow.Meta):
+        constraints = [
+            models.UniqueConstraint(
+                "provider", Lower("name"), name="header_name_unique_per_provider"
+            )
+        ]
+
+
+class UrlParameter(KeyValueRow):
+    provider = models.ForeignKey(
+        Provider, on_delete=models.CASCADE, related_name="url_parameters"
+    )
+
+    class Meta(KeyValueRow.Meta):
+        verbose_name = "URL parameter"
+        constraints = [
+            models.UniqueConstraint(
+                "provider", "name", name="url_parameter_name_unique_per_provider"
+            )
+        ]
+
+
+class ProviderVariable(KeyValueRow):
+    provider = models.ForeignKey(
+        Provider, on_delete=models.CASCADE, related_name="variables"
+    )
+
+    class Meta(KeyValueRow.Meta):
+        constraints = [
+            models.UniqueConstraint(
+                "provider", "name", name="variable_name_unique_per_provider"
+            )
+        ]
+
+
+class Sender(models.Model):
+    """Who a message appears to come from, and what kind of message it carries."""
+
+    class SenderType(models.TextChoices):
+        PROMOTIONAL = "promotional", "Promotional"
+        TRANSACTIONAL = "transactional", "Transactional"
+
+    provider = models.ForeignKey(
+        Provider, on_delete=models.CASCADE, related_name="senders"
+    )
+    name = models.CharField(
+        "sender name",
+        max_length=100,
+        help_text="Identifies the sender, for example 8x8 SMS.",
+    )
+    sender_id = models.CharField(
+        "sender ID / virtual number",
+        max_length=32,
+        blank=True,
+        validators=[validators.validate_sender_id],
+        help_text=(
+            "The sender ID or number registered with the provider; used as "
+            "{sender_id} in the payload."
+        ),
+    )
+    sender_type = models.CharField(
+        "sender type",
+        max_length=20,
+        choices=SenderType,
+        default=SenderType.TRANSACTIONAL,
+        help_text=(
+            "Promotional: information about your brand, deals, or engaging users. "
+            "Transactional: alerts about transactions, OTPs, security information."
+        ),
+    )
+    is_default = models.BooleanField(
+        "mark as default",
+        default=False,
+        help_text=(
+            "The default sender of its type is used for every campaign unless "
+            "another sender is chosen."
+        ),
+    )
+
+    class Meta:
+        ordering = ["provider__nickname", "name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["sender_type"],
+                condition=models.Q(is_default=True),
+                name="one_default_sender_per_type",
+                violation_error_message=(
+                    "Another sender is already the default of this type."
+                ),
+            ),
+            models.UniqueConstraint(
+                "provider",
+                Lower("name"),
+                name="sender_name_unique_per_provider",
+                violation_error_message="This provider already has a sender so named.",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.get_sender_type_display()})"
+
+    def save(self, *args, **kwargs) -> None:
+        with transaction.atomic():
+            if self.is_default:
+                self.demote_other_defaults()
+            super().save(*args, **kwargs)
+
+    def validate_constraints(self, exclude: set[str] | None = None) -> None:
+        # save() demotes the previous default of the type, so a form marking this
+        # sender default must not be refused by the one-default constraint (the
+        # only constraint on sender_type alone; excluding the field skips it).
+        super().validate_constraints({*(exclude or ()), "sender_type"})
+
+    def demote_other_defaults(self) -> int:
+        """Unmark the current default of this type, so this one can take its place."""
+        others = Sender.objects.filter(sender_type=self.sender_type, is_default=True)
+        if self.pk:
+            others = others.exclude(pk=self.pk)
+        return others.update(is_default=False)

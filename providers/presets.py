@@ -1,0 +1,263 @@
+"""Ready-made configurations for widely used providers.
+
+Each preset pre-fills a setup screen so that only credentials and the sender ID
+remain. Request shapes follow each provider's public API documentation; the two
+8x8 presets follow 8x8's own CleverTap and MoEngage setup guides.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Row:
+    name: str
+    value: str = ""
+    secret: bool = False
+    hint: str = ""
+
+    def as_initial(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "value": self.value,
+            "secret": self.secret,
+            "hint": self.hint,
+        }
+
+
+@dataclass(frozen=True)
+class Preset:
+    slug: str
+    name: str
+    screen: str
+    endpoint: str
+    summary: str
+    method: str = "POST"
+    body_type: str = "json"
+    payload: Any = None
+    headers: tuple[Row, ...] = ()
+    url_parameters: tuple[Row, ...] = ()
+    variables: tuple[Row, ...] = ()
+    authentication: str = "none"
+    basic_username: str = ""
+    batch_key: str = ""
+    number_format: str = "e164"
+    message_id_path: str = ""
+    response_rule: str = ""
+    response_rule_path: str = ""
+    response_rule_values: str = ""
+    sender_hint: str = "The sender ID or number registered with the provider."
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def payload_text(self) -> str:
+        if self.payload is None:
+            return ""
+        if isinstance(self.payload, str):
+            return self.payload
+        return json.dumps(self.payload, indent=2)
+
+    def initial(self) -> dict[str, Any]:
+        """Initial data for a setup screen's form."""
+        return {
+            "preset": self.slug,
+            "method": self.method,
+            "endpoint": self.endpoint,
+            "authentication": self.authentication,
+            "basic_username": self.basic_username,
+            "body_type": self.body_type,
+            "payload": self.payload_text,
+            "batch_enabled": bool(self.batch_key),
+            "batch_key": self.batch_key,
+            "number_format": self.number_format,
+            "message_id_path": self.message_id_path,
+            "response_rule": self.response_rule,
+            "response_rule_path": self.response_rule_path,
+            "response_rule_values": self.response_rule_values,
+            "headers": [row.as_initial() for row in self.headers],
+            "url_parameters": [row.as_initial() for row in self.url_parameters],
+            "variables": [row.as_initial() for row in self.variables],
+        }
+
+
+JSON_CONTENT = Row("Content-Type", "application/json")
+EIGHT_BY_EIGHT_VARIABLES = (
+    Row("subAccountId", hint="Subaccount ID, from 8x8 Connect → API Keys"),
+    Row("apiKey", secret=True, hint="API Key, from 8x8 Connect → API Keys"),
+)
+
+PRESETS: tuple[Preset, ...] = (
+    Preset(
+        slug="8x8-clevertap",
+        name="8x8 via CleverTap (partner batch endpoint)",
+        screen="clevertap",
+        summary="8x8's CleverTap guide: partner batch endpoint, msgs array, "
+        "1,000 records per request, delivery reports to the callback URL.",
+        endpoint="https://sms.8x8.com/api/v1/subaccounts/{subAccountId}"
+        "/partners/clevertap/batch",
+        headers=(Row("Authorization", "Bearer {apiKey}"), JSON_CONTENT),
+        variables=EIGHT_BY_EIGHT_VARIABLES,
+        payload={
+            "msgs": [
+                {
+                    "source": "{sender_id}",
+                    "destination": "$$To",
+                    "text": "$$Body",
+                    "mid": "$$MessageID",
+                    "encoding": "Auto",
+                    "partnerCallbackUrl": "{callback_url}",
+                }
+            ]
+        },
+        batch_key="msgs",
+        sender_hint="Sender ID or virtual number registered in your 8x8 account.",
+    ),
+    Preset(
+        slug="8x8-moengage",
+        name="8x8 via MoEngage (messages endpoint)",
+        screen="moengage",
+        summary="8x8's MoEngage guide: one message per request to the messages "
+        "endpoint; 8x8 answers with a umid, or status REJECTED.",
+        endpoint="https://sms.8x8.com/api/v1/subaccounts/{subAccountId}/messages",
+        headers=(JSON_CONTENT, Row("Authorization", "Bearer {apiKey}")),
+        variables=EIGHT_BY_EIGHT_VARIABLES,
+        payload={
+            "source": "{sender_id}",
+            "destination": "Moesms_destination",
+            "text": "Moesms_message",
+        },
+        message_id_path="umid",
+        response_rule="reject_if",
+        response_rule_path="status.code",
+        response_rule_values="REJECTED",
+        sender_hint="Sender ID in your 8x8 account.",
+    ),
+    Preset(
+        slug="twilio",
+        name="Twilio (Programmable Messaging)",
+        screen="clevertap",
+        summary="Form-encoded POST to the Messages resource with Basic "
+        "Authentication (Account SID and Auth Token).",
+        endpoint="https://api.twilio.com/2010-04-01/Accounts/{accountSid}"
+        "/Messages.json",
+        authentication="basic",
+        basic_username="{accountSid}",
+        variables=(Row("accountSid", hint="Account SID, from the Twilio Console"),),
+        body_type="form",
+        payload="To=$$To\nFrom={sender_id}\nBody=$$Body\nStatusCallback={callback_url}",
+        message_id_path="sid",
+        sender_hint="A Twilio phone number in E.164, or a Messaging Service SID.",
+    ),
+    Preset(
+        slug="vonage",
+        name="Vonage (SMS API)",
+        screen="clevertap",
+        summary="JSON POST to the SMS API; Vonage answers 200 with a per-message "
+        "status, where 0 means accepted.",
+        endpoint="https://rest.nexmo.com/sms/json",
+        headers=(JSON_CONTENT,),
+        variables=(
+            Row("apiKey", hint="API key, from the Vonage dashboard"),
+            Row("apiSecret", secret=True, hint="API secret, from the Vonage dashboard"),
+        ),
+        payload={
+            "api_key": "{apiKey}",
+            "api_secret": "{apiSecret}",
+            "from": "{sender_id}",
+            "to": "$$To",
+            "text": "$$Body",
+            "client-ref": "$$MessageID",
+            "callback": "{callback_url}",
+        },
+        number_format="digits",
+        message_id_path="messages.0.message-id",
+        response_rule="accept_if",
+        response_rule_path="messages.0.status",
+        response_rule_values="0",
+    ),
+    Preset(
+        slug="infobip",
+        name="Infobip (SMS API, advanced)",
+        screen="clevertap",
+        summary="JSON POST with an App API key; batches messages in the messages "
+        "array and reports delivery to notifyUrl.",
+        endpoint="https://{baseUrl}/sms/2/text/advanced",
+        headers=(
+            Row("Authorization", "App {apiKey}"),
+            JSON_CONTENT,
+            Row("Accept", "application/json"),
+        ),
+        variables=(
+            Row("baseUrl", hint="Your API base URL host, e.g. xxxxx.api.infobip.com"),
+            Row("apiKey", secret=True, hint="API key, from the Infobip portal"),
+        ),
+        payload={
+            "messages": [
+                {
+                    "destinations": [{"to": "$$To", "messageId": "$$MessageID"}],
+                    "from": "{sender_id}",
+                    "text": "$$Body",
+                    "notifyUrl": "{callback_url}",
+                    "notifyContentType": "application/json",
+                }
+            ]
+        },
+        batch_key="messages",
+        number_format="digits",
+        message_id_path="messages.0.messageId",
+        response_rule="reject_if",
+        response_rule_path="messages.0.status.groupName",
+        response_rule_values="REJECTED,UNDELIVERABLE",
+    ),
+    Preset(
+        slug="plivo",
+        name="Plivo (Messages API)",
+        screen="clevertap",
+        summary="JSON POST with Basic Authentication (Auth ID and Auth Token); "
+        "Plivo answers 202 with message_uuid.",
+        endpoint="https://api.plivo.com/v1/Account/{authId}/Message/",
+        authentication="basic",
+        basic_username="{authId}",
+        headers=(JSON_CONTENT,),
+        variables=(Row("authId", hint="Auth ID, from the Plivo console"),),
+        payload={
+            "src": "{sender_id}",
+            "dst": "$$To",
+            "text": "$$Body",
+            "url": "{callback_url}",
+            "method": "POST",
+        },
+        message_id_path="message_uuid.0",
+    ),
+    Preset(
+        slug="sinch",
+        name="Sinch (SMS REST API, batches)",
+        screen="clevertap",
+        summary="JSON POST to the batches endpoint with a Bearer API token; "
+        "delivery reports per recipient to callback_url.",
+        endpoint="https://us.sms.api.sinch.com/xms/v1/{servicePlanId}/batches",
+        headers=(Row("Authorization", "Bearer {apiToken}"), JSON_CONTENT),
+        variables=(
+            Row("servicePlanId", hint="Service plan ID, from the Sinch dashboard"),
+            Row("apiToken", secret=True, hint="API token, from the Sinch dashboard"),
+        ),
+        payload={
+            "from": "{sender_id}",
+            "to": ["$$To"],
+            "body": "$$Body",
+            "client_reference": "$$MessageID",
+            "delivery_report": "per_recipient",
+            "callback_url": "{callback_url}",
+        },
+        message_id_path="id",
+    ),
+)
+
+BY_SLUG = {preset.slug: preset for preset in PRESETS}
+
+
+def for_screen(screen: str) -> list[Preset]:
+    return [preset for preset in PRESETS if preset.screen == screen]

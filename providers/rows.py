@@ -1,0 +1,142 @@
+"""Key/value rows (headers, URL parameters, provider variables) as one form field.
+
+The rows live on the provider's main form, so that the setup screens can show
+them in the order of the guides and validate them together with the payload.
+Secret values are write-only: the form never renders them, and a secret row left
+blank keeps the value already stored under its name.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from django import forms
+from django.core.exceptions import ValidationError
+
+from . import crypto, validators
+
+
+@dataclass(frozen=True)
+class RowValue:
+    name: str
+    value: str
+    secret: bool = False
+
+
+class KeyValueRowsWidget(forms.Widget):
+    template_name = "providers/widgets/key_value_rows.html"
+
+    def __init__(self, *, name_label: str = "Key", attrs: dict | None = None) -> None:
+        super().__init__(attrs)
+        self.name_label = name_label
+        self.masks: Mapping[str, str] = {}
+
+    def value_from_datadict(self, data: Any, files: Any, name: str) -> list[dict]:
+        names = data.getlist(f"{name}-name")
+        values = data.getlist(f"{name}-value")
+        secrets = data.getlist(f"{name}-secret")
+        return [
+            {"name": n, "value": v, "secret": s == "1"}
+            for n, v, s in zip(names, values, secrets, strict=False)
+        ]
+
+    def value_omitted_from_data(self, data: Any, files: Any, name: str) -> bool:
+        return f"{name}-name" not in data
+
+    def get_context(self, name: str, value: Any, attrs: dict | None) -> dict:
+        context = super().get_context(name, value, attrs)
+        rows = []
+        for row in value or []:
+            row = dict(row)
+            mask = self.masks.get(row["name"].lower()) if row.get("secret") else None
+            if mask:
+                row["value"] = ""
+                row["hint"] = f"{mask} stored — leave blank to keep"
+            rows.append(row)
+        context["widget"].update(rows=rows, name_label=self.name_label)
+        return context
+
+    def format_value(self, value: Any) -> Any:
+        return value
+
+
+class KeyValueRowsField(forms.Field):
+    widget = KeyValueRowsWidget
+    row_label = "Row"
+
+    def __init__(
+        self,
+        *,
+        row_label: str,
+        name_validator: Callable[[str], None] | None = None,
+        case_insensitive: bool = False,
+        value_required: bool = False,
+        reserved: frozenset[str] = frozenset(),
+        name_label: str = "Key",
+        **kwargs: Any,
+    ) -> None:
+        kwargs.setdefault("required", False)
+        super().__init__(widget=KeyValueRowsWidget(name_label=name_label), **kwargs)
+        self.row_label = row_label
+        self.name_validator = name_validator
+        self.case_insensitive = case_insensitive
+        self.value_required = value_required
+        self.reserved = reserved
+        self.kept: dict[str, str] = {}
+
+    def keep_secrets(self, rows: list[RowValue]) -> None:
+        """Remember stored secret values so blank secret inputs keep them."""
+        self.kept = {self.key(r.name): r.value for r in rows if r.secret}
+        self.widget.masks = {
+            r.name.lower(): crypto.mask(r.value) for r in rows if r.secret
+        }
+
+    def key(self, name: str) -> str:
+        return name.lower() if self.case_insensitive else name
+
+    def clean(self, value: Any) -> list[RowValue]:
+        rows = [
+            row for row in value or [] if row["name"].strip() or row["value"].strip()
+        ]
+        errors: list[ValidationError] = []
+        cleaned: list[RowValue] = []
+        seen: set[str] = set()
+        for number, row in enumerate(rows, start=1):
+            name = row["name"].strip()
+            try:
+                cleaned.append(self.clean_row(name, row["value"], row["secret"], seen))
+            except ValidationError as err:
+                label = f"{self.row_label} {number}" + (f" ({name})" if name else "")
+                errors.extend(
+                    ValidationError(f"{label}: {message}", code=e.code, params=e.params)
+                    for e, message in zip(err.error_list, err.messages, strict=True)
+                )
+        if errors:
+            raise ValidationError(errors)
+        return cleaned
+
+    def clean_row(
+        self, name: str, value: str, secret: bool, seen: set[str]
+    ) -> RowValue:
+        if not name:
+            raise ValidationError("enter a name.", code="missing_name")
+        if self.name_validator:
+            self.name_validator(name)
+        if name in self.reserved:
+            raise ValidationError(
+                "“%(name)s” is built in; choose another name.",
+                code="reserved_name",
+                params={"name": name},
+            )
+        if self.key(name) in seen:
+            raise ValidationError("appears twice; keep one.", code="duplicate_name")
+        seen.add(self.key(name))
+        value = value.strip()
+        validators.validate_no_line_breaks(value)
+        if secret and not value:
+            value = self.kept.get(self.key(name), "")
+        if not value and (secret or self.value_required):
+            raise ValidationError("enter a value.", code="missing_value")
+        return RowValue(name, value, secret)

@@ -1,0 +1,65 @@
+"""From a provider (saved, or still in a form) to the plain RequestSpec that
+rendering works on, and the secrets that must be masked wherever it is shown."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
+
+from .rendering import HttpRequest, Message, RequestSpec
+from .rows import RowValue
+
+if TYPE_CHECKING:
+    from .models import Provider
+
+# A recipient and text for previews and save-time checks.
+SAMPLE_MESSAGE = Message(
+    to="+6591234567",
+    body="This is a test message powered by smsbridge",
+    message_id="sample-message-id",
+    campaign_id="sample-campaign",
+)
+
+
+def build_request_spec(
+    provider: Provider,
+    *,
+    headers: Iterable[RowValue],
+    url_parameters: Iterable[RowValue],
+    variables: Iterable[RowValue],
+    sender_id: str,
+) -> RequestSpec:
+    names = {row.name: row.value for row in variables}
+    names.update(sender_id=sender_id, callback_url=provider.callback_url)
+    post = provider.method == "POST"
+    basic = provider.authentication == "basic"
+    return RequestSpec(
+        method=provider.method,
+        endpoint=provider.endpoint,
+        body_type=provider.body_type,
+        payload=provider.payload if post else "",
+        url_parameters=tuple((r.name, r.value) for r in url_parameters),
+        headers=tuple((r.name, r.value) for r in headers),
+        variables=names,
+        batch_key=provider.batch_key if (post and provider.batch_enabled) else "",
+        number_format=provider.number_format,
+        basic_auth=(provider.basic_username, provider.basic_password)
+        if basic
+        else None,
+    )
+
+
+def secrets_of(provider: Provider, rows: Iterable[RowValue]) -> list[str]:
+    """Every secret value a provider's requests can carry."""
+    found = [row.value for row in rows if row.secret and row.value]
+    if provider.authentication == "basic" and provider.basic_password:
+        found.append(provider.basic_password)
+    return found
+
+
+def wire_secrets(request: HttpRequest, secrets: list[str]) -> list[str]:
+    """Add the secrets that only exist once encoded, such as Basic credentials."""
+    basic = [
+        v.removeprefix("Basic ") for _, v in request.headers if v.startswith("Basic ")
+    ]
+    return secrets + basic

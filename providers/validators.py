@@ -1,0 +1,109 @@
+"""Reusable checks for provider configuration; every error says how to fix it."""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+import socket
+from urllib.parse import urlsplit
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+
+IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+# RFC 9110 token characters.
+HEADER_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+\Z")
+SENDER_ID = re.compile(r"[\w +\-.&]*\Z")
+
+
+def validate_identifier(value: str) -> None:
+    if not IDENTIFIER.match(value):
+        raise ValidationError(
+            "“%(value)s” is not a valid variable name: use letters, digits and "
+            "underscores, starting with a letter (e.g. subAccountId).",
+            code="invalid_variable_name",
+            params={"value": value},
+        )
+
+
+def validate_header_name(value: str) -> None:
+    if not HEADER_NAME.match(value):
+        raise ValidationError(
+            "“%(value)s” is not a valid header name: use letters, digits and "
+            "- _ . only, with no spaces or colons (e.g. Content-Type).",
+            code="invalid_header_name",
+            params={"value": value},
+        )
+
+
+def validate_no_line_breaks(value: str) -> None:
+    if "\r" in value or "\n" in value:
+        raise ValidationError(
+            "Values may not contain line breaks; they would split the HTTP request.",
+            code="line_break",
+        )
+
+
+def validate_sender_id(value: str) -> None:
+    validate_no_line_breaks(value)
+    if not SENDER_ID.match(value):
+        raise ValidationError(
+            "Sender IDs may contain letters, digits, spaces and + - . & only.",
+            code="invalid_sender_id",
+        )
+
+
+def blocked_address(address: str) -> bool:
+    """True for addresses a provider endpoint may not use in production."""
+    ip = ipaddress.ip_address(address)
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped:
+        ip = ip.ipv4_mapped
+    return not ip.is_global or ip.is_multicast
+
+
+def validate_endpoint_url(url: str) -> None:
+    """Check a fully substituted endpoint URL: HTTPS, and a public host."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValidationError(
+            "Enter a full URL beginning with https://, e.g. "
+            "https://sms.8x8.com/api/v1/subaccounts/{subAccountId}/messages.",
+            code="invalid_url",
+        )
+    if parts.username or parts.password:
+        raise ValidationError(
+            "Put credentials in Authentication or a header, not in the URL.",
+            code="credentials_in_url",
+        )
+    if settings.SMS_ALLOW_PRIVATE_ENDPOINTS:
+        return
+    if parts.scheme != "https":
+        raise ValidationError(
+            "The endpoint must use HTTPS: your URL must begin with https://.",
+            code="not_https",
+        )
+    for address in resolve_host(parts.hostname):
+        if blocked_address(address):
+            raise ValidationError(
+                "%(host)s is a loopback, private, link-local or reserved address "
+                "(%(address)s); providers must be reachable on the public internet.",
+                code="private_address",
+                params={"host": parts.hostname, "address": address},
+            )
+
+
+def resolve_host(host: str) -> list[str]:
+    try:
+        return [str(ipaddress.ip_address(host))]
+    except ValueError:
+        pass
+    try:
+        infos = socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)
+    except (socket.gaierror, UnicodeError) as err:
+        raise ValidationError(
+            "The host %(host)s could not be found (DNS lookup failed); check "
+            "the spelling of the endpoint.",
+            code="unresolvable_host",
+            params={"host": host},
+        ) from err
+    return sorted({info[4][0] for info in infos})

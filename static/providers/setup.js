@@ -1,0 +1,149 @@
+// Setup screens: key/value rows, the placeholder palette, copy buttons and the
+// live request preview. No dependencies; the form works without it too.
+(function () {
+  "use strict";
+
+  function initRows(container) {
+    const body = container.querySelector("tbody");
+    const template = container.querySelector("template");
+    container.querySelector(".kv-add").addEventListener("click", function () {
+      body.appendChild(template.content.cloneNode(true));
+      body.lastElementChild.querySelector("input").focus();
+      container.dispatchEvent(new Event("input", { bubbles: true }));
+    });
+    container.addEventListener("click", function (event) {
+      if (event.target.classList.contains("kv-remove")) {
+        event.target.closest("tr").remove();
+        container.dispatchEvent(new Event("input", { bubbles: true }));
+      }
+    });
+    if (!body.children.length) {
+      body.appendChild(template.content.cloneNode(true));
+    }
+  }
+
+  let lastField = null;
+
+  function insertAtCursor(field, text) {
+    const start = field.selectionStart ?? field.value.length;
+    const end = field.selectionEnd ?? field.value.length;
+    field.value = field.value.slice(0, start) + text + field.value.slice(end);
+    field.selectionStart = field.selectionEnd = start + text.length;
+    field.focus();
+    field.dispatchEvent(new Event("input", { bubbles: true }));
+  }
+
+  function initPalette(form) {
+    const palette = document.getElementById("placeholder-palette");
+    const payloadRow = document.querySelector(".form-row.field-payload");
+    if (!palette) return;
+    if (payloadRow) payloadRow.appendChild(palette);
+    form.addEventListener("focusin", function (event) {
+      if (event.target.matches("textarea, input[type=text], input[type=url]")) {
+        lastField = event.target;
+      }
+    });
+    palette.addEventListener("click", function (event) {
+      const item = event.target.closest("[data-insert]");
+      if (!item) return;
+      const field = lastField || document.getElementById("id_payload") || document.getElementById("id_endpoint");
+      if (field) insertAtCursor(field, item.dataset.insert);
+    });
+    refreshVariables();
+    form.addEventListener("input", refreshVariables);
+  }
+
+  function refreshVariables() {
+    const slot = document.querySelector("[data-palette-variables]");
+    if (!slot) return;
+    slot.textContent = "";
+    document.querySelectorAll("input[name=variables-name]").forEach(function (input) {
+      const name = input.value.trim();
+      if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) return;
+      const button = document.createElement("button");
+      button.type = "button";
+      button.className = "button palette-item";
+      button.dataset.insert = "{" + name + "}";
+      button.textContent = "{" + name + "}";
+      button.title = "Provider variable";
+      slot.appendChild(button);
+    });
+  }
+
+  function initCopyButtons() {
+    document.querySelectorAll("[data-copy]").forEach(function (button) {
+      button.addEventListener("click", function () {
+        const source = document.querySelector(button.dataset.copy);
+        const text = source ? source.textContent.trim() : "";
+        const done = function () { button.textContent = "Copied"; };
+        if (navigator.clipboard && window.isSecureContext) {
+          navigator.clipboard.writeText(text).then(done);
+        } else {
+          const area = document.createElement("textarea");
+          area.value = text;
+          document.body.appendChild(area);
+          area.select();
+          document.execCommand("copy");
+          area.remove();
+          done();
+        }
+      });
+    });
+  }
+
+  function initPreview(form) {
+    const panel = document.getElementById("request-preview");
+    if (!panel) return;
+    const output = panel.querySelector("[data-preview-request]");
+    const errors = panel.querySelector("[data-preview-errors]");
+    let timer = null;
+    let sequence = 0;
+
+    function show(data) {
+      if (!data.ok) {
+        errors.hidden = false;
+        errors.textContent = "";
+        Object.entries(data.errors).forEach(function ([field, messages]) {
+          messages.forEach(function (message) {
+            const line = document.createElement("div");
+            line.textContent = field + ": " + message;
+            errors.appendChild(line);
+          });
+        });
+        return;
+      }
+      errors.hidden = true;
+      const req = data.request;
+      const lines = [req.method + " " + req.url];
+      req.headers.forEach(function ([name, value]) { lines.push(name + ": " + value); });
+      output.textContent = lines.join("\n") + (req.body ? "\n\n" + req.body : "");
+    }
+
+    function refresh() {
+      const mine = ++sequence;
+      fetch(panel.dataset.previewUrl, { method: "POST", body: new FormData(form), credentials: "same-origin" })
+        .then(function (response) { return response.json(); })
+        .then(function (data) { if (mine === sequence) show(data); })
+        .catch(function () { /* the next edit tries again */ });
+    }
+
+    form.addEventListener("input", function () {
+      clearTimeout(timer);
+      timer = setTimeout(refresh, 350);
+    });
+    form.addEventListener("change", function () {
+      clearTimeout(timer);
+      timer = setTimeout(refresh, 50);
+    });
+    refresh();
+  }
+
+  document.addEventListener("DOMContentLoaded", function () {
+    const form = document.getElementById("provider_form");
+    document.querySelectorAll("[data-kv-rows]").forEach(initRows);
+    initCopyButtons();
+    if (!form) return;
+    initPalette(form);
+    initPreview(form);
+  });
+})();

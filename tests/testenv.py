@@ -1,0 +1,17 @@
+"""Environment for the test run, loaded by pytest before Django configures itself.
+
+Keys are generated per run so that no key ever lives in the repository.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+
+from cryptography.fernet import Fernet
+
+os.environ.setdefault("DJANGO_SECRET_KEY", secrets.token_urlsafe(50))
+os.environ.setdefault("FIELD_ENCRYPTION_KEYS", Fernet.generate_key().decode())
+os.environ.setdefault("SMS_ALLOW_PRIVATE_ENDPOINTS", "true")
+os.environ.setdefault("DJANGO_SECURE_SSL_REDIRECT", "false")
+os.environ.setdefault("CELERY_TASK_ALWAYS_EAGER", "true")
