@@ -9,7 +9,7 @@ from django.forms import BaseModelFormSet, ValidationError
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
-from django.urls import path
+from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 
 from . import presets
@@ -133,6 +133,7 @@ class ProviderAdmin(admin.ModelAdmin):
     search_fields = ["nickname", "endpoint"]
     readonly_fields = ["callback_url_display", *VIEW_ONLY_FIELDS.values()]
     change_form_template = "admin/providers/provider/change_form.html"
+    view_on_site = False
 
     def get_queryset(self, request: HttpRequest):
         return super().get_queryset(request).prefetch_related("senders")
@@ -210,7 +211,13 @@ class ProviderAdmin(admin.ModelAdmin):
             else CLEVERTAP_PLACEHOLDERS
         )
         context["builtin_variables"] = BUILTIN_VARIABLES
-        context["preview_url"] = "../preview/" if obj else "preview/"
+        context["preview_url"] = (
+            reverse("admin:providers_provider_preview_existing", args=[obj.pk])
+            if obj
+            else reverse("admin:providers_provider_preview")
+            + "?"
+            + request.GET.urlencode()
+        )
         return super().render_change_form(request, context, add, change, form_url, obj)
 
     # --- request preview ------------------------------------------------------------

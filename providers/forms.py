@@ -24,6 +24,23 @@ from .rendering import (
 from .rows import KeyValueRowsField, RowValue
 from .spec import SAMPLE_MESSAGE, build_request_spec
 
+# The fields a request is built from; with any of them invalid, nothing renders.
+REQUEST_FIELDS = (
+    "method",
+    "endpoint",
+    "authentication",
+    "basic_username",
+    "basic_password",
+    "body_type",
+    "payload",
+    "batch_enabled",
+    "batch_key",
+    "number_format",
+    "headers",
+    "url_parameters",
+    "variables",
+    "sender_id",
+)
 ROW_MODELS = {
     "headers": Header,
     "url_parameters": UrlParameter,
@@ -120,6 +137,7 @@ class ProviderForm(forms.ModelForm):
                 attrs={"rows": 14, "cols": 80, "spellcheck": "false", "class": "mono"}
             ),
             "basic_password": forms.PasswordInput(render_value=False),
+            "endpoint": forms.TextInput(attrs={"class": "vLargeTextField endpoint"}),
         }
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -195,7 +213,7 @@ class ProviderForm(forms.ModelForm):
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean()
         self._check_request_shape(cleaned)
-        if self.errors:
+        if any(name in self.errors for name in REQUEST_FIELDS):
             return cleaned
         spec = build_request_spec(
             self.unsaved_provider(),
@@ -212,6 +230,7 @@ class ProviderForm(forms.ModelForm):
             )
             return cleaned
         self._check_placeholders(self.compiled)
+        self._check_sender_id(self.compiled)
         self._check_endpoint(self.compiled)
         return cleaned
 
@@ -309,6 +328,18 @@ class ProviderForm(forms.ModelForm):
                     "the record under “%(key)s”.",
                     code="per_message_outside_record",
                     params={"key": compiled.spec.batch_key},
+                ),
+            )
+
+    def _check_sender_id(self, compiled: CompiledRequest) -> None:
+        keys = {t.key for _, text in compiled.texts() for t in tokens_in(text)}
+        if "var:sender_id" in keys and not compiled.spec.variables["sender_id"]:
+            self.add_error(
+                "sender_id",
+                ValidationError(
+                    "The request uses {sender_id}: enter the sender ID or number "
+                    "registered with the provider.",
+                    code="missing_sender_id",
                 ),
             )
 

@@ -19,9 +19,10 @@ SECOND_SAMPLE = Message(
 
 
 def preview_response(form: ProviderForm) -> JsonResponse:
-    if not form.is_valid():
-        return JsonResponse({"ok": False, "errors": labelled_errors(form)})
+    form.is_valid()
     compiled = form.compiled
+    if compiled is None:
+        return JsonResponse({"ok": False, "errors": labelled_errors(form)})
     batch = bool(compiled.spec.batch_key)
     request = compiled.render(
         [SAMPLE_MESSAGE, SECOND_SAMPLE] if batch else [SAMPLE_MESSAGE]
@@ -44,6 +45,7 @@ def preview_response(form: ProviderForm) -> JsonResponse:
                 "body": shown.body.decode("utf-8", errors="replace"),
             },
             "messages": 2 if batch else 1,
+            "errors": labelled_errors(form),
         }
     )
 

@@ -100,19 +100,19 @@
     let sequence = 0;
 
     function show(data) {
-      if (!data.ok) {
-        errors.hidden = false;
-        errors.textContent = "";
-        Object.entries(data.errors).forEach(function ([field, messages]) {
-          messages.forEach(function (message) {
-            const line = document.createElement("div");
-            line.textContent = field + ": " + message;
-            errors.appendChild(line);
-          });
+      errors.textContent = "";
+      Object.entries(data.errors || {}).forEach(function ([field, messages]) {
+        messages.forEach(function (message) {
+          const line = document.createElement("div");
+          line.textContent = field + ": " + message;
+          errors.appendChild(line);
         });
+      });
+      errors.hidden = !errors.childElementCount;
+      if (!data.ok) {
+        output.textContent = "Fix the problems above to see the request.";
         return;
       }
-      errors.hidden = true;
       const req = data.request;
       const lines = [req.method + " " + req.url];
       req.headers.forEach(function ([name, value]) { lines.push(name + ": " + value); });
@@ -138,11 +138,34 @@
     refresh();
   }
 
+  // Show only the fields that apply to the current choices.
+  function initDependentFields(form) {
+    const rules = [
+      [".field-basic_username, .field-basic_password", function () {
+        const auth = form.querySelector("[name=authentication]");
+        return auth && auth.value === "basic";
+      }],
+      [".field-batch_key, .field-batch_size", function () {
+        const batch = form.querySelector("[name=batch_enabled]");
+        return batch && batch.checked;
+      }],
+    ];
+    function apply() {
+      rules.forEach(function ([selector, visible]) {
+        const show = visible();
+        form.querySelectorAll(selector).forEach(function (row) { row.hidden = !show; });
+      });
+    }
+    form.addEventListener("change", apply);
+    apply();
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
     const form = document.getElementById("provider_form");
     document.querySelectorAll("[data-kv-rows]").forEach(initRows);
     initCopyButtons();
     if (!form) return;
+    initDependentFields(form);
     initPalette(form);
     initPreview(form);
   });
