@@ -1,0 +1,227 @@
+"""The only module that talks HTTP to providers.
+
+One shared session; explicit connect/read timeouts; redirects never followed; the
+answer read up to a cap; and, unless private endpoints are allowed, the address
+actually connected to must be public, so DNS that changes between save and send
+cannot reach an internal host. Every send returns an Outcome; nothing is retried
+here.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from email.utils import parsedate_to_datetime
+from functools import cache
+from urllib.parse import urlsplit
+
+import requests
+from django.conf import settings
+from requests.adapters import HTTPAdapter
+from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+
+from .outcomes import Category, Outcome, ResponseRules, judge_response
+from .redaction import redact_text
+from .rendering import HttpRequest
+from .validators import blocked_address
+
+logger = logging.getLogger(__name__)
+
+USER_AGENT = "smsbridge/0.1 (+self-hosted SMS provider bridge)"
+
+
+class BlockedAddressError(Exception):
+    def __init__(self, host: str, address: str) -> None:
+        super().__init__(f"{host} resolved to {address}")
+        self.host = host
+        self.address = address
+
+
+class GuardedConnectionMixin:
+    def _new_conn(self):
+        sock = super()._new_conn()
+        if not settings.SMS_ALLOW_PRIVATE_ENDPOINTS:
+            address = sock.getpeername()[0]
+            if blocked_address(address):
+                sock.close()
+                raise BlockedAddressError(self.host, address)
+        return sock
+
+
+class GuardedHTTPConnection(GuardedConnectionMixin, HTTPConnection):
+    pass
+
+
+class GuardedHTTPSConnection(GuardedConnectionMixin, HTTPSConnection):
+    pass
+
+
+class GuardedHTTPConnectionPool(HTTPConnectionPool):
+    ConnectionCls = GuardedHTTPConnection
+
+
+class GuardedHTTPSConnectionPool(HTTPSConnectionPool):
+    ConnectionCls = GuardedHTTPSConnection
+
+
+class GuardedAdapter(HTTPAdapter):
+    def init_poolmanager(self, *args, **kwargs) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = {
+            "http": GuardedHTTPConnectionPool,
+            "https": GuardedHTTPSConnectionPool,
+        }
+
+
+@cache
+def session() -> requests.Session:
+    """One keep-alive session per process."""
+    shared = requests.Session()
+    shared.trust_env = False  # an operator's proxy variables must not reroute sends
+    shared.headers["User-Agent"] = USER_AGENT
+    adapter = GuardedAdapter(pool_connections=16, pool_maxsize=32, max_retries=0)
+    shared.mount("http://", adapter)
+    shared.mount("https://", adapter)
+    return shared
+
+
+def send(
+    request: HttpRequest, *, rules: ResponseRules, secrets: list[str] | None = None
+) -> Outcome:
+    secrets = secrets or []
+    host = urlsplit(request.url).hostname or request.url
+    started = time.monotonic()
+    try:
+        response = session().request(
+            request.method,
+            request.url,
+            headers=dict(request.headers),
+            data=request.body or None,
+            timeout=(settings.SMS_CONNECT_TIMEOUT, settings.SMS_READ_TIMEOUT),
+            allow_redirects=False,
+            stream=True,
+        )
+        with response:
+            body, truncated = read_capped(response)
+    except BlockedAddressError as err:
+        outcome = Outcome.failure(
+            Category.BLOCKED,
+            f"{err.host} resolves to {err.address}, a loopback, private or reserved "
+            "address; smsbridge only sends to public addresses.",
+        )
+    except requests.RequestException as err:
+        outcome = failure_for_exception(err, host)
+    else:
+        outcome = judge_response(
+            host=host,
+            status=response.status_code,
+            headers=response.headers,
+            body=body,
+            truncated=truncated,
+            rules=rules,
+            retry_after=retry_after_seconds(response.headers.get("Retry-After")),
+        )
+    outcome = outcome.finish(
+        latency_ms=round((time.monotonic() - started) * 1000), secrets=secrets
+    )
+    logger.info(
+        "sms send %s %s -> %s %s in %d ms",
+        request.method,
+        redact_text(request.url, secrets),
+        outcome.status_code or "-",
+        outcome.category,
+        outcome.latency_ms,
+    )
+    return outcome
+
+
+def read_capped(response: requests.Response) -> tuple[bytes, bool]:
+    limit = settings.SMS_RESPONSE_MAX_BYTES
+    chunks, size = [], 0
+    for chunk in response.iter_content(chunk_size=8192):
+        chunks.append(chunk)
+        size += len(chunk)
+        if size > limit:
+            return b"".join(chunks)[:limit], True
+    return b"".join(chunks), False
+
+
+def retry_after_seconds(value: str | None) -> float | None:
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        moment = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, moment.timestamp() - time.time())
+
+
+def failure_for_exception(err: requests.RequestException, host: str) -> Outcome:
+    reason = root_cause(err)
+    if isinstance(err, requests.ConnectTimeout):
+        return Outcome.failure(
+            Category.TIMEOUT,
+            f"Could not connect to {host} within {settings.SMS_CONNECT_TIMEOUT:g} s: "
+            "the host is down or a firewall drops the connection.",
+        )
+    if isinstance(err, requests.Timeout):
+        return Outcome.failure(
+            Category.TIMEOUT,
+            f"{host} did not answer within {settings.SMS_READ_TIMEOUT:g} s; the "
+            "provider is slow or stuck. It may still deliver the message.",
+        )
+    if isinstance(err, requests.exceptions.SSLError):
+        return Outcome.failure(
+            Category.TLS,
+            f"The TLS handshake with {host} failed ({reason}); its certificate may be "
+            "invalid, expired or issued for another name.",
+        )
+    if "NameResolutionError" in type_names(err) or "gaierror" in type_names(err):
+        return Outcome.failure(
+            Category.DNS,
+            f"The host {host} could not be found (DNS lookup failed); check the "
+            "spelling of the endpoint.",
+        )
+    if isinstance(err, requests.ConnectionError):
+        return Outcome.failure(
+            Category.CONNECTION,
+            f"The connection to {host} failed ({reason}); check the host and port, "
+            "and that the provider's service is up.",
+        )
+    return Outcome.failure(
+        Category.CONNECTION, f"The request to {host} failed: {reason}."
+    )
+
+
+def type_names(err: BaseException) -> set[str]:
+    names = set()
+    current: BaseException | None = err
+    while current is not None and len(names) < 20:
+        names.add(type(current).__name__)
+        current = current.__cause__ or current.__context__ or _wrapped(current)
+    return names
+
+
+def _wrapped(err: BaseException) -> BaseException | None:
+    # urllib3 keeps the underlying error in .reason rather than as a cause.
+    reason = getattr(err, "reason", None)
+    if isinstance(reason, BaseException):
+        return reason
+    args = getattr(err, "args", ())
+    return args[0] if args and isinstance(args[0], BaseException) else None
+
+
+def root_cause(err: BaseException) -> str:
+    current = err
+    for _ in range(20):
+        inner = current.__cause__ or _wrapped(current)
+        if inner is None:
+            break
+        current = inner
+    text = str(current) or type(current).__name__
+    return text.split(": ", 1)[-1] if "Connection(" in text else text
