@@ -20,6 +20,8 @@ FIELD_ENCRYPTION_KEYS={fernet_key}
 # The demo talks to the built-in sandbox provider on this machine.
 SMS_ALLOW_PRIVATE_ENDPOINTS=true
 PUBLIC_BASE_URL=http://127.0.0.1:{port}
+# Key of the built-in fake 8x8 provider under /sandbox/.
+SMS_SANDBOX_API_KEY={sandbox_key}
 """
 
 
@@ -30,6 +32,7 @@ def write_dev_env(path: Path, *, port: str) -> bool:
         TEMPLATE.format(
             secret_key=secrets.token_urlsafe(50),
             fernet_key=Fernet.generate_key().decode(),
+            sandbox_key=secrets.token_urlsafe(24),
             port=port,
         )
     )

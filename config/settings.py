@@ -125,6 +125,10 @@ SMS_ALLOW_PRIVATE_ENDPOINTS = env.bool("SMS_ALLOW_PRIVATE_ENDPOINTS", default=Fa
 SMS_CONNECT_TIMEOUT = env.float("SMS_CONNECT_TIMEOUT", default=5.0)
 SMS_READ_TIMEOUT = env.float("SMS_READ_TIMEOUT", default=15.0)
 SMS_RESPONSE_MAX_BYTES = env.int("SMS_RESPONSE_MAX_BYTES", default=64 * 1024)
+SMS_MAX_SEGMENTS = env.int("SMS_MAX_SEGMENTS", default=10)
+# The built-in fake 8x8 provider under /sandbox/ is served only when a key is set.
+SMS_SANDBOX_API_KEY = env("SMS_SANDBOX_API_KEY", default="")
+SMS_SANDBOX_SLOW_SECONDS = env.float("SMS_SANDBOX_SLOW_SECONDS", default=20.0)
 
 CELERY_BROKER_URL = env("CELERY_BROKER_URL", default="filesystem://")
 _broker_dir = BASE_DIR / "var" / "broker"

@@ -1,7 +1,8 @@
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib import admin
-from django.urls import path
+from django.urls import include, path
 from django.views.generic import RedirectView
 
 admin.site.site_header = "smsbridge"
@@ -12,3 +13,6 @@ urlpatterns = [
     path("", RedirectView.as_view(pattern_name="admin:index", permanent=False)),
     path("admin/", admin.site.urls),
 ]
+
+if settings.SMS_SANDBOX_API_KEY:
+    urlpatterns.append(path("sandbox/", include("providers.sandbox")))

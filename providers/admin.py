@@ -5,18 +5,22 @@ from urllib.parse import urlsplit
 
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
+from django.db.models import OuterRef, Subquery
 from django.forms import BaseModelFormSet, ValidationError
 from django.http import HttpRequest, HttpResponse, JsonResponse
-from django.shortcuts import get_object_or_404
+from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
+from django.utils.timesince import timesince
 
 from . import presets
 from .forms import FORMS
-from .models import Provider, Sender
+from .models import Provider, Sender, TestSend
+from .outcomes import Category
 from .preview import preview_response
 from .rendering import BUILTIN_VARIABLES, CLEVERTAP_PLACEHOLDERS, MOENGAGE_PLACEHOLDERS
+from .send_test_page import send_test_page
 
 SCREEN_FIELDSETS = {
     Provider.SetupScreen.CLEVERTAP: [
@@ -126,8 +130,8 @@ class ProviderAdmin(admin.ModelAdmin):
         "method",
         "endpoint_host",
         "senders_display",
+        "last_test_display",
         "is_active",
-        "updated_at",
     ]
     list_filter = ["setup_screen", "is_active", "method"]
     search_fields = ["nickname", "endpoint"]
@@ -136,7 +140,18 @@ class ProviderAdmin(admin.ModelAdmin):
     view_on_site = False
 
     def get_queryset(self, request: HttpRequest):
-        return super().get_queryset(request).prefetch_related("senders")
+        latest = TestSend.objects.filter(provider=OuterRef("pk")).order_by(
+            "-created_at"
+        )
+        return (
+            super()
+            .get_queryset(request)
+            .prefetch_related("senders")
+            .annotate(
+                last_test_category=Subquery(latest.values("category")[:1]),
+                last_test_at=Subquery(latest.values("created_at")[:1]),
+            )
+        )
 
     # --- which screen -------------------------------------------------------------
 
@@ -211,6 +226,9 @@ class ProviderAdmin(admin.ModelAdmin):
             else CLEVERTAP_PLACEHOLDERS
         )
         context["builtin_variables"] = BUILTIN_VARIABLES
+        if obj is not None:
+            context["recent_tests"] = obj.test_sends.select_related("created_by")[:10]
+            context["can_send_test"] = request.user.has_perm("providers.send_test_sms")
         context["preview_url"] = (
             reverse("admin:providers_provider_preview_existing", args=[obj.pk])
             if obj
@@ -224,6 +242,11 @@ class ProviderAdmin(admin.ModelAdmin):
 
     def get_urls(self):
         urls = [
+            path(
+                "<int:object_id>/send-test/",
+                self.admin_site.admin_view(self.send_test_view),
+                name="providers_provider_send_test",
+            ),
             path(
                 "preview/",
                 self.admin_site.admin_view(self.preview_view),
@@ -255,6 +278,19 @@ class ProviderAdmin(admin.ModelAdmin):
         instance = obj or Provider(setup_screen=screen)
         return preview_response(form_class(request.POST, instance=instance))
 
+    def send_test_view(self, request: HttpRequest, object_id: int) -> HttpResponse:
+        provider = get_object_or_404(Provider, pk=object_id)
+        if not request.user.has_perm("providers.send_test_sms"):
+            raise PermissionDenied
+        return send_test_page(self, request, provider)
+
+    def response_add(self, request, obj, post_url_continue=None):
+        if "_continue" in request.POST or "_addanother" in request.POST:
+            return super().response_add(request, obj, post_url_continue)
+        # As CleverTap's pop-up does: a saved provider is proven by a test SMS.
+        messages.success(request, "Provider saved — send a test SMS to verify it.")
+        return redirect("admin:providers_provider_send_test", obj.pk)
+
     # --- columns and read-only displays -------------------------------------------
 
     @admin.display(description="Callback URL")
@@ -269,6 +305,18 @@ class ProviderAdmin(admin.ModelAdmin):
             ' data-copy="#callback-url">'
             "Copy</button>",
             obj.callback_url,
+        )
+
+    @admin.display(description="Last test", ordering="last_test_at")
+    def last_test_display(self, obj: Provider) -> str:
+        if not getattr(obj, "last_test_at", None):
+            return "—"
+        mark = "✓" if obj.last_test_category == Category.ACCEPTED else "✗"
+        return format_html(
+            '<span class="test-{}">{}</span> {} ago',
+            "ok" if mark == "✓" else "failed",
+            mark,
+            timesince(obj.last_test_at),
         )
 
     @admin.display(description="Endpoint host")
@@ -360,3 +408,27 @@ class SenderAdmin(admin.ModelAdmin):
     def get_changelist_formset(self, request: HttpRequest, **kwargs: Any):
         kwargs["formset"] = SenderChangeListFormSet
         return super().get_changelist_formset(request, **kwargs)
+
+
+@admin.register(TestSend)
+class TestSendAdmin(admin.ModelAdmin):
+    """The test log support reads: what was sent and what came back, secrets masked."""
+
+    list_display = [
+        "created_at",
+        "provider",
+        "to",
+        "category",
+        "status_code",
+        "latency_ms",
+    ]
+    list_filter = ["category", "provider"]
+    search_fields = ["to", "message_id", "provider_message_id", "provider__nickname"]
+    list_select_related = ["provider"]
+    date_hierarchy = "created_at"
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False

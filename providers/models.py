@@ -10,6 +10,9 @@ from django.urls import reverse
 
 from . import crypto, validators
 from .fields import EncryptedTextField
+from .outcomes import Category, Outcome, ResponseRules
+from .rendering import HttpRequest, RequestSpec
+from .rows import RowValue
 
 MAX_BATCH_SIZE = 1000
 
@@ -208,17 +211,37 @@ class Provider(models.Model):
     def primary_sender(self) -> Sender | None:
         return self.senders.order_by("pk").first()
 
-    def variable_values(self) -> dict[str, str]:
-        return {var.name: var.value for var in self.variables.all()}
+    def rows(self, kind: str) -> list[RowValue]:
+        manager = getattr(self, kind)
+        return [RowValue(r.name, r.value, r.secret) for r in manager.all()]
+
+    def request_spec(self, *, sender: Sender | None = None) -> RequestSpec:
+        from .spec import build_request_spec
+
+        sender = sender or self.primary_sender
+        return build_request_spec(
+            self,
+            headers=self.rows("headers"),
+            url_parameters=self.rows("url_parameters"),
+            variables=self.rows("variables"),
+            sender_id=sender.sender_id if sender else "",
+        )
+
+    def response_rules(self) -> ResponseRules:
+        values = (v.strip() for v in self.response_rule_values.split(","))
+        return ResponseRules(
+            message_id_path=self.message_id_path.strip(),
+            rule=self.response_rule,
+            rule_path=self.response_rule_path.strip(),
+            rule_values=tuple(v for v in values if v),
+        )
 
     def secret_values(self) -> list[str]:
         """Every secret this provider holds, for masking and redaction."""
-        found = [row.value for row in self.variables.all() if row.secret]
-        found += [row.value for row in self.headers.all() if row.secret]
-        found += [row.value for row in self.url_parameters.all() if row.secret]
-        if self.basic_password:
-            found.append(self.basic_password)
-        return [value for value in found if value]
+        from .spec import secrets_of
+
+        kinds = ("variables", "headers", "url_parameters")
+        return secrets_of(self, [row for kind in kinds for row in self.rows(kind)])
 
 
 class KeyValueRow(models.Model):
@@ -369,3 +392,76 @@ class Sender(models.Model):
         if self.pk:
             others = others.exclude(pk=self.pk)
         return others.update(is_default=False)
+
+
+class TestSendQuerySet(models.QuerySet):
+    def latest_per_provider(self) -> models.QuerySet:
+        return self.order_by("provider_id", "-created_at")
+
+
+class TestSend(models.Model):
+    """One press of Send Test SMS: what was sent, what came back, and the verdict."""
+
+    provider = models.ForeignKey(
+        Provider, on_delete=models.CASCADE, related_name="test_sends"
+    )
+    sender = models.ForeignKey(
+        Sender, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name="sent by",
+    )
+    created_at = models.DateTimeField("sent at", auto_now_add=True, db_index=True)
+    to = models.CharField("to", max_length=40, help_text="The number, in E.164.")
+    message = models.TextField("message")
+    message_id = models.CharField(
+        "message id",
+        max_length=64,
+        unique=True,
+        help_text="smsbridge's id for the message ($$MessageID).",
+    )
+    category = models.CharField("result", max_length=20, choices=Category)
+    diagnosis = models.TextField("diagnosis")
+    status_code = models.PositiveSmallIntegerField("HTTP status", null=True, blank=True)
+    latency_ms = models.PositiveIntegerField("latency (ms)", null=True, blank=True)
+    provider_message_id = models.CharField(
+        "provider message id", max_length=200, blank=True, db_index=True
+    )
+    response_excerpt = models.TextField("response", blank=True)
+    request_method = models.CharField("method", max_length=8, blank=True)
+    request_url = models.TextField("URL", blank=True)
+    request_headers = models.JSONField("headers", default=list, blank=True)
+    request_body = models.TextField("body", blank=True)
+
+    objects = TestSendQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        verbose_name = "test send"
+
+    def __str__(self) -> str:
+        return f"Test to {self.to} via {self.provider}: {self.get_category_display()}"
+
+    @property
+    def succeeded(self) -> bool:
+        return self.category == Category.ACCEPTED
+
+    def record_request(self, request: HttpRequest) -> None:
+        """Keep the request as sent; callers pass it already redacted."""
+        self.request_method = request.method
+        self.request_url = request.url
+        self.request_headers = [list(pair) for pair in request.headers]
+        self.request_body = request.body.decode("utf-8", errors="replace")
+
+    def record_outcome(self, outcome: Outcome) -> None:
+        self.category = outcome.category
+        self.diagnosis = outcome.diagnosis
+        self.status_code = outcome.status_code
+        self.latency_ms = outcome.latency_ms
+        self.provider_message_id = outcome.provider_message_id
+        self.response_excerpt = outcome.response_excerpt

@@ -44,6 +44,7 @@ class Preset:
     authentication: str = "none"
     basic_username: str = ""
     batch_key: str = ""
+    batch_size: int = 1000
     number_format: str = "e164"
     message_id_path: str = ""
     response_rule: str = ""
@@ -72,6 +73,7 @@ class Preset:
             "payload": self.payload_text,
             "batch_enabled": bool(self.batch_key),
             "batch_key": self.batch_key,
+            "batch_size": self.batch_size,
             "number_format": self.number_format,
             "message_id_path": self.message_id_path,
             "response_rule": self.response_rule,

@@ -1,18 +1,48 @@
-"""Create the demo's admin login; safe to run any number of times."""
+"""Create the demo: an admin login and two providers on the built-in sandbox.
+
+Safe to run any number of times: what exists already is left as it is.
+"""
 
 from __future__ import annotations
 
 import os
 import secrets
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
+from django.http import QueryDict
+
+from providers import presets
+from providers.forms import FORMS
+from providers.models import Provider
+
+SANDBOX_PROVIDERS = (
+    ("8x8 sandbox (CleverTap style)", "8x8-clevertap", "transactional"),
+    ("8x8 sandbox (MoEngage style)", "8x8-moengage", "promotional"),
+)
+
+
+def form_data(initial: dict) -> QueryDict:
+    """A setup screen's POST data from initial values (rows as parallel lists)."""
+    data = QueryDict(mutable=True)
+    for key, value in initial.items():
+        if isinstance(value, list):
+            data.setlist(f"{key}-name", [row["name"] for row in value])
+            data.setlist(f"{key}-value", [row["value"] for row in value])
+            data.setlist(
+                f"{key}-secret", ["1" if row["secret"] else "0" for row in value]
+            )
+        elif isinstance(value, bool):
+            if value:
+                data[key] = "on"
+        else:
+            data[key] = str(value)
+    return data
 
 
 class Command(BaseCommand):
-    help = (
-        "Create the demo admin user (password from DEMO_ADMIN_PASSWORD or generated)."
-    )
+    help = "Create the demo admin user and the sandbox providers."
 
     def add_arguments(self, parser) -> None:
         parser.add_argument(
@@ -21,6 +51,11 @@ class Command(BaseCommand):
 
     def handle(self, *args, url: str, **options) -> None:
         password = self.ensure_admin()
+        if settings.SMS_SANDBOX_API_KEY:
+            for nickname, slug, sender_type in SANDBOX_PROVIDERS:
+                self.ensure_sandbox_provider(
+                    nickname, presets.BY_SLUG[slug], sender_type, url
+                )
         self.stdout.write(
             self.style.SUCCESS(f"\nsmsbridge is starting at {url}/admin/")
         )
@@ -44,3 +79,30 @@ class Command(BaseCommand):
         user.set_password(password)
         user.save()
         return password
+
+    def ensure_sandbox_provider(self, nickname, preset, sender_type, url) -> None:
+        if Provider.objects.filter(nickname__iexact=nickname).exists():
+            return
+        initial = preset.initial()
+        initial["endpoint"] = initial["endpoint"].replace(
+            "https://sms.8x8.com", f"{url}/sandbox"
+        )
+        values = {
+            "subAccountId": "demo-account",
+            "apiKey": settings.SMS_SANDBOX_API_KEY,
+        }
+        for row in initial["variables"]:
+            row["value"] = values[row["name"]]
+        initial.update(
+            nickname=nickname,
+            sender_name=nickname,
+            sender_id="smsbridge",
+            sender_type=sender_type,
+            is_default=True,
+            is_active=True,
+        )
+        form = FORMS[preset.screen](form_data(initial), instance=Provider())
+        if not form.is_valid():
+            raise CommandError(f"Could not create {nickname}: {form.errors.as_text()}")
+        form.save()
+        self.stdout.write(f"Created provider “{nickname}” on the sandbox.")

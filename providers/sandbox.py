@@ -1,0 +1,177 @@
+"""A built-in fake provider that speaks 8x8's SMS API, for the demo and tests.
+
+Served under /sandbox/ only when SMS_SANDBOX_API_KEY is set. It checks the Bearer
+key, validates like 8x8 does and answers with 8x8's bodies. Magic numbers:
+
+    +6590000001  accepted by HTTP but status REJECTED (8x8's 200 + REJECTED)
+    +6590000002  500 Internal Error
+    +6590000003  answers only after SMS_SANDBOX_SLOW_SECONDS (a slow provider)
+    +6590000004  accepted; its delivery report says undelivered
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+import uuid
+from datetime import UTC, datetime
+
+from django.conf import settings
+from django.http import HttpRequest, JsonResponse
+from django.urls import path
+from django.utils.crypto import constant_time_compare
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_POST
+
+from .encoding import GSM_7, encoding_for
+
+REJECTED_NUMBER = "6590000001"
+SERVER_ERROR_NUMBER = "6590000002"
+SLOW_NUMBER = "6590000003"
+UNDELIVERED_NUMBER = "6590000004"
+
+SUBACCOUNT = re.compile(r"[A-Za-z0-9\-._&]{3,50}\Z")
+MSISDN = re.compile(r"\+?[1-9][0-9]{6,14}\Z")
+
+
+class SandboxError(Exception):
+    def __init__(self, status: int, code: int, message: str) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message = status, code, message
+
+    def response(self) -> JsonResponse:
+        return JsonResponse(
+            {
+                "code": self.code,
+                "message": self.message,
+                "errorId": str(uuid.uuid4()),
+                "timestamp": datetime.now(UTC).isoformat(),
+            },
+            status=self.status,
+        )
+
+
+def endpoint(handler):
+    """Authenticate, parse, and turn SandboxErrors into 8x8 error bodies."""
+
+    @csrf_exempt
+    @require_POST
+    def view(request: HttpRequest, subaccount: str) -> JsonResponse:
+        try:
+            authenticate(request)
+            if not SUBACCOUNT.match(subaccount):
+                raise SandboxError(400, 1001, "Illegal SubAccountId")
+            return JsonResponse(handler(parse(request)))
+        except SandboxError as err:
+            return err.response()
+
+    return view
+
+
+def authenticate(request: HttpRequest) -> None:
+    expected = f"Bearer {settings.SMS_SANDBOX_API_KEY}"
+    given = request.headers.get("Authorization", "")
+    if not constant_time_compare(given, expected):
+        raise SandboxError(401, 1200, "Request was not authenticated properly")
+
+
+def parse(request: HttpRequest) -> dict:
+    try:
+        data = json.loads(request.body)
+    except (ValueError, UnicodeDecodeError) as err:
+        raise SandboxError(
+            400, 1000, "Invalid parameter: the body is not JSON"
+        ) from err
+    if not isinstance(data, dict):
+        raise SandboxError(400, 1000, "Invalid parameter: expected a JSON object")
+    return data
+
+
+def accept(record: dict, *, id_key: str = "clientMessageId") -> dict:
+    """Validate one message like 8x8 does and answer with its SmsResponse."""
+    destination = str(record.get("destination", ""))
+    if not destination:
+        raise SandboxError(400, 3002, "Missed MSISDN")
+    if not MSISDN.match(destination):
+        raise SandboxError(
+            400, 1002, "Invalid MSISDN format (not E.164 international number)"
+        )
+    text = record.get("text")
+    if not isinstance(text, str) or not text:
+        raise SandboxError(400, 3005, "Missed Text")
+    if len(str(record.get("source", ""))) > 16:
+        raise SandboxError(400, 3011, "Too long SMS Source")
+    digits = destination.lstrip("+")
+    if digits == SERVER_ERROR_NUMBER:
+        raise SandboxError(500, 2000, "Internal server error")
+    if digits == SLOW_NUMBER:
+        time.sleep(settings.SMS_SANDBOX_SLOW_SECONDS)
+    rejected = digits == REJECTED_NUMBER
+    return {
+        "umid": str(uuid.uuid4()),
+        "clientMessageId": record.get(id_key),
+        "destination": digits,
+        "encoding": "GSM7" if encoding_for(text) == GSM_7 else "UCS2",
+        "status": {
+            "code": "REJECTED" if rejected else "QUEUED",
+            "description": "Destination is blocked"
+            if rejected
+            else "SMS is accepted and queued for processing",
+        },
+    }
+
+
+def records(data: dict, key: str) -> list[dict]:
+    items = data.get(key)
+    if not isinstance(items, list) or not items:
+        raise SandboxError(400, 3012, "Missed messages")
+    if len(items) > 10000:
+        raise SandboxError(400, 3013, "Too much messages")
+    if not all(isinstance(item, dict) for item in items):
+        raise SandboxError(
+            400, 1000, "Invalid parameter: each message must be an object"
+        )
+    return items
+
+
+def batch_answer(answers: list[dict], data: dict, *, include: bool) -> dict:
+    accepted = sum(1 for a in answers if a["status"]["code"] == "QUEUED")
+    body = {
+        "batchId": str(uuid.uuid4()),
+        "clientBatchId": data.get("clientBatchId"),
+        "acceptedCount": accepted,
+        "rejectedCount": len(answers) - accepted,
+    }
+    if include:
+        body["messages"] = answers
+    return body
+
+
+@endpoint
+def single(data: dict) -> dict:
+    return accept(data)
+
+
+@endpoint
+def batch(data: dict) -> dict:
+    template = data.get("template") if isinstance(data.get("template"), dict) else {}
+    answers = [accept({**template, **item}) for item in records(data, "messages")]
+    return batch_answer(
+        answers, data, include=bool(data.get("includeMessagesInResponse"))
+    )
+
+
+@endpoint
+def clevertap_batch(data: dict) -> dict:
+    answers = [accept(item, id_key="mid") for item in records(data, "msgs")]
+    return batch_answer(answers, data, include=True)
+
+
+urlpatterns = [
+    path("api/v1/subaccounts/<str:subaccount>/messages", single),
+    path("api/v1/subaccounts/<str:subaccount>/messages/batch", batch),
+    path(
+        "api/v1/subaccounts/<str:subaccount>/partners/clevertap/batch", clevertap_batch
+    ),
+]

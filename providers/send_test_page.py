@@ -1,0 +1,51 @@
+"""The Send Test SMS page of a provider: the form, the latest result, the log."""
+
+from __future__ import annotations
+
+from django.contrib.admin import ModelAdmin
+from django.core.exceptions import ValidationError
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect
+from django.template.response import TemplateResponse
+
+from .forms import SendTestSmsForm
+from .models import Provider, TestSend
+from .send_test import record_invalid_input, send_test_sms
+
+
+def send_test_page(
+    admin: ModelAdmin, request: HttpRequest, provider: Provider
+) -> HttpResponse:
+    form = SendTestSmsForm(request.POST or None, provider=provider)
+    if request.method == "POST":
+        if form.is_valid():
+            test = send_test_sms(
+                provider=provider,
+                sender=form.cleaned_data["sender"],
+                to=form.cleaned_data["e164"],
+                text=form.cleaned_data["message"],
+                user=request.user,
+            )
+            # Redirect so that reloading the result never sends again.
+            return redirect(f"{request.path}?result={test.pk}")
+        record_invalid_input(
+            provider=provider,
+            to=request.POST.get("number", ""),
+            text=request.POST.get("message", ""),
+            error=ValidationError(list(form.errors.as_data().values())[0]),
+            user=request.user,
+        )
+    result = None
+    if request.GET.get("result", "").isdigit():
+        result = provider.test_sends.filter(pk=request.GET["result"]).first()
+    context = {
+        **admin.admin_site.each_context(request),
+        "opts": admin.opts,
+        "original": provider,
+        "provider": provider,
+        "title": f"Send Test SMS — {provider.nickname}",
+        "form": form,
+        "result": result,
+        "recent_tests": TestSend.objects.filter(provider=provider)[:10],
+    }
+    return TemplateResponse(request, "admin/providers/provider/send_test.html", context)
