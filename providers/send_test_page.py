@@ -16,7 +16,12 @@ from .send_test import record_invalid_input, send_test_sms
 def send_test_page(
     admin: ModelAdmin, request: HttpRequest, provider: Provider
 ) -> HttpResponse:
-    form = SendTestSmsForm(request.POST or None, provider=provider)
+    result = None
+    if request.GET.get("result", "").isdigit():
+        result = provider.test_sends.filter(pk=request.GET["result"]).first()
+    # Keep the last number and text, so a second try is one click.
+    initial = {"number": result.to, "message": result.message} if result else {}
+    form = SendTestSmsForm(request.POST or None, provider=provider, initial=initial)
     if request.method == "POST":
         if form.is_valid():
             test = send_test_sms(
@@ -35,9 +40,6 @@ def send_test_page(
             error=ValidationError(list(form.errors.as_data().values())[0]),
             user=request.user,
         )
-    result = None
-    if request.GET.get("result", "").isdigit():
-        result = provider.test_sends.filter(pk=request.GET["result"]).first()
     context = {
         **admin.admin_site.each_context(request),
         "opts": admin.opts,
