@@ -129,6 +129,12 @@ SMS_MAX_SEGMENTS = env.int("SMS_MAX_SEGMENTS", default=10)
 # The built-in fake 8x8 provider under /sandbox/ is served only when a key is set.
 SMS_SANDBOX_API_KEY = env("SMS_SANDBOX_API_KEY", default="")
 SMS_SANDBOX_SLOW_SECONDS = env.float("SMS_SANDBOX_SLOW_SECONDS", default=20.0)
+SMS_SANDBOX_DLR_DELAY = env.float("SMS_SANDBOX_DLR_DELAY", default=1.5)
+
+# Delivery reports.
+DLR_TOKEN_GRACE_HOURS = env.int("DLR_TOKEN_GRACE_HOURS", default=24)
+DLR_MAX_BODY_BYTES = 256 * 1024
+DLR_STORED_BODY_CHARS = 16 * 1024
 
 CELERY_BROKER_URL = env("CELERY_BROKER_URL", default="filesystem://")
 _broker_dir = BASE_DIR / "var" / "broker"

@@ -12,6 +12,7 @@ admin.site.index_title = "SMS providers, senders and campaigns"
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="admin:index", permanent=False)),
     path("admin/", admin.site.urls),
+    path("", include("campaigns.urls")),
 ]
 
 if settings.SMS_SANDBOX_API_KEY:

@@ -1,14 +1,17 @@
 from __future__ import annotations
 
 import secrets
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models, transaction
 from django.db.models.functions import Lower
 from django.urls import reverse
+from django.utils.crypto import constant_time_compare
 
 from . import crypto, validators
+from .dlr import RANK, DeliveryState, DlrMapping, StatusUpdate
 from .fields import EncryptedTextField
 from .outcomes import Category, Outcome, ResponseRules
 from .rendering import HttpRequest, RequestSpec
@@ -171,6 +174,53 @@ class Provider(models.Model):
         default=new_callback_token,
         editable=False,
     )
+    previous_callback_token = models.CharField(
+        "previous callback token", max_length=64, blank=True, editable=False
+    )
+    previous_token_valid_until = models.DateTimeField(
+        "previous callback URL valid until", null=True, blank=True, editable=False
+    )
+    dlr_credentials = EncryptedTextField(
+        "callback credentials",
+        blank=True,
+        help_text=(
+            "Optional HTTP basic auth for the callback URL: one username:password "
+            "per line. Several lines let you rotate credentials without downtime."
+        ),
+    )
+    dlr_id_path = models.CharField(
+        "message id field",
+        max_length=200,
+        blank=True,
+        help_text="Where the callback carries $$MessageID, e.g. meta or reference.",
+    )
+    dlr_provider_id_path = models.CharField(
+        "provider message id field",
+        max_length=200,
+        blank=True,
+        help_text="Where the callback carries the provider's own id, e.g. umid.",
+    )
+    dlr_status_path = models.CharField(
+        "status field", max_length=200, blank=True, help_text="e.g. status or stat."
+    )
+    dlr_error_code_path = models.CharField(
+        "error code field", max_length=200, blank=True
+    )
+    dlr_description_path = models.CharField(
+        "error description field", max_length=200, blank=True
+    )
+    dlr_timestamp_path = models.CharField("timestamp field", max_length=200, blank=True)
+    dlr_status_values = models.JSONField(
+        "status values",
+        default=dict,
+        blank=True,
+        help_text="Provider status value -> queued, sent, delivered or failed.",
+    )
+    dlr_sample = models.TextField(
+        "sample callback",
+        blank=True,
+        help_text="Paste a callback the provider sent, then press Map automatically.",
+    )
     is_active = models.BooleanField(
         "active",
         default=True,
@@ -206,6 +256,46 @@ class Provider(models.Model):
     @property
     def callback_url(self) -> str:
         return f"{settings.PUBLIC_BASE_URL}/dlr/{self.callback_token}/"
+
+    def accepts_token(self, token: str, *, now: datetime) -> bool:
+        if constant_time_compare(token, self.callback_token):
+            return True
+        return bool(
+            self.previous_callback_token
+            and self.previous_token_valid_until
+            and now < self.previous_token_valid_until
+            and constant_time_compare(token, self.previous_callback_token)
+        )
+
+    def rotate_callback_token(self, *, now: datetime) -> None:
+        """Issue a new callback URL; the old one keeps working for a grace period."""
+        self.previous_callback_token = self.callback_token
+        self.previous_token_valid_until = now + timedelta(
+            hours=settings.DLR_TOKEN_GRACE_HOURS
+        )
+        self.callback_token = new_callback_token()
+        self.save(
+            update_fields=[
+                "callback_token",
+                "previous_callback_token",
+                "previous_token_valid_until",
+            ]
+        )
+
+    def dlr_credential_pairs(self) -> list[tuple[str, str]]:
+        lines = (line.strip() for line in self.dlr_credentials.splitlines())
+        return [tuple(line.split(":", 1)) for line in lines if ":" in line]
+
+    def dlr_mapping(self) -> DlrMapping:
+        return DlrMapping(
+            id_path=self.dlr_id_path,
+            provider_id_path=self.dlr_provider_id_path,
+            status_path=self.dlr_status_path,
+            error_code_path=self.dlr_error_code_path,
+            description_path=self.dlr_description_path,
+            timestamp_path=self.dlr_timestamp_path,
+            values=self.dlr_status_values or {},
+        )
 
     @property
     def primary_sender(self) -> Sender | None:
@@ -437,6 +527,17 @@ class TestSend(models.Model):
     request_url = models.TextField("URL", blank=True)
     request_headers = models.JSONField("headers", default=list, blank=True)
     request_body = models.TextField("body", blank=True)
+    delivery_state = models.CharField(
+        "delivery", max_length=10, choices=DeliveryState, blank=True
+    )
+    delivery_error_code = models.CharField("DLR error code", max_length=50, blank=True)
+    delivery_description = models.CharField(
+        "DLR description", max_length=500, blank=True
+    )
+    delivery_reported_at = models.DateTimeField(
+        "provider's report time", null=True, blank=True
+    )
+    dlr_received_at = models.DateTimeField("DLR received", null=True, blank=True)
 
     objects = TestSendQuerySet.as_manager()
 
@@ -457,6 +558,23 @@ class TestSend(models.Model):
         self.request_url = request.url
         self.request_headers = [list(pair) for pair in request.headers]
         self.request_body = request.body.decode("utf-8", errors="replace")
+
+    @property
+    def seconds_to_dlr(self) -> float | None:
+        if not (self.dlr_received_at and self.created_at):
+            return None
+        return (self.dlr_received_at - self.created_at).total_seconds()
+
+    def advance(self, update: StatusUpdate, *, now: datetime) -> bool:
+        """Apply a delivery report; later states only, so replays change nothing."""
+        if not update.state or RANK[update.state] <= RANK[self.delivery_state]:
+            return False
+        self.delivery_state = update.state
+        self.delivery_error_code = update.error_code[:50]
+        self.delivery_description = update.description[:500]
+        self.delivery_reported_at = update.occurred_at
+        self.dlr_received_at = now
+        return True
 
     def record_outcome(self, outcome: Outcome) -> None:
         self.category = outcome.category

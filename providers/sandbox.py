@@ -7,13 +7,20 @@ key, validates like 8x8 does and answers with 8x8's bodies. Magic numbers:
     +6590000002  500 Internal Error
     +6590000003  answers only after SMS_SANDBOX_SLOW_SECONDS (a slow provider)
     +6590000004  accepted; its delivery report says undelivered
+
+A moment after accepting (SMS_SANDBOX_DLR_DELAY), it posts a delivery report as
+8x8 does: CleverTap event groups to `partnerCallbackUrl` for the partner
+endpoint, 8x8's native webhook to `dlrCallbackUrl` for the others.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import re
+import threading
 import time
+import urllib.request
 import uuid
 from datetime import UTC, datetime
 
@@ -25,6 +32,8 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
 from .encoding import GSM_7, encoding_for
+
+logger = logging.getLogger(__name__)
 
 REJECTED_NUMBER = "6590000001"
 SERVER_ERROR_NUMBER = "6590000002"
@@ -108,7 +117,7 @@ def accept(record: dict, *, id_key: str = "clientMessageId") -> dict:
     if digits == SLOW_NUMBER:
         time.sleep(settings.SMS_SANDBOX_SLOW_SECONDS)
     rejected = digits == REJECTED_NUMBER
-    return {
+    answer = {
         "umid": str(uuid.uuid4()),
         "clientMessageId": record.get(id_key),
         "destination": digits,
@@ -120,6 +129,69 @@ def accept(record: dict, *, id_key: str = "clientMessageId") -> dict:
             else "SMS is accepted and queued for processing",
         },
     }
+    if not rejected:
+        schedule_report(record, answer, id_key=id_key)
+    return answer
+
+
+def schedule_report(record: dict, answer: dict, *, id_key: str) -> None:
+    undelivered = answer["destination"] == UNDELIVERED_NUMBER
+    if record.get("partnerCallbackUrl"):
+        url, body = record["partnerCallbackUrl"], clevertap_report(record, undelivered)
+    elif record.get("dlrCallbackUrl"):
+        url, body = record["dlrCallbackUrl"], native_report(record, answer, undelivered)
+    else:
+        return
+    timer = threading.Timer(settings.SMS_SANDBOX_DLR_DELAY, post_report, (url, body))
+    timer.daemon = True
+    timer.start()
+
+
+def clevertap_report(record: dict, undelivered: bool) -> list:
+    item = {"ts": int(time.time()), "meta": record.get("mid")}
+    if undelivered:
+        item.update(code="900", description="Invalid destination (8x8 error 15)")
+        return [{"event": "failed", "data": [item]}]
+    item["description"] = "Delivered to handset"
+    return [{"event": "delivered", "data": [item]}]
+
+
+def native_report(record: dict, answer: dict, undelivered: bool) -> dict:
+    status = {
+        "state": "undelivered" if undelivered else "delivered",
+        "detail": "rejected_by_operator" if undelivered else "delivered_to_recipient",
+        "timestamp": datetime.now(UTC).isoformat().replace("+00:00", "Z"),
+        "errorCode": 15 if undelivered else 0,
+        "errorMessage": "Invalid destination" if undelivered else "",
+    }
+    return {
+        "namespace": "SMS",
+        "eventType": "outbound_message_status_changed",
+        "description": "SMS outbound message delivery receipt",
+        "payload": {
+            "umid": answer["umid"],
+            "clientMessageId": answer["clientMessageId"],
+            "subAccountId": "sandbox",
+            "source": record.get("source", ""),
+            "destination": "+" + answer["destination"],
+            "status": status,
+            "smsCount": 1,
+        },
+    }
+
+
+def post_report(url: str, body: object) -> None:
+    request = urllib.request.Request(  # noqa: S310 (the URL is the caller's own callback)
+        url,
+        data=json.dumps(body).encode(),
+        headers={"Content-Type": "application/json"},
+        method="POST",
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=5) as response:  # noqa: S310
+            response.read()
+    except OSError as err:
+        logger.warning("sandbox could not post a delivery report to %s: %s", url, err)
 
 
 def records(data: dict, key: str) -> list[dict]:

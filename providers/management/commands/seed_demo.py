@@ -93,6 +93,13 @@ class Command(BaseCommand):
         }
         for row in initial["variables"]:
             row["value"] = values[row["name"]]
+        if preset.screen == "moengage":
+            # 8x8 posts delivery reports to dlrCallbackUrl when a message names one.
+            initial["payload"] = initial["payload"].replace(
+                '"text": "Moesms_message"',
+                '"text": "Moesms_message",\n  "clientMessageId": "$$MessageID",\n'
+                '  "dlrCallbackUrl": "{callback_url}"',
+            )
         initial.update(
             nickname=nickname,
             sender_name=nickname,
