@@ -3,6 +3,7 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlsplit
 
+from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db.models import OuterRef, Subquery
@@ -11,6 +12,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.timesince import timesince
 
@@ -18,9 +20,9 @@ from . import presets
 from .forms import FORMS
 from .models import Provider, Sender, TestSend
 from .outcomes import Category
-from .preview import preview_response
+from .preview import preview_response, propose_mapping_response
 from .rendering import BUILTIN_VARIABLES, CLEVERTAP_PLACEHOLDERS, MOENGAGE_PLACEHOLDERS
-from .send_test_page import send_test_page
+from .send_test_page import send_test_page, test_status
 
 SCREEN_FIELDSETS = {
     Provider.SetupScreen.CLEVERTAP: [
@@ -79,6 +81,26 @@ SCREEN_FIELDSETS = {
         ("Delivery tracking", {"fields": ["callback_url_display"]}),
     ],
 }
+DLR_FIELDSET = (
+    "Delivery reports",
+    {
+        "classes": ["collapse"],
+        "description": "8x8 and CleverTap callbacks are understood as they are. For "
+        "other providers, paste a sample callback and press Map automatically, then "
+        "check the fields it proposes.",
+        "fields": [
+            "dlr_credentials",
+            "dlr_sample",
+            "dlr_id_path",
+            "dlr_provider_id_path",
+            "dlr_status_path",
+            "dlr_error_code_path",
+            "dlr_description_path",
+            "dlr_timestamp_path",
+            "dlr_status_values",
+        ],
+    },
+)
 RESPONSE_FIELDSET = (
     "Response handling",
     {
@@ -104,6 +126,7 @@ VIEW_ONLY_FIELDS = {
     "sender_type": "sender_type_display",
     "is_default": "sender_default_display",
     "preset": "preset_display",
+    "dlr_credentials": "dlr_credentials_display",
 }
 
 
@@ -134,6 +157,7 @@ class ProviderAdmin(admin.ModelAdmin):
         "is_active",
     ]
     list_filter = ["setup_screen", "is_active", "method"]
+    actions = ["rotate_callback_urls"]
     search_fields = ["nickname", "endpoint"]
     readonly_fields = ["callback_url_display", *VIEW_ONLY_FIELDS.values()]
     change_form_template = "admin/providers/provider/change_form.html"
@@ -238,10 +262,33 @@ class ProviderAdmin(admin.ModelAdmin):
         )
         return super().render_change_form(request, context, add, change, form_url, obj)
 
+    @admin.action(description="Rotate callback URL (the old one keeps working 24 h)")
+    def rotate_callback_urls(self, request: HttpRequest, queryset) -> None:
+        now = timezone.now()
+        for provider in queryset:
+            provider.rotate_callback_token(now=now)
+        hours = settings.DLR_TOKEN_GRACE_HOURS
+        self.message_user(
+            request,
+            f"Issued new callback URLs for {len(queryset)} provider(s); the old ones "
+            f"keep working for {hours} hours. Update them at the provider meanwhile.",
+            messages.SUCCESS,
+        )
+
     # --- request preview ------------------------------------------------------------
 
     def get_urls(self):
         urls = [
+            path(
+                "<int:object_id>/send-test/<int:test_id>/status/",
+                self.admin_site.admin_view(self.test_status_view),
+                name="providers_provider_test_status",
+            ),
+            path(
+                "propose-mapping/",
+                self.admin_site.admin_view(self.propose_mapping_view),
+                name="providers_provider_propose_mapping",
+            ),
             path(
                 "<int:object_id>/send-test/",
                 self.admin_site.admin_view(self.send_test_view),
@@ -278,11 +325,29 @@ class ProviderAdmin(admin.ModelAdmin):
         instance = obj or Provider(setup_screen=screen)
         return preview_response(form_class(request.POST, instance=instance))
 
+    def propose_mapping_view(self, request: HttpRequest) -> HttpResponse:
+        if request.method != "POST":
+            return JsonResponse({"error": "POST a sample callback."}, status=405)
+        if not (
+            self.has_add_permission(request) or self.has_change_permission(request)
+        ):
+            raise PermissionDenied
+        return propose_mapping_response(request.POST.get("sample", ""))
+
     def send_test_view(self, request: HttpRequest, object_id: int) -> HttpResponse:
         provider = get_object_or_404(Provider, pk=object_id)
         if not request.user.has_perm("providers.send_test_sms"):
             raise PermissionDenied
         return send_test_page(self, request, provider)
+
+    def test_status_view(
+        self, request: HttpRequest, object_id: int, test_id: int
+    ) -> HttpResponse:
+        if not request.user.has_perm("providers.send_test_sms"):
+            raise PermissionDenied
+        return test_status(
+            get_object_or_404(TestSend, pk=test_id, provider_id=object_id)
+        )
 
     def response_add(self, request, obj, post_url_continue=None):
         if "_continue" in request.POST or "_addanother" in request.POST:
@@ -348,6 +413,11 @@ class ProviderAdmin(admin.ModelAdmin):
     @admin.display(description="Password")
     def basic_password_display(self, obj: Provider) -> str:
         return "Stored" if obj.basic_password else "—"
+
+    @admin.display(description="Callback credentials")
+    def dlr_credentials_display(self, obj: Provider) -> str:
+        count = len(obj.dlr_credential_pairs())
+        return f"{count} stored" if count else "None: the callback URL alone is the key"
 
     @admin.display(description="Sender name")
     def sender_display(self, obj: Provider) -> str:

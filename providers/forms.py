@@ -10,6 +10,7 @@ from django.db import transaction
 from django.forms.models import construct_instance
 
 from . import encoding, phones, validators
+from .dlr import DeliveryState
 from .models import Header, Provider, ProviderVariable, Sender, UrlParameter
 from .rendering import (
     BUILTIN_VARIABLES,
@@ -47,6 +48,44 @@ ROW_MODELS = {
     "url_parameters": UrlParameter,
     "variables": ProviderVariable,
 }
+
+
+class StatusValuesField(forms.CharField):
+    """A provider's status values, one `value = state` per line."""
+
+    widget = forms.Textarea(attrs={"rows": 5, "cols": 40, "class": "mono"})
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.pop("encoder", None)
+        kwargs.pop("decoder", None)
+        kwargs.pop("max_length", None)
+        kwargs["required"] = False
+        super().__init__(*args, **kwargs)
+
+    def prepare_value(self, value: Any) -> Any:
+        if isinstance(value, dict):
+            return "\n".join(f"{k} = {v}" for k, v in value.items())
+        return value
+
+    def to_python(self, value: Any) -> dict[str, str]:
+        if isinstance(value, dict):
+            return value
+        table = {}
+        states = set(DeliveryState.values)
+        for number, line in enumerate((value or "").splitlines(), start=1):
+            if not line.strip():
+                continue
+            raw, sep, state = line.rpartition("=")
+            state = state.strip().lower()
+            if not sep or not raw.strip() or state not in states:
+                raise ValidationError(
+                    "Line %(number)d: write “provider value = state”, where state is "
+                    "one of queued, sent, delivered, failed.",
+                    code="invalid_status_value",
+                    params={"number": number},
+                )
+            table[raw.strip()] = state
+        return table
 
 
 class ProviderForm(forms.ModelForm):
@@ -131,8 +170,24 @@ class ProviderForm(forms.ModelForm):
             "response_rule_path",
             "response_rule_values",
             "is_active",
+            "dlr_credentials",
+            "dlr_sample",
+            "dlr_id_path",
+            "dlr_provider_id_path",
+            "dlr_status_path",
+            "dlr_error_code_path",
+            "dlr_description_path",
+            "dlr_timestamp_path",
+            "dlr_status_values",
         ]
+        field_classes = {"dlr_status_values": StatusValuesField}
         widgets = {
+            "dlr_credentials": forms.Textarea(
+                attrs={"rows": 2, "cols": 60, "autocomplete": "off"}
+            ),
+            "dlr_sample": forms.Textarea(
+                attrs={"rows": 6, "cols": 80, "spellcheck": "false", "class": "mono"}
+            ),
             "preset": forms.HiddenInput,
             "payload": forms.Textarea(
                 attrs={"rows": 14, "cols": 80, "spellcheck": "false", "class": "mono"}
@@ -147,6 +202,14 @@ class ProviderForm(forms.ModelForm):
         if self.instance.pk:
             self._load_rows()
             self._load_sender()
+        # Credentials are write-only: never rendered back into the page.
+        self.initial["dlr_credentials"] = ""
+        if self.instance.dlr_credentials and "dlr_credentials" in self.fields:
+            count = len(self.instance.dlr_credential_pairs())
+            self.fields["dlr_credentials"].widget.attrs["placeholder"] = (
+                f"{count} credential(s) stored — leave blank to keep, type new lines "
+                "to replace them, or a single - to remove them"
+            )
         if "basic_password" in self.fields:
             self.fields["basic_password"].required = False
             if self.instance.basic_password:
@@ -169,6 +232,12 @@ class ProviderForm(forms.ModelForm):
                 }
                 for r in rows
             ]
+
+    def relabel(self, name: str, choices: list[tuple[str, str]]) -> None:
+        """Show a choice field as radio buttons with the screen's own labels."""
+        if name in self.fields:
+            self.fields[name].choices = choices
+            self.fields[name].widget = forms.RadioSelect(choices=choices)
 
     def row_models(self) -> list[tuple[str, type]]:
         return [
@@ -204,6 +273,22 @@ class ProviderForm(forms.ModelForm):
     def clean_basic_password(self) -> str:
         password = self.cleaned_data.get("basic_password", "")
         return password or self.instance.basic_password or ""
+
+    def clean_dlr_credentials(self) -> str:
+        given = self.cleaned_data.get("dlr_credentials", "").strip()
+        if not given:
+            return self.instance.dlr_credentials or ""
+        if given == "-":
+            return ""
+        for number, line in enumerate(given.splitlines(), start=1):
+            username, sep, password = line.strip().partition(":")
+            if not (sep and username and password):
+                raise ValidationError(
+                    "Line %(number)d is not username:password.",
+                    code="invalid_credentials",
+                    params={"number": number},
+                )
+        return given
 
     def clean_sender_name(self) -> str:
         name = self.cleaned_data["sender_name"].strip()
@@ -424,16 +509,12 @@ class ClevertapProviderForm(ProviderForm):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["body_type"].widget = forms.RadioSelect(
-            choices=[("form", "Key-value pair"), ("json", "JSON")]
-        )
-        self.fields["method"].widget = forms.RadioSelect(
-            choices=Provider.Method.choices
-        )
+        self.relabel("body_type", [("form", "Key-value pair"), ("json", "JSON")])
+        self.relabel("method", Provider.Method.choices)
         # CleverTap's screen has neither URL parameters nor a sender name: query
         # values go in the endpoint, and the sender is named after the provider.
-        del self.fields["url_parameters"]
-        del self.fields["sender_name"]
+        self.fields.pop("url_parameters", None)
+        self.fields.pop("sender_name", None)
 
 
 class MoengageProviderForm(ProviderForm):
@@ -471,10 +552,9 @@ class MoengageProviderForm(ProviderForm):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["sender_name"].required = True
-        self.fields["body_type"].widget = forms.RadioSelect(
-            choices=[("json", "JSON"), ("form", "Form")]
-        )
+        if "sender_name" in self.fields:
+            self.fields["sender_name"].required = True
+        self.relabel("body_type", [("json", "JSON"), ("form", "Form")])
 
 
 FORMS = {

@@ -560,6 +560,19 @@ class TestSend(models.Model):
         self.request_body = request.body.decode("utf-8", errors="replace")
 
     @property
+    def setup_problem(self) -> str:
+        """A configuration mistake this test revealed, for the checklist."""
+        if self.category == Category.AUTH:
+            return "Authentication error: check the credentials"
+        if self.category in (
+            Category.BAD_REQUEST,
+            Category.NOT_FOUND,
+            Category.INVALID,
+        ):
+            return "Payload or endpoint error: see the diagnosis"
+        return ""
+
+    @property
     def seconds_to_dlr(self) -> float | None:
         if not (self.dlr_received_at and self.created_at):
             return None

@@ -3,8 +3,12 @@ messages would produce, with every secret masked."""
 
 from __future__ import annotations
 
+import json
+from urllib.parse import parse_qsl
+
 from django.http import JsonResponse
 
+from . import dlr
 from .forms import ProviderForm
 from .redaction import redact_request
 from .rendering import Message
@@ -57,3 +61,47 @@ def labelled_errors(form: ProviderForm) -> dict[str, list[str]]:
         )
         for name, messages in form.errors.items()
     }
+
+
+def propose_mapping_response(sample: str) -> JsonResponse:
+    """Read a pasted callback (JSON, form or query string); suggest a mapping."""
+    text = sample.strip()
+    if not text:
+        return JsonResponse({"ok": False, "error": "Paste a sample callback first."})
+    try:
+        payload = json.loads(text)
+    except ValueError:
+        payload = dict(parse_qsl(text.lstrip("?"), keep_blank_values=True))
+        if not payload:
+            return JsonResponse(
+                {
+                    "ok": False,
+                    "error": "The sample is neither JSON nor a form/query string.",
+                }
+            )
+    kind = dlr.detect_format(payload)
+    if kind != "mapped":
+        return JsonResponse({"ok": True, "format": kind, "mapping": None})
+    mapping = dlr.propose_mapping(payload)
+    status = dlr.dig(
+        payload[0] if isinstance(payload, list) else payload, mapping.status_path
+    )
+    return JsonResponse(
+        {
+            "ok": True,
+            "format": kind,
+            "mapping": {
+                "dlr_id_path": mapping.id_path,
+                "dlr_provider_id_path": mapping.provider_id_path,
+                "dlr_status_path": mapping.status_path,
+                "dlr_error_code_path": mapping.error_code_path,
+                "dlr_description_path": mapping.description_path,
+                "dlr_timestamp_path": mapping.timestamp_path,
+                "dlr_status_values": "\n".join(
+                    f"{k} = {v}" for k, v in mapping.values.items()
+                ),
+            },
+            "sample_status": "" if status is None else str(status),
+            "sample_state": mapping.state_for(str(status or "")),
+        }
+    )

@@ -6,7 +6,7 @@ ONBOARDING = "Onboarding staff"
 SUPPORT = "Support"
 MARKETING = "Marketing admin"
 
-ROLE_PERMISSIONS: dict[str, list[str]] = {
+FIRST_ROLES: dict[str, list[str]] = {
     ONBOARDING: [
         "providers.add_provider",
         "providers.change_provider",
@@ -30,8 +30,23 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
 }
 
 
-def sync_roles(apps, permissions: dict[str, list[str]] = ROLE_PERMISSIONS) -> None:
+# What each later migration added; a migration names its own list so that it
+# only asks for permissions that exist at its point in history.
+ADDED_WITH_DELIVERY_REPORTS: dict[str, list[str]] = {
+    ONBOARDING: ["providers.view_testsend", "campaigns.view_deliveryreport"],
+    SUPPORT: ["providers.view_testsend", "campaigns.view_deliveryreport"],
+}
+
+
+def sync_roles(apps, permissions: dict[str, list[str]]) -> None:
     """Create the groups and grant them the listed permissions (idempotent)."""
+    from django.contrib.auth.management import create_permissions
+
+    # Permissions are normally created after all migrations; roles need them now.
+    for app_config in apps.get_app_configs():
+        app_config.models_module = True
+        create_permissions(app_config, apps=apps, verbosity=0)
+        app_config.models_module = None
     Group = apps.get_model("auth", "Group")
     Permission = apps.get_model("auth", "Permission")
     for role, names in permissions.items():

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from django.contrib.admin import ModelAdmin
 from django.core.exceptions import ValidationError
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 
+from .dlr import DeliveryState
 from .forms import SendTestSmsForm
 from .models import Provider, TestSend
 from .send_test import record_invalid_input, send_test_sms
+
+FINAL_STATES = (DeliveryState.DELIVERED, DeliveryState.FAILED)
 
 
 def send_test_page(
@@ -51,3 +54,20 @@ def send_test_page(
         "recent_tests": TestSend.objects.filter(provider=provider)[:10],
     }
     return TemplateResponse(request, "admin/providers/provider/send_test.html", context)
+
+
+def test_status(test: TestSend) -> JsonResponse:
+    """What the verification checklist polls for."""
+    return JsonResponse(
+        {
+            "accepted": test.succeeded,
+            "delivery_state": test.delivery_state,
+            "delivery_label": test.get_delivery_state_display()
+            if test.delivery_state
+            else "",
+            "error_code": test.delivery_error_code,
+            "description": test.delivery_description,
+            "seconds_to_dlr": test.seconds_to_dlr,
+            "final": test.delivery_state in FINAL_STATES,
+        }
+    )

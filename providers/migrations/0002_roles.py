@@ -1,23 +1,16 @@
-from django.contrib.auth.management import create_permissions
 from django.db import migrations
 
 
 def create_roles(apps, schema_editor):
-    from providers.roles import sync_roles
+    from providers.roles import FIRST_ROLES, sync_roles
 
-    # Permissions are normally created after all migrations; the roles need
-    # them now.
-    for app_config in apps.get_app_configs():
-        app_config.models_module = True
-        create_permissions(app_config, apps=apps, verbosity=0)
-        app_config.models_module = None
-    sync_roles(apps)
+    sync_roles(apps, FIRST_ROLES)
 
 
 def remove_roles(apps, schema_editor):
-    from providers.roles import ROLE_PERMISSIONS
+    from providers.roles import FIRST_ROLES
 
-    apps.get_model("auth", "Group").objects.filter(name__in=ROLE_PERMISSIONS).delete()
+    apps.get_model("auth", "Group").objects.filter(name__in=FIRST_ROLES).delete()
 
 
 class Migration(migrations.Migration):

@@ -170,3 +170,45 @@
     initPreview(form);
   });
 })();
+
+// "Map automatically": propose delivery-report fields from a pasted sample.
+(function () {
+  "use strict";
+  document.addEventListener("DOMContentLoaded", function () {
+    const sample = document.getElementById("id_dlr_sample");
+    const form = document.getElementById("provider_form");
+    const endpoint = document.getElementById("propose-mapping-url");
+    if (!sample || !form || !endpoint) return;
+    const button = document.createElement("button");
+    button.type = "button";
+    button.className = "button";
+    button.id = "map-automatically";
+    button.textContent = "Map automatically";
+    const note = document.createElement("div");
+    note.className = "help";
+    note.dataset.mappingNote = "";
+    sample.insertAdjacentElement("afterend", note);
+    sample.insertAdjacentElement("afterend", button);
+    button.addEventListener("click", function () {
+      const body = new FormData();
+      body.append("sample", sample.value);
+      body.append("csrfmiddlewaretoken", form.querySelector("[name=csrfmiddlewaretoken]").value);
+      fetch(endpoint.dataset.url, { method: "POST", body: body, credentials: "same-origin" })
+        .then(function (response) { return response.json(); })
+        .then(function (data) {
+          if (!data.ok) { note.textContent = data.error; return; }
+          if (!data.mapping) {
+            note.textContent = "This is " + (data.format === "8x8" ? "8x8's" : "CleverTap's") +
+              " own format: it is understood without a mapping.";
+            return;
+          }
+          Object.entries(data.mapping).forEach(function ([name, value]) {
+            const field = document.getElementById("id_" + name);
+            if (field) field.value = value;
+          });
+          note.textContent = "Proposed a mapping: check the fields below. The sample's status “" +
+            data.sample_status + "” reads as " + (data.sample_state || "nothing yet — add it to the values") + ".";
+        });
+    });
+  });
+})();

@@ -1,0 +1,41 @@
+// The Send Test SMS verification checklist: polls until the delivery report lands.
+(function () {
+  "use strict";
+  const POLL_MS = 1500;
+  const GIVE_UP_MS = 5 * 60 * 1000;
+
+  function render(item, data) {
+    if (!data.delivery_state) return;
+    const waited = data.seconds_to_dlr != null ? " after " + data.seconds_to_dlr.toFixed(1) + " s" : "";
+    if (data.delivery_state === "failed") {
+      const detail = [data.error_code, data.description].filter(Boolean).join(" ");
+      item.className = "check-failed";
+      item.textContent = "✗ Delivery report received — Failed" + (detail ? " (" + detail + ")" : "") + waited;
+    } else if (data.delivery_state === "delivered") {
+      item.className = "check-ok";
+      item.textContent = "✓ Delivery report received — Delivered" + waited;
+    } else {
+      item.className = "check-waiting";
+      item.textContent = "… Delivery report received — " + data.delivery_label + "; waiting for the final one";
+    }
+  }
+
+  document.addEventListener("DOMContentLoaded", function () {
+    const list = document.querySelector("[data-checklist]");
+    if (!list) return;
+    const item = list.querySelector("[data-check=dlr]");
+    if (list.querySelector("[data-check=accepted]").classList.contains("check-failed")) return;
+    const started = Date.now();
+    function poll() {
+      fetch(list.dataset.statusUrl, { credentials: "same-origin" })
+        .then(function (response) { return response.json(); })
+        .then(function (data) {
+          render(item, data);
+          if (!data.final && Date.now() - started < GIVE_UP_MS) setTimeout(poll, POLL_MS);
+          else if (!data.final) item.textContent = "… No delivery report yet; reload the page later.";
+        })
+        .catch(function () { setTimeout(poll, POLL_MS * 2); });
+    }
+    poll();
+  });
+})();
