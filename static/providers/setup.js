@@ -39,7 +39,8 @@
     if (!palette) return;
     if (payloadRow) payloadRow.appendChild(palette);
     form.addEventListener("focusin", function (event) {
-      if (event.target.matches("textarea, input[type=text], input[type=url]")) {
+      // Placeholders belong in the request template, not in names or the nickname.
+      if (event.target.matches("#id_payload, #id_endpoint, #id_basic_username, .kv-value")) {
         lastField = event.target;
       }
     });
@@ -70,22 +71,29 @@
     });
   }
 
+  function copyWithSelection(text) {
+    const area = document.createElement("textarea");
+    area.value = text;
+    document.body.appendChild(area);
+    area.select();
+    const copied = document.execCommand("copy");
+    area.remove();
+    return copied;
+  }
+
   function initCopyButtons() {
     document.querySelectorAll("[data-copy]").forEach(function (button) {
       button.addEventListener("click", function () {
         const source = document.querySelector(button.dataset.copy);
         const text = source ? source.textContent.trim() : "";
-        const done = function () { button.textContent = "Copied"; };
+        const report = function (copied) {
+          button.textContent = copied ? "Copied" : "Copy failed — select the URL";
+        };
+        const fallback = function () { report(copyWithSelection(text)); };
         if (navigator.clipboard && window.isSecureContext) {
-          navigator.clipboard.writeText(text).then(done);
+          navigator.clipboard.writeText(text).then(function () { report(true); }, fallback);
         } else {
-          const area = document.createElement("textarea");
-          area.value = text;
-          document.body.appendChild(area);
-          area.select();
-          document.execCommand("copy");
-          area.remove();
-          done();
+          fallback();
         }
       });
     });
