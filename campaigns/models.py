@@ -1,8 +1,243 @@
 from __future__ import annotations
 
-from django.db import models
+import hashlib
+import secrets
+from datetime import datetime
 
-from providers.models import Provider
+from django.db import models
+from django.urls import reverse
+
+from providers.dlr import RANK, DeliveryState, StatusUpdate
+from providers.models import Provider, Sender
+
+
+class Campaign(models.Model):
+    """A message to an audience, sent once or on every matching event."""
+
+    class Kind(models.TextChoices):
+        ONE_TIME = "one_time", "One-time"
+        EVENT = "event", "Event-triggered"
+
+    class Status(models.TextChoices):
+        DRAFT = "draft", "Draft"
+        SCHEDULED = "scheduled", "Scheduled"
+        SENDING = "sending", "Sending"
+        COMPLETED = "completed", "Completed"
+        CANCELLED = "cancelled", "Cancelled"
+
+    name = models.CharField("name", max_length=200)
+    kind = models.CharField("kind", max_length=10, choices=Kind, default=Kind.ONE_TIME)
+    event_name = models.CharField(
+        "event",
+        max_length=100,
+        blank=True,
+        help_text="For event-triggered campaigns: the event that sends a message, "
+        "e.g. otp_requested.",
+    )
+    sender_type = models.CharField(
+        "sender type",
+        max_length=20,
+        choices=Sender.SenderType,
+        default=Sender.SenderType.PROMOTIONAL,
+    )
+    sender = models.ForeignKey(
+        Sender,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="campaigns",
+        help_text="Leave empty to use the default sender of the sender type.",
+    )
+    message = models.TextField(
+        "message",
+        help_text="Personalise with audience columns as $$first_name; $$To is the "
+        "recipient's number.",
+    )
+    default_country = models.CharField(
+        "default country",
+        max_length=2,
+        default="SG",
+        help_text="For audience numbers written without a country code.",
+    )
+    scheduled_at = models.DateTimeField("send at", null=True, blank=True)
+    status = models.CharField(
+        "status", max_length=10, choices=Status, default=Status.DRAFT, db_index=True
+    )
+    created_at = models.DateTimeField("created", auto_now_add=True)
+    launched_at = models.DateTimeField("launched", null=True, blank=True)
+    completed_at = models.DateTimeField("completed", null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        permissions = [("launch_campaign", "Can launch, cancel and retry campaigns")]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def get_absolute_url(self) -> str:
+        return reverse("admin:campaigns_campaign_change", args=[self.pk])
+
+    def resolved_sender(self) -> Sender | None:
+        if self.sender_id:
+            return self.sender
+        return (
+            Sender.objects.select_related("provider")
+            .filter(sender_type=self.sender_type, is_default=True)
+            .first()
+        )
+
+
+class AudienceMember(models.Model):
+    """A recipient of a one-time campaign, with the columns used to personalise."""
+
+    campaign = models.ForeignKey(
+        Campaign, on_delete=models.CASCADE, related_name="audience"
+    )
+    to = models.CharField("number", max_length=40)
+    fields = models.JSONField("columns", default=dict, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint("campaign", "to", name="audience_number_unique")
+        ]
+
+    def __str__(self) -> str:
+        return self.to
+
+
+class MessageQuerySet(models.QuerySet):
+    def terminal(self) -> MessageQuerySet:
+        return self.filter(status__in=Message.TERMINAL)
+
+
+class Message(models.Model):
+    """One SMS to one recipient and everything that happened to it."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        SENDING = "sending", "Sending"
+        SENT = "sent", "Sent"
+        DELIVERED = "delivered", "Delivered"
+        FAILED = "failed", "Failed"
+        SKIPPED = "skipped", "Skipped"
+        CANCELLED = "cancelled", "Cancelled"
+
+    TERMINAL = (
+        Status.SENT,
+        Status.DELIVERED,
+        Status.FAILED,
+        Status.SKIPPED,
+        Status.CANCELLED,
+    )
+
+    campaign = models.ForeignKey(
+        Campaign, on_delete=models.CASCADE, related_name="messages"
+    )
+    sender = models.ForeignKey(
+        Sender, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    message_id = models.CharField("message id", max_length=64, unique=True)
+    to = models.CharField("to", max_length=40, db_index=True)
+    body = models.TextField("text")
+    status = models.CharField(
+        "status", max_length=10, choices=Status, default=Status.QUEUED, db_index=True
+    )
+    attempts = models.PositiveSmallIntegerField("attempts", default=0)
+    next_attempt_at = models.DateTimeField("next attempt", null=True, blank=True)
+    claimed_at = models.DateTimeField("claimed", null=True, blank=True)
+    claim = models.CharField("claim", max_length=32, blank=True, db_index=True)
+    provider_message_id = models.CharField(
+        "provider message id", max_length=200, blank=True, db_index=True
+    )
+    failure_category = models.CharField("failure", max_length=20, blank=True)
+    failure_reason = models.CharField("reason", max_length=500, blank=True)
+    sent_at = models.DateTimeField("sent", null=True, blank=True)
+    delivered_at = models.DateTimeField("delivery report", null=True, blank=True)
+    delivery_error_code = models.CharField("DLR error code", max_length=50, blank=True)
+    delivery_description = models.CharField(
+        "DLR description", max_length=500, blank=True
+    )
+    created_at = models.DateTimeField("created", auto_now_add=True)
+
+    objects = MessageQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["pk"]
+        indexes = [
+            models.Index(fields=["campaign", "status"], name="message_campaign_status")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.to}: {self.get_status_display()}"
+
+    def advance(self, update: StatusUpdate, *, now: datetime) -> bool:
+        """Apply a delivery report; later states only, so replays change nothing."""
+        current = {
+            self.Status.SENT: DeliveryState.SENT,
+            self.Status.DELIVERED: DeliveryState.DELIVERED,
+            self.Status.FAILED: DeliveryState.FAILED,
+        }.get(self.status, DeliveryState.QUEUED)
+        if not update.state or RANK[update.state] <= RANK[current]:
+            return False
+        if update.state in (DeliveryState.DELIVERED, DeliveryState.FAILED):
+            self.status = update.state
+            self.delivered_at = now
+        if update.state == DeliveryState.FAILED:
+            self.failure_category = "undelivered"
+            self.failure_reason = (update.description or "Undelivered")[:500]
+        self.delivery_error_code = update.error_code[:50]
+        self.delivery_description = update.description[:500]
+        return True
+
+
+class OptOut(models.Model):
+    """A number that receives no promotional messages."""
+
+    to = models.CharField("number", max_length=40, unique=True)
+    source = models.CharField(
+        "source", max_length=100, default="admin", help_text="Who or what added it."
+    )
+    created_at = models.DateTimeField("added", auto_now_add=True)
+
+    class Meta:
+        verbose_name = "opt-out"
+
+    def __str__(self) -> str:
+        return self.to
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+class ApiToken(models.Model):
+    """A bearer token for the event API; only its hash is stored."""
+
+    name = models.CharField(
+        "name", max_length=100, help_text="Who uses it, e.g. app-backend."
+    )
+    prefix = models.CharField("starts with", max_length=12, editable=False)
+    token_hash = models.CharField(max_length=64, unique=True, editable=False)
+    is_active = models.BooleanField("active", default=True)
+    created_at = models.DateTimeField("created", auto_now_add=True)
+    last_used_at = models.DateTimeField("last used", null=True, blank=True)
+
+    class Meta:
+        verbose_name = "API token"
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}…)"
+
+    def issue(self) -> str:
+        """Set a new random token and return it; it is shown once, never stored."""
+        token = "sb_" + secrets.token_urlsafe(32)
+        self.prefix = token[:10]
+        self.token_hash = hash_token(token)
+        return token
+
+    @classmethod
+    def find(cls, token: str) -> ApiToken | None:
+        return cls.objects.filter(token_hash=hash_token(token), is_active=True).first()
 
 
 class DeliveryReport(models.Model):

@@ -11,6 +11,10 @@ from django.utils import timezone
 from providers.dlr import StatusUpdate
 from providers.models import Provider, TestSend
 
+from .models import Message, OptOut
+
+STOP_WORDS = frozenset({"stop", "unsubscribe", "stopall", "cancel", "end", "quit"})
+
 
 @dataclass
 class TrackingResult:
@@ -27,14 +31,13 @@ def apply_updates(
     result = TrackingResult()
     now = timezone.now()
     with transaction.atomic():
-        by_ours, by_theirs = lookup_test_sends(provider, updates)
+        targets = Targets(provider, updates)
         for update in updates:
             if update.event != "status":
                 result.events += 1
+                record_reply(update, targets)
                 continue
-            target = by_ours.get(update.message_id) or by_theirs.get(
-                update.provider_message_id
-            )
+            target = targets.find(update)
             if target is None:
                 result.unmatched.append(update.message_id or update.provider_message_id)
             elif target.advance(update, now=now):
@@ -45,15 +48,35 @@ def apply_updates(
     return result
 
 
-def lookup_test_sends(
-    provider: Provider, updates: list[StatusUpdate]
-) -> tuple[dict[str, TestSend], dict[str, TestSend]]:
-    """The test sends the updates name, by our id and by the provider's."""
-    ours = {u.message_id for u in updates if u.message_id}
-    theirs = {u.provider_message_id for u in updates if u.provider_message_id}
-    tests = TestSend.objects.select_for_update().filter(provider=provider)
-    by_ours = {t.message_id: t for t in tests.filter(message_id__in=ours)}
-    by_theirs = {
-        t.provider_message_id: t for t in tests.filter(provider_message_id__in=theirs)
-    }
-    return by_ours, by_theirs
+class Targets:
+    """What the updates name, by our id and by the provider's: four queries at most."""
+
+    def __init__(self, provider: Provider, updates: list[StatusUpdate]) -> None:
+        ours = {u.message_id for u in updates if u.message_id}
+        theirs = {u.provider_message_id for u in updates if u.provider_message_id}
+        tests = TestSend.objects.select_for_update().filter(provider=provider)
+        messages = Message.objects.select_for_update().filter(sender__provider=provider)
+        self.by_ours: dict[str, TestSend | Message] = {}
+        self.by_theirs: dict[str, TestSend | Message] = {}
+        for rows in (tests, messages):
+            self.by_ours.update(
+                (r.message_id, r) for r in rows.filter(message_id__in=ours)
+            )
+            self.by_theirs.update(
+                (r.provider_message_id, r)
+                for r in rows.filter(provider_message_id__in=theirs)
+            )
+
+    def find(self, update: StatusUpdate) -> TestSend | Message | None:
+        return self.by_ours.get(update.message_id) or self.by_theirs.get(
+            update.provider_message_id
+        )
+
+
+def record_reply(update: StatusUpdate, targets: Targets) -> None:
+    """A "STOP" reply puts the sender of the reply on the opt-out list."""
+    if update.event != "replied" or update.text.strip().lower() not in STOP_WORDS:
+        return
+    target = targets.find(update)
+    if target is not None:
+        OptOut.objects.get_or_create(to=target.to, defaults={"source": "reply STOP"})

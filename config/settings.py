@@ -149,6 +149,17 @@ CELERY_BROKER_TRANSPORT_OPTIONS = (
     else {}
 )
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
+CELERY_BEAT_SCHEDULE = {
+    "sweep": {"task": "campaigns.tasks.sweep", "schedule": 30.0},
+}
+
+# Campaign delivery.
+SEND_CHUNK_SIZE = env.int("SEND_CHUNK_SIZE", default=200)
+SEND_CONCURRENCY = env.int("SEND_CONCURRENCY", default=8)
+SEND_MAX_ATTEMPTS = env.int("SEND_MAX_ATTEMPTS", default=5)
+SEND_RETRY_BASE_SECONDS = env.float("SEND_RETRY_BASE_SECONDS", default=5.0)
+SEND_RETRY_MAX_SECONDS = env.float("SEND_RETRY_MAX_SECONDS", default=600.0)
+SEND_CLAIM_TIMEOUT = env.int("SEND_CLAIM_TIMEOUT", default=300)
 
 LOGGING = {
     "version": 1,

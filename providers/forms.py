@@ -573,12 +573,14 @@ class SendTestSmsForm(forms.Form):
     )
     number = forms.CharField(
         label="Mobile number",
+        error_messages={"required": "Enter the mobile number to send to."},
         max_length=32,
         help_text="The mobile number to send to; a leading + and country code "
         "override the country chosen.",
     )
     message = forms.CharField(
         label="Message",
+        error_messages={"required": "Enter the message to send."},
         widget=forms.Textarea(attrs={"rows": 4, "cols": 60}),
         help_text="Sample text, such as: This is a test message powered by 8x8.",
     )

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import secrets
 from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
@@ -133,6 +134,12 @@ class Provider(models.Model):
         default=MAX_BATCH_SIZE,
         validators=[MinValueValidator(1), MaxValueValidator(MAX_BATCH_SIZE)],
         help_text="At most 1,000 records in one request.",
+    )
+    rate_limit = models.PositiveIntegerField(
+        "messages per second",
+        default=0,
+        help_text="The most messages per second sent through this provider, across "
+        "all workers; 0 for no limit. 8x8 allows 1,800 requests per second.",
     )
     number_format = models.CharField(
         "number format",
@@ -441,6 +448,21 @@ class Sender(models.Model):
             "another sender is chosen."
         ),
     )
+    quiet_hours_start = models.TimeField(
+        "quiet hours from",
+        null=True,
+        blank=True,
+        help_text="Promotional messages wait during quiet hours; transactional ones "
+        "are sent at any time.",
+    )
+    quiet_hours_end = models.TimeField("quiet hours until", null=True, blank=True)
+    time_zone = models.CharField(
+        "time zone",
+        max_length=64,
+        default="UTC",
+        validators=[validators.validate_time_zone],
+        help_text="The recipients' time zone for quiet hours, e.g. Asia/Singapore.",
+    )
 
     class Meta:
         ordering = ["provider__nickname", "name"]
@@ -475,6 +497,23 @@ class Sender(models.Model):
         # sender default must not be refused by the one-default constraint (the
         # only constraint on sender_type alone; excluding the field skips it).
         super().validate_constraints({*(exclude or ()), "sender_type"})
+
+    def quiet_until(self, moment: datetime) -> datetime | None:
+        """When the quiet hours around `moment` end, or None outside them."""
+        if self.sender_type != self.SenderType.PROMOTIONAL:
+            return None
+        start, end = self.quiet_hours_start, self.quiet_hours_end
+        if start is None or end is None or start == end:
+            return None
+        local = moment.astimezone(ZoneInfo(self.time_zone))
+        now = local.time()
+        inside = start <= now < end if start < end else (now >= start or now < end)
+        if not inside:
+            return None
+        ends = local.replace(hour=end.hour, minute=end.minute, second=0, microsecond=0)
+        if ends <= local:
+            ends += timedelta(days=1)
+        return ends
 
     def demote_other_defaults(self) -> int:
         """Unmark the current default of this type, so this one can take its place."""

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from django.db import models
@@ -68,6 +68,8 @@ class Outcome:
     response_excerpt: str = ""
     retry_after: float | None = None
     latency_ms: int = 0
+    # The parsed answer, for reading per-record ids of a batch; never stored.
+    data: Any = field(default=None, repr=False, compare=False)
 
     @classmethod
     def failure(cls, category: str, diagnosis: str, **kwargs: Any) -> Outcome:
@@ -88,6 +90,19 @@ class Outcome:
             diagnosis=redact_text(self.diagnosis, secrets),
             response_excerpt=redact_text(self.response_excerpt, secrets),
         )
+
+
+def record_ids(data: Any, path: str, count: int) -> list[str]:
+    """Per-record provider ids of a batch answer: the path's first index counts up."""
+    steps = path.split(".")
+    if "0" not in steps:
+        return [""] * count
+    at = steps.index("0")
+    found = []
+    for index in range(count):
+        value = dig(data, ".".join([*steps[:at], str(index), *steps[at + 1 :]]))
+        found.append("" if value is None else str(value))
+    return found
 
 
 def dig(data: Any, path: str) -> Any:
@@ -146,7 +161,7 @@ def judge_response(
         data = None
     said = provider_says(data)
     said = f" The provider says: {said}." if said else ""
-    base = {"status_code": status, "response_excerpt": excerpt}
+    base = {"status_code": status, "response_excerpt": excerpt, "data": data}
     if 200 <= status < 300:
         return judge_success(host, status, headers, body, data, truncated, rules, base)
     if 300 <= status < 400:

@@ -107,3 +107,16 @@ def resolve_host(host: str) -> list[str]:
             params={"host": host},
         ) from err
     return sorted({info[4][0] for info in infos})
+
+
+def validate_time_zone(value: str) -> None:
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError) as err:
+        raise ValidationError(
+            "“%(value)s” is not a time zone; use a name such as Asia/Singapore.",
+            code="invalid_time_zone",
+            params={"value": value},
+        ) from err

@@ -1,0 +1,376 @@
+"""The delivery workflow: launch, claim a chunk, send it, record what happened.
+
+Work is claimed with a conditional UPDATE whose row count is trusted, so two
+workers never send one message; rows a dead worker claimed are reclaimed after
+SEND_CLAIM_TIMEOUT and sent again with the same message ids, which lets the
+provider deduplicate.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F, Q, Subquery
+from django.utils import timezone
+
+from providers import transport
+from providers.outcomes import Outcome, record_ids
+from providers.rendering import CompiledRequest, compile_request
+from providers.rendering import Message as Outgoing
+from providers.spec import wire_secrets
+
+from . import tasks, throttle
+from .models import Campaign, Message, OptOut
+from .personalise import missing_fields, personalise
+
+Status = Message.Status
+
+
+class LaunchError(Exception):
+    """Why a campaign cannot be launched, in words for the admin."""
+
+
+# --- launching ------------------------------------------------------------------------
+
+
+def check_launchable(campaign: Campaign) -> None:
+    if campaign.status not in (Campaign.Status.DRAFT, Campaign.Status.SCHEDULED):
+        raise LaunchError(
+            f"“{campaign}” is {campaign.get_status_display().lower()}; "
+            "only a draft or scheduled campaign can be launched."
+        )
+    sender = campaign.resolved_sender()
+    if sender is None:
+        raise LaunchError(
+            f"There is no default {campaign.get_sender_type_display().lower()} "
+            "sender; choose a sender or mark one as default."
+        )
+    if not sender.provider.is_active:
+        raise LaunchError(f"The provider {sender.provider} is archived (inactive).")
+    if campaign.kind == Campaign.Kind.ONE_TIME:
+        if not campaign.audience.exists():
+            raise LaunchError("The audience is empty; upload a CSV or paste numbers.")
+        columns = set().union(*(m.fields.keys() for m in campaign.audience.all()[:1]))
+        missing = missing_fields(campaign.message, columns)
+        if missing:
+            raise LaunchError(
+                "The message uses "
+                + ", ".join(f"$${m}" for m in missing)
+                + " but the audience has no such column."
+            )
+
+
+def launch(*, campaign: Campaign, now: datetime | None = None) -> int:
+    """Queue every message of a campaign; return how many were queued."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        campaign = Campaign.objects.select_for_update().get(pk=campaign.pk)
+        check_launchable(campaign)
+        if campaign.scheduled_at and campaign.scheduled_at > now:
+            campaign.status = Campaign.Status.SCHEDULED
+            campaign.save(update_fields=["status"])
+            transaction.on_commit(
+                lambda: tasks.start_campaign.apply_async(
+                    (campaign.pk,), eta=campaign.scheduled_at
+                )
+            )
+            return 0
+        queued = create_messages(campaign)
+        campaign.status = Campaign.Status.SENDING
+        campaign.launched_at = now
+        campaign.save(update_fields=["status", "launched_at"])
+        transaction.on_commit(lambda: enqueue(campaign.pk, queued))
+    return queued
+
+
+def create_messages(campaign: Campaign) -> int:
+    sender = campaign.resolved_sender()
+    skip = set()
+    if sender.sender_type == sender.SenderType.PROMOTIONAL:
+        numbers = campaign.audience.values_list("to", flat=True)
+        skip = set(
+            OptOut.objects.filter(to__in=Subquery(numbers)).values_list("to", flat=True)
+        )
+    rows = (
+        Message(
+            campaign=campaign,
+            sender=sender,
+            message_id=uuid.uuid4().hex,
+            to=member.to,
+            body=personalise(campaign.message, to=member.to, fields=member.fields),
+            status=Status.SKIPPED if member.to in skip else Status.QUEUED,
+            failure_category="opted_out" if member.to in skip else "",
+            failure_reason="The number is on the opt-out list."
+            if member.to in skip
+            else "",
+        )
+        for member in campaign.audience.iterator(chunk_size=5000)
+    )
+    created = 0
+    batch: list[Message] = []
+    for row in rows:
+        batch.append(row)
+        if len(batch) == 5000:
+            created += len(Message.objects.bulk_create(batch))
+            batch = []
+    created += len(Message.objects.bulk_create(batch))
+    return created - len(skip)
+
+
+def chunk_size(campaign: Campaign) -> int:
+    provider = campaign.resolved_sender().provider
+    if provider.batch_enabled:
+        return provider.batch_size
+    return settings.SEND_CHUNK_SIZE
+
+
+def enqueue(campaign_id: int, count: int) -> None:
+    campaign = Campaign.objects.get(pk=campaign_id)
+    size = chunk_size(campaign)
+    for _ in range(max(1, -(-count // size))):
+        tasks.send_chunk.delay(campaign_id)
+
+
+def start(*, campaign_id: int, now: datetime | None = None) -> int:
+    """Start a scheduled campaign whose time has come."""
+    now = now or timezone.now()
+    campaign = Campaign.objects.get(pk=campaign_id)
+    if (
+        campaign.status != Campaign.Status.SCHEDULED
+        or (campaign.scheduled_at or now) > now
+    ):
+        return 0
+    campaign.status = Campaign.Status.DRAFT
+    campaign.save(update_fields=["status"])
+    campaign.scheduled_at = None
+    return launch(campaign=campaign, now=now)
+
+
+# --- claiming and sending -------------------------------------------------------------
+
+
+def claim(*, campaign_id: int, limit: int, now: datetime) -> list[Message]:
+    token = uuid.uuid4().hex
+    ready = (
+        Message.objects.filter(campaign_id=campaign_id, status=Status.QUEUED)
+        .filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
+        .order_by("pk")
+        .values("pk")[:limit]
+    )
+    claimed = Message.objects.filter(
+        pk__in=Subquery(ready), status=Status.QUEUED
+    ).update(
+        status=Status.SENDING, claim=token, claimed_at=now, attempts=F("attempts") + 1
+    )
+    if not claimed:
+        return []
+    return list(
+        Message.objects.filter(claim=token, status=Status.SENDING).order_by("pk")
+    )
+
+
+def process_chunk(*, campaign_id: int, now: datetime | None = None) -> int:
+    """Claim and send one chunk of a campaign; return how many were claimed."""
+    now = now or timezone.now()
+    campaign = Campaign.objects.select_related("sender__provider").get(pk=campaign_id)
+    if campaign.status != Campaign.Status.SENDING:
+        return 0
+    sender = campaign.resolved_sender()
+    quiet_until = sender.quiet_until(now)
+    if quiet_until:
+        tasks.send_chunk.apply_async((campaign_id,), eta=quiet_until)
+        return 0
+    messages = claim(campaign_id=campaign_id, limit=chunk_size(campaign), now=now)
+    if messages:
+        send_claimed(messages, sender=sender, now=now)
+    finish_if_done(campaign_id)
+    return len(messages)
+
+
+def send_claimed(messages: list[Message], *, sender, now: datetime) -> None:
+    provider = sender.provider
+    compiled = compile_request(provider.request_spec(sender=sender))
+    secrets = provider.secret_values()
+    if provider.batch_enabled:
+        for start in range(0, len(messages), provider.batch_size):
+            group = messages[start : start + provider.batch_size]
+            record(group, send_group(compiled, group, provider, secrets), now=now)
+        return
+    with ThreadPoolExecutor(max_workers=settings.SEND_CONCURRENCY) as pool:
+        outcomes = pool.map(
+            lambda m: send_group(compiled, [m], provider, secrets), messages
+        )
+        for message, outcome in zip(messages, outcomes, strict=True):
+            record([message], outcome, now=now)
+
+
+def send_group(
+    compiled: CompiledRequest, group: Sequence[Message], provider, secrets
+) -> Outcome:
+    throttle.acquire(
+        provider_id=provider.pk, count=len(group), per_second=provider.rate_limit
+    )
+    request = compiled.render(
+        [
+            Outgoing(
+                to=m.to,
+                body=m.body,
+                message_id=m.message_id,
+                campaign_id=str(m.campaign_id),
+            )
+            for m in group
+        ]
+    )
+    return transport.send(
+        request, rules=provider.response_rules(), secrets=wire_secrets(request, secrets)
+    )
+
+
+# --- recording ------------------------------------------------------------------------
+
+
+def record(group: Sequence[Message], outcome: Outcome, *, now: datetime) -> None:
+    ids = [m.pk for m in group]
+    claimed = Message.objects.filter(
+        pk__in=ids, claim=group[0].claim, status=Status.SENDING
+    )
+    if outcome.accepted:
+        record_accepted(group, outcome, claimed, now=now)
+    elif outcome.transient and group[0].attempts < settings.SEND_MAX_ATTEMPTS:
+        delay = backoff(group[0].attempts, outcome.retry_after)
+        claimed.update(
+            status=Status.QUEUED,
+            claim="",
+            next_attempt_at=now + delay,
+            failure_category=outcome.category,
+            failure_reason=outcome.diagnosis[:500],
+        )
+        tasks.send_chunk.apply_async(
+            (group[0].campaign_id,), countdown=delay.total_seconds()
+        )
+    else:
+        gave_up = (
+            f" (gave up after {group[0].attempts} attempts)"
+            if outcome.transient
+            else ""
+        )
+        claimed.update(
+            status=Status.FAILED,
+            claim="",
+            failure_category=outcome.category,
+            failure_reason=(outcome.diagnosis + gave_up)[:500],
+        )
+
+
+def record_accepted(group, outcome: Outcome, claimed, *, now: datetime) -> None:
+    # Conditional on SENDING: a delivery report may already have landed.
+    claimed.update(
+        status=Status.SENT,
+        claim="",
+        sent_at=now,
+        failure_category="",
+        failure_reason="",
+    )
+    Message.objects.filter(pk__in=[m.pk for m in group], sent_at__isnull=True).update(
+        sent_at=now
+    )
+    path = group[0].sender.provider.message_id_path if group[0].sender else ""
+    ids = (
+        record_ids(outcome.data, path, len(group))
+        if len(group) > 1
+        else [outcome.provider_message_id]
+    )
+    for message, provider_id in zip(group, ids, strict=True):
+        message.provider_message_id = provider_id
+    if any(ids):
+        Message.objects.bulk_update(group, ["provider_message_id"], batch_size=500)
+
+
+def backoff(attempts: int, retry_after: float | None) -> timedelta:
+    base = settings.SEND_RETRY_BASE_SECONDS * 2 ** max(0, attempts - 1)
+    seconds = min(base, settings.SEND_RETRY_MAX_SECONDS)
+    return timedelta(seconds=max(seconds, retry_after or 0))
+
+
+def finish_if_done(campaign_id: int) -> bool:
+    if Campaign.objects.get(pk=campaign_id).kind == Campaign.Kind.EVENT:
+        return False
+    pending = Message.objects.filter(
+        campaign_id=campaign_id, status__in=[Status.QUEUED, Status.SENDING]
+    )
+    if pending.exists():
+        return False
+    return bool(
+        Campaign.objects.filter(pk=campaign_id, status=Campaign.Status.SENDING).update(
+            status=Campaign.Status.COMPLETED, completed_at=timezone.now()
+        )
+    )
+
+
+# --- housekeeping and admin actions ---------------------------------------------------
+
+
+def reclaim_stale(*, now: datetime) -> int:
+    """Give back rows claimed by a worker that died; they keep their message ids."""
+    cutoff = now - timedelta(seconds=settings.SEND_CLAIM_TIMEOUT)
+    return Message.objects.filter(status=Status.SENDING, claimed_at__lt=cutoff).update(
+        status=Status.QUEUED, claim=""
+    )
+
+
+def sweep(*, now: datetime | None = None) -> int:
+    """Reclaim dead claims, start due campaigns and wake campaigns with ready work."""
+    now = now or timezone.now()
+    reclaim_stale(now=now)
+    for campaign_id in Campaign.objects.filter(
+        status=Campaign.Status.SCHEDULED, scheduled_at__lte=now
+    ).values_list("pk", flat=True):
+        start(campaign_id=campaign_id, now=now)
+    ready = (
+        Message.objects.filter(
+            status=Status.QUEUED, campaign__status=Campaign.Status.SENDING
+        )
+        .filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
+        .values_list("campaign_id", flat=True)
+        .distinct()
+    )
+    woken = 0
+    for campaign_id in ready:
+        tasks.send_chunk.delay(campaign_id)
+        woken += 1
+    for campaign_id in Campaign.objects.filter(
+        status=Campaign.Status.SENDING
+    ).values_list("pk", flat=True):
+        finish_if_done(campaign_id)
+    return woken
+
+
+def cancel(*, campaign: Campaign) -> int:
+    with transaction.atomic():
+        Campaign.objects.filter(pk=campaign.pk).exclude(
+            status__in=[Campaign.Status.COMPLETED, Campaign.Status.CANCELLED]
+        ).update(status=Campaign.Status.CANCELLED)
+        return campaign.messages.filter(status=Status.QUEUED).update(
+            status=Status.CANCELLED, failure_reason="The campaign was cancelled."
+        )
+
+
+def retry_failed(*, campaign: Campaign) -> int:
+    """Queue the campaign's failed sends again, with the same message ids."""
+    with transaction.atomic():
+        again = (
+            campaign.messages.filter(status=Status.FAILED)
+            .exclude(failure_category__in=["undelivered", "opted_out"])
+            .update(status=Status.QUEUED, attempts=0, next_attempt_at=None, claim="")
+        )
+        if again:
+            Campaign.objects.filter(pk=campaign.pk).update(
+                status=Campaign.Status.SENDING, completed_at=None
+            )
+            transaction.on_commit(lambda: enqueue(campaign.pk, again))
+    return again
