@@ -2,8 +2,10 @@ from __future__ import annotations
 
 from django.urls import path
 
-from . import views
+from . import api, views
 
 urlpatterns = [
     path("dlr/<str:token>/", views.dlr_callback, name="dlr-callback"),
+    path("api/v1/events", api.events, name="api-events"),
+    path("api/v1/messages/<str:message_id>", api.message_status, name="api-message"),
 ]

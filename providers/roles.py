@@ -32,9 +32,9 @@ FIRST_ROLES: dict[str, list[str]] = {
 
 # What each later migration added; a migration names its own list so that it
 # only asks for permissions that exist at its point in history.
-ADDED_WITH_DELIVERY_REPORTS: dict[str, list[str]] = {
-    ONBOARDING: ["providers.view_testsend", "campaigns.view_deliveryreport"],
-    SUPPORT: ["providers.view_testsend", "campaigns.view_deliveryreport"],
+ADDED_WITH_TEST_LOG: dict[str, list[str]] = {
+    ONBOARDING: ["providers.view_testsend"],
+    SUPPORT: ["providers.view_testsend"],
 }
 
 

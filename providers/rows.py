@@ -50,10 +50,13 @@ class KeyValueRowsWidget(forms.Widget):
         rows = []
         for row in value or []:
             row = dict(row)
-            mask = self.masks.get(row["name"].lower()) if row.get("secret") else None
-            if mask:
+            if row.get("secret"):
+                # Write-only, like a password field: even a value just typed into a
+                # form that failed validation is not sent back to the browser.
                 row["value"] = ""
-                row["hint"] = f"{mask} stored — leave blank to keep"
+                mask = self.masks.get(row["name"].lower())
+                if mask:
+                    row["hint"] = f"{mask} stored — leave blank to keep"
             rows.append(row)
         context["widget"].update(rows=rows, name_label=self.name_label)
         return context

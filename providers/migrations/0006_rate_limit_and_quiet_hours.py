@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('providers', '0005_roles_read_logs'),
+        ('providers', '0005_roles_read_test_log'),
     ]
 
     operations = [

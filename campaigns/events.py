@@ -1,0 +1,179 @@
+"""Event-triggered campaigns: one event in, one message per active campaign out.
+
+An event campaign becomes active when it is launched (launch creates no messages
+for it and sets it sending); every matching event then adds a message to it and
+wakes a worker.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from typing import Any
+
+import phonenumbers
+from django.core.exceptions import ValidationError
+from django.db import transaction
+
+from providers.models import Sender
+from providers.phones import to_e164
+
+from . import tasks
+from .models import Campaign, Message, OptOut
+from .personalise import missing_fields, personalise
+
+
+class EventError(Exception):
+    """Why an event sent nothing, in words for the API caller."""
+
+
+class UnknownEvent(EventError):
+    def __init__(self, event: str) -> None:
+        super().__init__(
+            f"No active campaign is triggered by the event “{event}”; launch an "
+            "event-triggered campaign with this event name first."
+        )
+        self.event = event
+
+
+class MissingProperties(EventError):
+    def __init__(self, event: str, missing: list[str]) -> None:
+        names = ", ".join(missing)
+        super().__init__(
+            f"The event “{event}” lacks properties the message uses: {names}."
+        )
+        self.event, self.missing = event, missing
+
+
+class CampaignNotSendable(EventError):
+    def __init__(self, campaign: Campaign, reason: str) -> None:
+        super().__init__(f"The campaign “{campaign}” cannot send: {reason}")
+        self.campaign = campaign
+
+
+def active_campaigns(event: str) -> list[Campaign]:
+    return list(
+        Campaign.objects.select_related("sender__provider")
+        .filter(
+            kind=Campaign.Kind.EVENT,
+            status=Campaign.Status.SENDING,
+            event_name=event,
+        )
+        .order_by("pk")
+    )
+
+
+def trigger_event(
+    *, event: str, to: str, properties: Mapping[str, Any]
+) -> list[Message]:
+    """Queue a message to `to` (E.164) for every active campaign of `event`.
+
+    Every campaign is checked before any message is created, so an event that
+    fails for one campaign sends nothing at all.
+    """
+    campaigns = active_campaigns(event)
+    if not campaigns:
+        raise UnknownEvent(event)
+    missing = sorted(
+        {name for c in campaigns for name in missing_fields(c.message, {*properties})}
+    )
+    if missing:
+        raise MissingProperties(event, missing)
+    senders = {c.pk: sender_for(c) for c in campaigns}
+    fields = {name: str(value) for name, value in properties.items()}
+    opted_out = OptOut.objects.filter(to=to).exists()
+    with transaction.atomic():
+        created = [
+            Message.objects.create(
+                **message_fields(
+                    campaign, sender=senders[campaign.pk], to=to, fields=fields
+                ),
+                **skipped_fields(senders[campaign.pk], opted_out=opted_out),
+            )
+            for campaign in campaigns
+        ]
+        for message in created:
+            if message.status == Message.Status.QUEUED:
+                wake(message.campaign_id)
+    return created
+
+
+def sender_for(campaign: Campaign) -> Sender:
+    # Checked again at every event: the default sender or its provider may have
+    # changed since the campaign was launched.
+    sender = campaign.resolved_sender()
+    if sender is None:
+        raise CampaignNotSendable(
+            campaign,
+            f"there is no default {campaign.get_sender_type_display().lower()} "
+            "sender; choose a sender or mark one as default.",
+        )
+    if not sender.provider.is_active:
+        raise CampaignNotSendable(
+            campaign, f"the provider {sender.provider} is archived (inactive)."
+        )
+    return sender
+
+
+def message_fields(
+    campaign: Campaign, *, sender: Sender, to: str, fields: Mapping[str, str]
+) -> dict[str, Any]:
+    return {
+        "campaign": campaign,
+        "sender": sender,
+        "message_id": uuid.uuid4().hex,
+        "to": to,
+        "body": personalise(campaign.message, to=to, fields=fields),
+    }
+
+
+def skipped_fields(sender: Sender, *, opted_out: bool) -> dict[str, Any]:
+    # Opt-outs bind promotional senders only: an OTP must reach everyone.
+    if opted_out and sender.sender_type == Sender.SenderType.PROMOTIONAL:
+        return {
+            "status": Message.Status.SKIPPED,
+            "failure_category": "opted_out",
+            "failure_reason": "The number is on the opt-out list.",
+        }
+    return {"status": Message.Status.QUEUED}
+
+
+def wake(campaign_id: int) -> None:
+    # After commit, so the worker finds the row it is woken for.
+    transaction.on_commit(lambda: tasks.send_chunk.delay(campaign_id))
+
+
+def international(number: str, *, country: str = "") -> str:
+    """An event's or opt-out's number in E.164.
+
+    Without `country` the number must carry its country code (+6591234567): an
+    API caller may serve many countries, so no default region is guessed.
+    """
+    number = number.strip()
+    if country:
+        if country.upper() not in phonenumbers.SUPPORTED_REGIONS:
+            raise ValidationError(
+                "“%(country)s” is not a country code; use a two-letter ISO code "
+                "such as SG.",
+                code="invalid_country",
+                params={"country": country},
+            )
+        return to_e164(number, country.upper())
+    if not number.startswith("+"):
+        raise ValidationError(
+            "“%(number)s” has no country code; write it in international format "
+            "with a leading + (e.g. +6591234567).",
+            code="no_country_code",
+            params={"number": number},
+        )
+    return to_e164(number, region_of(number))
+
+
+def region_of(number: str) -> str:
+    # to_e164 names the region's calling code in its errors, so pass the region
+    # the number itself claims rather than a placeholder.
+    try:
+        parsed = phonenumbers.parse(number, None)
+    except phonenumbers.NumberParseException:
+        return "ZZ"
+    return phonenumbers.region_code_for_country_code(parsed.country_code)

@@ -1,0 +1,154 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.conf import settings
+from django.core.exceptions import ValidationError
+
+from providers import encoding, phones
+
+from . import audience as audience_reader
+from .models import Campaign
+from .personalise import missing_fields, personalise
+
+
+class CampaignForm(forms.ModelForm):
+    audience_file = forms.FileField(
+        label="Audience CSV",
+        required=False,
+        help_text="A CSV with a header row and a phone column (phone, mobile, number "
+        "or msisdn); other columns personalise the message as $$column_name.",
+    )
+    audience_numbers = forms.CharField(
+        label="Or paste numbers",
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 4, "cols": 40}),
+        help_text="One number per line. Uploading or pasting replaces the audience.",
+    )
+
+    class Meta:
+        model = Campaign
+        fields = [
+            "name",
+            "kind",
+            "event_name",
+            "sender_type",
+            "sender",
+            "message",
+            "default_country",
+            "scheduled_at",
+        ]
+        widgets = {"message": forms.Textarea(attrs={"rows": 4, "cols": 60})}
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.audience: audience_reader.Audience | None = None
+        if "default_country" in self.fields:
+            self.fields["default_country"] = forms.ChoiceField(
+                label="Default country",
+                choices=phones.country_choices(),
+                initial="SG",
+                help_text=Campaign._meta.get_field("default_country").help_text,
+            )
+        if "message" in self.fields:
+            self.fields["message"].widget.attrs["id"] = "id_message"
+
+    def clean_message(self) -> str:
+        message = self.cleaned_data["message"]
+        info = encoding.analyse(message)
+        if info.segments > settings.SMS_MAX_SEGMENTS:
+            raise ValidationError(
+                "This message is %(segments)d segments long (%(summary)s); the maximum "
+                "is %(limit)d.",
+                code="too_long",
+                params={
+                    "segments": info.segments,
+                    "summary": info.summary,
+                    "limit": settings.SMS_MAX_SEGMENTS,
+                },
+            )
+        return message
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        kind = cleaned.get("kind")
+        if kind == Campaign.Kind.EVENT and not cleaned.get("event_name", "").strip():
+            self.add_error(
+                "event_name",
+                ValidationError(
+                    "Name the event that triggers this campaign.", code="required"
+                ),
+            )
+        self.read_audience(cleaned)
+        if kind == Campaign.Kind.ONE_TIME and "message" in cleaned:
+            self.check_personalisation(cleaned["message"])
+        return cleaned
+
+    def read_audience(self, cleaned: dict[str, Any]) -> None:
+        region = cleaned.get("default_country") or "SG"
+        upload, pasted = (
+            cleaned.get("audience_file"),
+            cleaned.get("audience_numbers", ""),
+        )
+        try:
+            if upload:
+                self.audience = audience_reader.read_csv(upload.read(), region=region)
+            elif pasted.strip():
+                self.audience = audience_reader.read_pasted(pasted, region=region)
+        except ValidationError as err:
+            self.add_error("audience_file", err)
+            return
+        if self.audience is not None and not self.audience.members:
+            lines = "; ".join(
+                f"line {n}: {why}" for n, why in self.audience.invalid[:5]
+            )
+            self.add_error(
+                "audience_file" if upload else "audience_numbers",
+                ValidationError(
+                    "No valid number in the audience (%(lines)s).",
+                    code="no_valid_rows",
+                    params={"lines": lines or "it is empty"},
+                ),
+            )
+            self.audience = None
+        if (
+            self.audience is None
+            and cleaned.get("kind") == Campaign.Kind.ONE_TIME
+            and not (self.instance.pk and self.instance.audience.exists())
+            and "audience_file" not in self.errors
+            and "audience_numbers" not in self.errors
+        ):
+            self.add_error(
+                "audience_file",
+                ValidationError(
+                    "Upload a CSV or paste numbers: a one-time campaign needs an "
+                    "audience.",
+                    code="no_audience",
+                ),
+            )
+
+    def audience_columns(self) -> set[str]:
+        if self.audience is not None:
+            return set(self.audience.columns)
+        first = self.instance.audience.first() if self.instance.pk else None
+        return set(first.fields) if first else set()
+
+    def check_personalisation(self, message: str) -> None:
+        missing = missing_fields(message, self.audience_columns())
+        if missing:
+            self.add_error(
+                "message",
+                ValidationError(
+                    "The message uses %(fields)s, but the audience has no such column.",
+                    code="missing_column",
+                    params={"fields": ", ".join(f"$${name}" for name in missing)},
+                ),
+            )
+
+    def preview(self) -> str:
+        """The first recipient's text, for the admin to check before launching."""
+        if self.audience and self.audience.members:
+            to, fields = next(iter(self.audience.members.items()))
+            return personalise(self.cleaned_data["message"], to=to, fields=fields)
+        return ""

@@ -1,0 +1,31 @@
+"""What the staff roles may do with campaigns (the groups are defined in providers)."""
+
+from __future__ import annotations
+
+from providers.roles import MARKETING, ONBOARDING, SUPPORT
+
+CAMPAIGN_ROLES: dict[str, list[str]] = {
+    MARKETING: [
+        "campaigns.add_campaign",
+        "campaigns.change_campaign",
+        "campaigns.view_campaign",
+        "campaigns.launch_campaign",
+        "campaigns.view_message",
+        "campaigns.add_optout",
+        "campaigns.change_optout",
+        "campaigns.delete_optout",
+        "campaigns.view_optout",
+    ],
+    SUPPORT: [
+        "campaigns.view_campaign",
+        "campaigns.view_message",
+        "campaigns.view_deliveryreport",
+        "campaigns.view_optout",
+    ],
+    ONBOARDING: [
+        "campaigns.view_deliveryreport",
+        "campaigns.add_apitoken",
+        "campaigns.change_apitoken",
+        "campaigns.view_apitoken",
+    ],
+}

@@ -1,0 +1,48 @@
+// The campaign progress panel: polls the campaign's figures until it is done.
+(function () {
+  "use strict";
+  const POLL_MS = 2000;
+
+  function show(panel, data) {
+    panel.querySelector("[data-progress=status_label]").textContent = data.status_label;
+    Object.entries(data.counts).forEach(function ([status, count]) {
+      const cell = panel.querySelector("[data-count=" + status + "]");
+      if (cell) cell.textContent = count;
+      const bar = panel.querySelector("[data-bar=" + status + "]");
+      if (bar) bar.style.width = (data.total ? (100 * count) / data.total : 0) + "%";
+    });
+    panel.querySelector("[data-progress=delivery_rate]").textContent =
+      data.delivery_rate == null ? "—" : data.delivery_rate + " %";
+    const body = panel.querySelector("[data-failures]");
+    body.textContent = "";
+    if (!data.failures.length) {
+      body.innerHTML = "<tr><td>None yet.</td></tr>";
+    }
+    data.failures.forEach(function (failure) {
+      const row = document.createElement("tr");
+      [failure.failure_category || "—", failure.failure_reason || "—", failure.count].forEach(function (value) {
+        const cell = document.createElement("td");
+        cell.textContent = value;
+        row.appendChild(cell);
+      });
+      body.appendChild(row);
+    });
+  }
+
+  document.addEventListener("DOMContentLoaded", function () {
+    const panel = document.getElementById("campaign-progress");
+    if (!panel) return;
+    function poll() {
+      fetch(panel.dataset.progressUrl, { credentials: "same-origin" })
+        .then(function (response) { return response.json(); })
+        .then(function (data) {
+          show(panel, data);
+          if (data.status === "sending" || data.status === "scheduled" || data.counts.queued || data.counts.sending) {
+            setTimeout(poll, POLL_MS);
+          }
+        })
+        .catch(function () { setTimeout(poll, POLL_MS * 2); });
+    }
+    poll();
+  });
+})();
