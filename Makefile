@@ -23,15 +23,20 @@ run: $(STAMP)  ## Migrate, seed the demo, serve on 127.0.0.1:$(PORT) with a Cele
 	mkdir -p var/broker/queue var/broker/processed
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py seed_demo --url http://127.0.0.1:$(PORT)
-	$(BIN)/celery -A config worker --loglevel=INFO --concurrency=2 > var/worker.log 2>&1 & \
+	$(BIN)/celery -A config worker --beat --schedule var/celerybeat-schedule \
+	  --loglevel=INFO --concurrency=2 > var/worker.log 2>&1 & \
 	  worker=$$!; trap 'kill $$worker 2>/dev/null' EXIT INT TERM; \
 	  echo "Celery worker started (log: var/worker.log)"; \
 	  $(BIN)/python manage.py runserver 127.0.0.1:$(PORT)
 
-test-deps:
-	@command -v chromium >/dev/null 2>&1 || { \
-	  echo "Installing Chromium for the browser tests"; \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+test-deps:  # Debian packages the tests drive for real: Chromium and Redis
+	@missing=""; \
+	  command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
+	  command -v redis-server >/dev/null 2>&1 || missing="$$missing redis-server"; \
+	  if [ -n "$$missing" ]; then \
+	    echo "Installing$$missing for the tests"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	  fi
 
 lint: $(STAMP)  ## ruff check and format check
 	$(BIN)/ruff check .

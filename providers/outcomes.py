@@ -218,7 +218,8 @@ def judge_success(host, status, headers, body, data, truncated, rules, base) -> 
             "was cut off; check that the endpoint is the provider's API.",
             **base,
         )
-    if looks_like_html(headers, body):
+    # JSON served as text/html (common with PHP gateways) is still an answer.
+    if data is None and looks_like_html(headers, body):
         return Outcome.failure(
             Category.BAD_RESPONSE,
             f"{status} from {host}, but the answer is an HTML page, not an API "

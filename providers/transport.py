@@ -169,7 +169,9 @@ def failure_for_exception(err: requests.RequestException, host: str) -> Outcome:
             f"Could not connect to {host} within {settings.SMS_CONNECT_TIMEOUT:g} s: "
             "the host is down or a firewall drops the connection.",
         )
-    if isinstance(err, requests.Timeout):
+    # A read that stalls mid-body surfaces as a ConnectionError wrapping urllib3's
+    # ReadTimeoutError; it is still the provider being slow, not unreachable.
+    if isinstance(err, requests.Timeout) or "ReadTimeoutError" in type_names(err):
         return Outcome.failure(
             Category.TIMEOUT,
             f"{host} did not answer within {settings.SMS_READ_TIMEOUT:g} s; the "

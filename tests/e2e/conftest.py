@@ -1,5 +1,7 @@
 """Browser tests: Playwright drives Debian's Chromium against pytest-django's live
-server. Run them with the rest of the suite (`pytest`) or alone (`pytest -m e2e`).
+server. They run with the rest of the suite (`pytest`), or alone (`pytest -m e2e`);
+`--headed` and `--slowmo 500` show what the browser does. Screenshots, including
+one of every failed test's page, go to test-artifacts/.
 """
 
 from __future__ import annotations
@@ -32,8 +34,17 @@ ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 TIMEOUT_MS = 10_000
 ADMIN_USERNAME = "admin"
 ADMIN_PASSWORD = "e2e-correct-horse-battery"
+CALL_FAILED = pytest.StashKey[bool]()
 
 expect.set_options(timeout=TIMEOUT_MS)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
+    report = yield
+    if report.when == "call" and report.failed:
+        item.stash[CALL_FAILED] = True
+    return report
 
 
 @pytest.fixture(scope="session")
@@ -56,7 +67,7 @@ def base_url(live_server) -> str:
 @pytest.fixture(autouse=True)
 def _source_static_files(settings) -> None:
     # Tests run with DEBUG off, where the manifest storage needs `collectstatic` to
-    # have run first; the live server serves the source files instead.
+    # have run first; the live server serves the source static files instead.
     settings.STORAGES = {
         **settings.STORAGES,
         "staticfiles": {
@@ -66,38 +77,14 @@ def _source_static_files(settings) -> None:
 
 
 @pytest.fixture
-def superuser(django_user_model):
+def superuser(django_user_model, settings):
+    # The default hasher is slow on purpose; each test hashes twice.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     return django_user_model.objects.create_superuser(
         username=ADMIN_USERNAME,
         email="admin@example.com",
         password=ADMIN_PASSWORD,
     )
-
-
-@pytest.fixture
-def admin_page(page: Page, superuser) -> Iterator[Page]:
-    """A page logged in to the admin as the superuser.
-
-    The test fails if the server answers 500, a static file is missing or a
-    script on the page throws: things a user would see as a broken screen.
-    """
-    problems: list[str] = []
-
-    def check(response: Response) -> None:
-        broken_static = "/static/" in response.url and response.status >= 400
-        if response.status >= 500 or broken_static:
-            problems.append(f"{response.status} {response.request.method} {response.url}")
-
-    page.on("response", check)
-    page.on("pageerror", lambda error: problems.append(f"script error: {error}"))
-    page.set_default_timeout(TIMEOUT_MS)
-    page.goto("/admin/login/")
-    page.get_by_label("Username").fill(ADMIN_USERNAME)
-    page.get_by_label("Password").fill(ADMIN_PASSWORD)
-    page.get_by_role("button", name="Log in").click()
-    expect(page.locator("#user-tools")).to_contain_text(ADMIN_USERNAME.upper())
-    yield page
-    assert not problems, "The browser saw problems:\n" + "\n".join(problems)
 
 
 @pytest.fixture
@@ -111,3 +98,37 @@ def screenshot(request: pytest.FixtureRequest) -> Callable[[Page, str], Path]:
         return path
 
     return save
+
+
+@pytest.fixture
+def admin_page(
+    page: Page, superuser, screenshot, request: pytest.FixtureRequest
+) -> Iterator[Page]:
+    """A page logged in to the admin as the superuser.
+
+    The test fails if the server answers 500, a static file is missing or a
+    script on the page throws: things a user would see as a broken screen.
+    """
+    problems: list[str] = []
+
+    def check(response: Response) -> None:
+        broken_static = "/static/" in response.url and response.status >= 400
+        if response.status >= 500 or broken_static:
+            problems.append(
+                f"{response.status} {response.request.method} {response.url}"
+            )
+
+    page.on("response", check)
+    page.on("pageerror", lambda error: problems.append(f"script error: {error}"))
+    page.set_default_timeout(TIMEOUT_MS)
+    response = page.goto("/admin/login/")
+    assert response is not None
+    assert response.ok, f"login page: {response.status}"
+    page.get_by_label("Username").fill(ADMIN_USERNAME)
+    page.get_by_label("Password").fill(ADMIN_PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    expect(page.locator("#user-tools")).to_contain_text(ADMIN_USERNAME)
+    yield page
+    if request.node.stash.get(CALL_FAILED, False):
+        screenshot(page, "failed")
+    assert not problems, "The browser saw problems:\n" + "\n".join(problems)

@@ -1,0 +1,227 @@
+"""The provider setup screens in a real browser: chooser, presets, the placeholder
+palette, key/value rows, the live request preview, saving and reopening."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from playwright.sync_api import BrowserContext, Locator, Page, expect
+
+from providers.models import Provider
+
+pytestmark = [
+    pytest.mark.e2e,
+    # WhiteNoise warns that `collectstatic` has not run; the live server serves the
+    # source static files itself.
+    pytest.mark.filterwarnings("ignore:No directory at:UserWarning"),
+]
+
+ADD_URL = "/admin/providers/provider/add/"
+SUB_ACCOUNT = "acme_sub01"
+# Twelve characters or more, so the mask shows the last four.
+API_KEY = "e2e-api-key-0000WXYZ"
+MASKED_API_KEY = "••••WXYZ"
+STORED_HINT = "stored — leave blank to keep"
+
+
+def place_cursor(field: Locator, position: int) -> None:
+    """Focus a text field with the caret at `position`, as a click there would."""
+    field.evaluate(
+        "(el, at) => { el.focus(); el.setSelectionRange(at, at); }", position
+    )
+
+
+def preview(page: Page) -> tuple[Locator, Locator]:
+    return (
+        page.locator("[data-preview-request]"),
+        page.locator("[data-preview-errors]"),
+    )
+
+
+def test_admin_static_files_are_served(admin_page: Page) -> None:
+    for path in ("/static/admin/css/base.css", "/static/providers/setup.js"):
+        response = admin_page.request.get(path)
+        assert response.ok, f"{path}: {response.status}"
+
+
+def test_clevertap_preset_is_completed_previewed_and_saved(
+    admin_page: Page, screenshot
+) -> None:
+    page = admin_page
+    page.goto(ADD_URL)
+    page.get_by_role("link", name="8x8 via CleverTap (partner batch endpoint)").click()
+
+    endpoint = page.locator("#id_endpoint")
+    payload = page.locator("#id_payload")
+    expect(endpoint).to_have_value(re.compile(r"/partners/clevertap/batch$"))
+    expect(payload).to_have_value(re.compile(r'"msgs"'))
+    expect(page.locator("#id_batch_enabled")).to_be_checked()
+    # setup.js ran: it moves the palette next to the payload.
+    expect(page.locator(".field-payload #placeholder-palette")).to_be_visible()
+
+    request, errors = preview(page)
+    expect(errors).to_contain_text("Nickname: This field is required.")
+    expect(errors).to_contain_text("Variable 2 (apiKey): enter a value.")
+    expect(request).to_have_text("Fix the problems above to see the request.")
+
+    page.get_by_label("Nickname").fill("8x8 e2e")
+    values = page.locator("input[name=variables-value]")
+    values.nth(0).fill(SUB_ACCOUNT)
+    values.nth(1).fill(API_KEY)
+    page.get_by_label("Sender ID / Virtual Number").fill("ACME")
+
+    expect(request).to_contain_text(
+        f"POST https://sms.8x8.com/api/v1/subaccounts/{SUB_ACCOUNT}"
+        "/partners/clevertap/batch"
+    )
+    expect(request).to_contain_text('"destination":"+6591234567"')
+    expect(request).to_contain_text(f"Authorization: Bearer {MASKED_API_KEY}")
+    expect(request).not_to_contain_text(API_KEY)
+    expect(errors).to_be_hidden()
+
+    # The palette inserts at the caret: here, inside the "text" string.
+    original = payload.input_value()
+    caret = original.index('"$$Body"') + len('"$$Body')
+    place_cursor(payload, caret)
+    page.locator('[data-insert="$$CampaignID"]').click()
+    expect(payload).to_have_value(original[:caret] + "$$CampaignID" + original[caret:])
+    expect(request).to_contain_text(
+        '"text":"This is a test message powered by smsbridgesample-campaign"'
+    )
+
+    headers = page.locator("[data-kv-rows=headers]")
+    headers.get_by_role("button", name="Add row").click()
+    new_header = headers.locator("tr.kv-row").last
+    expect(new_header.locator("input[name=headers-name]")).to_be_focused()
+    new_header.locator("input[name=headers-name]").fill("X-Trace")
+    new_header.locator("input[name=headers-value]").fill("abc")
+    expect(request).to_contain_text("X-Trace: abc")
+
+    completed = payload.input_value()
+    payload.fill(completed.replace('"msgs": [', '"msgs": [,', 1))
+    expect(errors).to_contain_text(re.compile(r"line \d+, column \d+"))
+    expect(request).to_have_text("Fix the problems above to see the request.")
+    payload.fill(completed)
+    expect(errors).to_be_hidden()
+    expect(request).to_contain_text("X-Trace: abc")
+
+    page.get_by_role("button", name="Save and continue editing").click()
+
+    expect(page).to_have_url(re.compile(r"/admin/providers/provider/\d+/change/"))
+    expect(page.locator(".messagelist .success")).to_contain_text("8x8 e2e")
+    provider = Provider.objects.get(nickname="8x8 e2e")
+    expect(page.locator("#callback-url")).to_have_text(provider.callback_url)
+    expect(page.locator("button.copy-button")).to_have_text("Copy")
+    api_key_input = page.locator("input[name=variables-value]").nth(1)
+    expect(api_key_input).to_have_value("")
+    expect(api_key_input).to_have_attribute(
+        "placeholder", f"{MASKED_API_KEY} {STORED_HINT}"
+    )
+    assert API_KEY not in page.content()
+    assert provider.variables.get(name="apiKey").value == API_KEY
+    screenshot(page, "saved")
+
+    page.goto("/admin/providers/provider/")
+    expect(page.locator("#result_list")).to_contain_text("8x8 e2e")
+
+
+def test_copy_button_puts_the_callback_url_on_the_clipboard(
+    admin_page: Page, context: BrowserContext
+) -> None:
+    provider = Provider.objects.create(
+        nickname="Copy me",
+        endpoint="https://sms.example/send",
+        payload='{"to": "$$To", "text": "$$Body"}',
+    )
+    context.grant_permissions(["clipboard-read", "clipboard-write"])
+    admin_page.goto(f"/admin/providers/provider/{provider.pk}/change/")
+
+    copy = admin_page.locator("button.copy-button")
+    expect(copy).to_have_text("Copy")
+    copy.click()
+
+    expect(copy).to_have_text("Copied")
+    assert (
+        admin_page.evaluate("navigator.clipboard.readText()") == provider.callback_url
+    )
+
+
+def test_moengage_screen_filled_by_hand_reopens_in_moengage_screen(
+    admin_page: Page, screenshot
+) -> None:
+    page = admin_page
+    page.goto(ADD_URL)
+    page.get_by_role("link", name="Custom connector (MoEngage style)").click()
+    expect(page.locator(".screen-label")).to_have_text(
+        "Custom connector (MoEngage style)"
+    )
+
+    page.get_by_label("Service provider name").fill("8x8 MoEngage e2e")
+    page.get_by_label("Sender name").fill("8x8 SMS")
+    page.get_by_label("Transactional").check()
+    page.get_by_label("Sender ID / Virtual Number").fill("ACME")
+    page.get_by_label("API URL").fill(
+        "https://sms.8x8.com/api/v1/subaccounts/{subAccountId}/messages"
+    )
+
+    variables = page.locator("[data-kv-rows=variables]")
+    variables.get_by_role("button", name="Add row").click()
+    variables.locator("input[name=variables-name]").nth(0).fill("subAccountId")
+    variables.locator("input[name=variables-value]").nth(0).fill(SUB_ACCOUNT)
+    variables.locator("input[name=variables-name]").nth(1).fill("apiKey")
+    variables.locator("input[name=variables-value]").nth(1).fill(API_KEY)
+    variables.locator("select[name=variables-secret]").nth(1).select_option("1")
+    # Named variables join the palette as they are typed.
+    expect(
+        page.locator('[data-palette-variables] [data-insert="{apiKey}"]')
+    ).to_be_visible()
+
+    headers = page.locator("[data-kv-rows=headers]")
+    headers.get_by_role("button", name="Add row").click()
+    headers.locator("input[name=headers-name]").nth(0).fill("Content-Type")
+    headers.locator("input[name=headers-value]").nth(0).fill("application/json")
+    headers.locator("input[name=headers-name]").nth(1).fill("Authorization")
+    headers.locator("input[name=headers-value]").nth(1).fill("Bearer {apiKey}")
+
+    page.get_by_label("JSON").check()
+    body = page.locator("#id_payload")
+    typed = '{"source": "{sender_id}", "destination": "", "text": "Moesms_message"}'
+    body.fill(typed)
+    caret = typed.index('"destination": "') + len('"destination": "')
+    place_cursor(body, caret)
+    page.locator('[data-insert="Moesms_destination"]').click()
+    expect(body).to_have_value(typed[:caret] + "Moesms_destination" + typed[caret:])
+
+    request, errors = preview(page)
+    expect(request).to_contain_text(
+        f"POST https://sms.8x8.com/api/v1/subaccounts/{SUB_ACCOUNT}/messages"
+    )
+    expect(request).to_contain_text(f"Authorization: Bearer {MASKED_API_KEY}")
+    expect(request).to_contain_text('"destination":"+6591234567"')
+    expect(request).not_to_contain_text(API_KEY)
+    expect(errors).to_be_hidden()
+
+    page.get_by_role("button", name="Save", exact=True).click()
+
+    # "Save" leads on to the next step (the Send Test SMS page); reopen from the list.
+    expect(page.locator(".messagelist .success")).to_contain_text("saved")
+    saved = Provider.objects.get(nickname="8x8 MoEngage e2e")
+    assert saved.setup_screen == Provider.SetupScreen.MOENGAGE
+    page.goto("/admin/providers/provider/")
+    page.get_by_role("link", name="8x8 MoEngage e2e").click()
+
+    expect(page.locator(".screen-label")).to_have_text(
+        "Custom connector (MoEngage style)"
+    )
+    expect(page.get_by_label("Service provider name")).to_have_value("8x8 MoEngage e2e")
+    expect(page.get_by_label("Sender name")).to_have_value("8x8 SMS")
+    expect(page.get_by_label("Transactional")).to_be_checked()
+    api_key_input = page.locator("input[name=variables-value]").nth(1)
+    expect(api_key_input).to_have_value("")
+    expect(api_key_input).to_have_attribute(
+        "placeholder", f"{MASKED_API_KEY} {STORED_HINT}"
+    )
+    expect(request).to_contain_text(f"Authorization: Bearer {MASKED_API_KEY}")
+    assert API_KEY not in page.content()
+    screenshot(page, "reopened")
