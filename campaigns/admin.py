@@ -12,7 +12,10 @@ from django.utils.html import format_html
 
 from providers import encoding
 
-from . import sending
+from . import (
+    api_admin,  # noqa: F401  (registers the API token and opt-out admin)
+    sending,
+)
 from .forms import CampaignForm
 from .models import AudienceMember, Campaign, DeliveryReport, Message
 from .stats import campaign_stats

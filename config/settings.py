@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import tempfile
 from pathlib import Path
 
 import environ
@@ -64,6 +66,17 @@ DATABASES = {
         "DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'var' / 'db.sqlite3'}"
     )
 }
+if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
+    # Wait for a lock instead of failing at once: the web server, the worker and
+    # delivery-report callbacks write to the same file.
+    DATABASES["default"].setdefault("OPTIONS", {})["timeout"] = 20
+    # Tests that run a live server share one file database across threads; one
+    # file per test process, so parallel runs never meet.
+    DATABASES["default"]["TEST"] = {
+        "NAME": str(
+            Path(tempfile.gettempdir()) / f"smsbridge-test-{os.getpid()}.sqlite3"
+        )
+    }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [

@@ -197,6 +197,7 @@ class ProviderAdmin(admin.ModelAdmin):
     def get_fieldsets(self, request: HttpRequest, obj: Provider | None = None):
         fieldsets = [
             *SCREEN_FIELDSETS[self.screen_for(request, obj)],
+            DLR_FIELDSET,
             RESPONSE_FIELDSET,
         ]
         if obj is None or self.has_change_permission(request, obj):

@@ -273,14 +273,22 @@ def parse_mapped(record: Any, mapping: DlrMapping) -> StatusUpdate:
         state=mapping.state_for(raw),
         error_code=read(mapping.error_code_path),
         description=read(mapping.description_path),
-        occurred_at=parse_time(read(mapping.timestamp_path) or None),
+        occurred_at=parse_time(
+            read(mapping.timestamp_path) or None, key=mapping.timestamp_path
+        ),
         raw_status=raw,
     )
 
 
-def parse_time(value: Any) -> datetime | None:
+# SMPP receipts write dates as YYMMDDhhmm[ss], which would pass for epoch seconds.
+SMPP_DATE_KEYS = ("done_date", "donedate", "submit_date", "submitdate")
+
+
+def parse_time(value: Any, *, key: str = "") -> datetime | None:
     if value in (None, ""):
         return None
+    if key.rsplit(".", 1)[-1].lower().replace("-", "_") in SMPP_DATE_KEYS:
+        return parse_smpp_date(str(value))
     try:
         number = float(value)
     except (TypeError, ValueError):
@@ -294,6 +302,16 @@ def parse_time(value: Any) -> datetime | None:
     except ValueError:
         return None
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def parse_smpp_date(value: str) -> datetime | None:
+    layout = {10: "%y%m%d%H%M", 12: "%y%m%d%H%M%S"}.get(len(value))
+    if layout is None or not value.isdigit():
+        return None
+    try:
+        return datetime.strptime(value, layout).replace(tzinfo=UTC)
+    except ValueError:
+        return None
 
 
 # --- automatic mapping --------------------------------------------------------------

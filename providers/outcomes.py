@@ -33,6 +33,7 @@ class Category(models.TextChoices):
     CONNECTION = "connection", "Connection failed"
     BLOCKED = "blocked", "Blocked by policy"
     INVALID = "invalid", "Not sent: invalid input"
+    PENDING = "pending", "Sending…"
 
 
 # Worth trying again later with the same message id; everything else is permanent.

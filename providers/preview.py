@@ -63,6 +63,12 @@ def labelled_errors(form: ProviderForm) -> dict[str, list[str]]:
     }
 
 
+UNREADABLE_SAMPLE = (
+    "The sample is neither JSON nor a form or query string (key=value&...); paste "
+    "the callback's body exactly as the provider sent it."
+)
+
+
 def propose_mapping_response(sample: str) -> JsonResponse:
     """Read a pasted callback (JSON, form or query string); suggest a mapping."""
     text = sample.strip()
@@ -83,6 +89,14 @@ def propose_mapping_response(sample: str) -> JsonResponse:
     if kind != "mapped":
         return JsonResponse({"ok": True, "format": kind, "mapping": None})
     mapping = dlr.propose_mapping(payload)
+    if not mapping.usable:
+        return JsonResponse(
+            {
+                "ok": False,
+                "error": "No message id or status field was recognised in the sample; "
+                "fill in the fields by hand.",
+            }
+        )
     status = dlr.dig(
         payload[0] if isinstance(payload, list) else payload, mapping.status_path
     )
