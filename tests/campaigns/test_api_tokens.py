@@ -8,7 +8,6 @@ import pytest
 from django.contrib.messages import get_messages
 from django.urls import reverse
 
-import campaigns.api_admin  # noqa: F401  registers the admin classes until admin.py imports them
 from campaigns.models import ApiToken, OptOut, hash_token
 
 pytestmark = pytest.mark.django_db
