@@ -37,7 +37,7 @@ class CampaignAdmin(admin.ModelAdmin):
     list_filter = ["status", "kind", "sender_type"]
     search_fields = ["name", "event_name"]
     actions = ["launch_selected", "cancel_selected", "retry_failed_selected"]
-    readonly_fields = ["audience_summary", "preview"]
+    readonly_fields = ["audience_summary", "preview", "launch_problem"]
     change_form_template = "admin/campaigns/campaign/change_form.html"
     fieldsets = [
         (None, {"fields": ["name", "kind", "event_name"]}),
@@ -54,7 +54,7 @@ class CampaignAdmin(admin.ModelAdmin):
                 ]
             },
         ),
-        ("Schedule", {"fields": ["scheduled_at"]}),
+        ("Schedule", {"fields": ["scheduled_at", "launch_problem"]}),
     ]
 
     def get_queryset(self, request: HttpRequest):
@@ -73,6 +73,7 @@ class CampaignAdmin(admin.ModelAdmin):
                 "scheduled_at",
                 "audience_summary",
                 "preview",
+                "launch_problem",
             ]
         return self.readonly_fields
 

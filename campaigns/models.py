@@ -63,6 +63,12 @@ class Campaign(models.Model):
     status = models.CharField(
         "status", max_length=10, choices=Status, default=Status.DRAFT, db_index=True
     )
+    launch_problem = models.CharField(
+        "launch problem",
+        max_length=500,
+        blank=True,
+        help_text="Why a scheduled campaign could not start when its time came.",
+    )
     created_at = models.DateTimeField("created", auto_now_add=True)
     launched_at = models.DateTimeField("launched", null=True, blank=True)
     completed_at = models.DateTimeField("completed", null=True, blank=True)

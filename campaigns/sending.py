@@ -8,10 +8,13 @@ provider deduplicate.
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
+from itertools import groupby
+from operator import attrgetter
 
 from django.conf import settings
 from django.db import transaction
@@ -29,6 +32,7 @@ from .models import Campaign, Message, OptOut
 from .personalise import missing_fields, personalise
 
 Status = Message.Status
+logger = logging.getLogger(__name__)
 
 
 class LaunchError(Exception):
@@ -71,6 +75,11 @@ def launch(*, campaign: Campaign, now: datetime | None = None) -> int:
     with transaction.atomic():
         campaign = Campaign.objects.select_for_update().get(pk=campaign.pk)
         check_launchable(campaign)
+        # The sender is fixed at launch: changing the default later must not
+        # move a running campaign to another provider.
+        campaign.sender = campaign.resolved_sender()
+        campaign.launch_problem = ""
+        campaign.save(update_fields=["sender", "launch_problem"])
         if campaign.scheduled_at and campaign.scheduled_at > now:
             campaign.status = Campaign.Status.SCHEDULED
             campaign.save(update_fields=["status"])
@@ -145,10 +154,15 @@ def start(*, campaign_id: int, now: datetime | None = None) -> int:
         or (campaign.scheduled_at or now) > now
     ):
         return 0
-    campaign.status = Campaign.Status.DRAFT
-    campaign.save(update_fields=["status"])
-    campaign.scheduled_at = None
-    return launch(campaign=campaign, now=now)
+    try:
+        return launch(campaign=campaign, now=now)
+    except LaunchError as err:
+        # Stays scheduled, with the reason on its page; the sweeper tries again.
+        logger.warning("scheduled campaign %s cannot start: %s", campaign_id, err)
+        Campaign.objects.filter(
+            pk=campaign_id, status=Campaign.Status.SCHEDULED
+        ).update(launch_problem=str(err)[:500])
+        return 0
 
 
 # --- claiming and sending -------------------------------------------------------------
@@ -170,7 +184,9 @@ def claim(*, campaign_id: int, limit: int, now: datetime) -> list[Message]:
     if not claimed:
         return []
     return list(
-        Message.objects.filter(claim=token, status=Status.SENDING).order_by("pk")
+        Message.objects.filter(claim=token, status=Status.SENDING)
+        .select_related("sender__provider")
+        .order_by("sender_id", "pk")
     )
 
 
@@ -181,32 +197,54 @@ def process_chunk(*, campaign_id: int, now: datetime | None = None) -> int:
     if campaign.status != Campaign.Status.SENDING:
         return 0
     sender = campaign.resolved_sender()
+    if sender is None or not sender.provider.is_active:
+        return 0  # Waits, queued, until the provider is active again.
     quiet_until = sender.quiet_until(now)
     if quiet_until:
-        tasks.send_chunk.apply_async((campaign_id,), eta=quiet_until)
+        wake_at(campaign_id, quiet_until)
         return 0
     messages = claim(campaign_id=campaign_id, limit=chunk_size(campaign), now=now)
-    if messages:
-        send_claimed(messages, sender=sender, now=now)
+    # Event campaigns resolve their sender per event, so a chunk may hold several.
+    for _, group in groupby(messages, key=attrgetter("sender_id")):
+        group = list(group)
+        send_claimed(group, sender=group[0].sender or sender, now=now)
     finish_if_done(campaign_id)
     return len(messages)
 
 
+def wake_at(campaign_id: int, moment: datetime) -> None:
+    # An eager (test) Celery would run the task at once and meet the same quiet
+    # hours again; there the sweeper wakes the campaign instead.
+    if not tasks.send_chunk.app.conf.task_always_eager:
+        tasks.send_chunk.apply_async((campaign_id,), eta=moment)
+
+
 def send_claimed(messages: list[Message], *, sender, now: datetime) -> None:
     provider = sender.provider
+    if not provider.is_active:
+        release(messages)
+        return
     compiled = compile_request(provider.request_spec(sender=sender))
     secrets = provider.secret_values()
     if provider.batch_enabled:
         for start in range(0, len(messages), provider.batch_size):
             group = messages[start : start + provider.batch_size]
-            record(group, send_group(compiled, group, provider, secrets), now=now)
+            outcome = send_group(compiled, group, provider, secrets)
+            record(group, outcome, provider=provider, now=now)
         return
     with ThreadPoolExecutor(max_workers=settings.SEND_CONCURRENCY) as pool:
         outcomes = pool.map(
             lambda m: send_group(compiled, [m], provider, secrets), messages
         )
         for message, outcome in zip(messages, outcomes, strict=True):
-            record([message], outcome, now=now)
+            record([message], outcome, provider=provider, now=now)
+
+
+def release(messages: list[Message]) -> None:
+    """Hand claimed messages back untouched, attempt not counted."""
+    Message.objects.filter(
+        pk__in=[m.pk for m in messages], claim=messages[0].claim, status=Status.SENDING
+    ).update(status=Status.QUEUED, claim="", attempts=F("attempts") - 1)
 
 
 def send_group(
@@ -234,16 +272,29 @@ def send_group(
 # --- recording ------------------------------------------------------------------------
 
 
-def record(group: Sequence[Message], outcome: Outcome, *, now: datetime) -> None:
-    ids = [m.pk for m in group]
+def record(
+    group: Sequence[Message], outcome: Outcome, *, provider, now: datetime
+) -> None:
     claimed = Message.objects.filter(
-        pk__in=ids, claim=group[0].claim, status=Status.SENDING
+        pk__in=[m.pk for m in group], claim=group[0].claim, status=Status.SENDING
     )
     if outcome.accepted:
-        record_accepted(group, outcome, claimed, now=now)
-    elif outcome.transient and group[0].attempts < settings.SEND_MAX_ATTEMPTS:
-        delay = backoff(group[0].attempts, outcome.retry_after)
-        claimed.update(
+        record_accepted(group, outcome, claimed, provider=provider, now=now)
+        return
+    limit = settings.SEND_MAX_ATTEMPTS
+    spent = [m.pk for m in group if not outcome.transient or m.attempts >= limit]
+    note = f" (gave up after {limit} attempts)" if outcome.transient else ""
+    claimed.filter(pk__in=spent).update(
+        status=Status.FAILED,
+        claim="",
+        failure_category=outcome.category,
+        failure_reason=(outcome.diagnosis + note)[:500],
+    )
+    # Each message keeps its own count, so a batch can mix first and last tries.
+    retry = sorted((m for m in group if m.pk not in spent), key=attrgetter("attempts"))
+    for attempts, same in groupby(retry, key=attrgetter("attempts")):
+        delay = backoff(attempts, outcome.retry_after)
+        claimed.filter(pk__in=[m.pk for m in same]).update(
             status=Status.QUEUED,
             claim="",
             next_attempt_at=now + delay,
@@ -253,21 +304,9 @@ def record(group: Sequence[Message], outcome: Outcome, *, now: datetime) -> None
         tasks.send_chunk.apply_async(
             (group[0].campaign_id,), countdown=delay.total_seconds()
         )
-    else:
-        gave_up = (
-            f" (gave up after {group[0].attempts} attempts)"
-            if outcome.transient
-            else ""
-        )
-        claimed.update(
-            status=Status.FAILED,
-            claim="",
-            failure_category=outcome.category,
-            failure_reason=(outcome.diagnosis + gave_up)[:500],
-        )
 
 
-def record_accepted(group, outcome: Outcome, claimed, *, now: datetime) -> None:
+def record_accepted(group, outcome: Outcome, claimed, *, provider, now) -> None:
     # Conditional on SENDING: a delivery report may already have landed.
     claimed.update(
         status=Status.SENT,
@@ -279,9 +318,8 @@ def record_accepted(group, outcome: Outcome, claimed, *, now: datetime) -> None:
     Message.objects.filter(pk__in=[m.pk for m in group], sent_at__isnull=True).update(
         sent_at=now
     )
-    path = group[0].sender.provider.message_id_path if group[0].sender else ""
     ids = (
-        record_ids(outcome.data, path, len(group))
+        record_ids(outcome.data, provider.message_id_path, len(group))
         if len(group) > 1
         else [outcome.provider_message_id]
     )

@@ -20,7 +20,9 @@ local now_parts = redis.call('TIME')
 local now = tonumber(now_parts[1]) + tonumber(now_parts[2]) / 1000000
 local free = tonumber(redis.call('GET', KEYS[1]) or '0')
 local start = math.max(now, free)
-redis.call('SET', KEYS[1], tostring(start + tonumber(ARGV[1])), 'PX', 60000)
+local ends = start + tonumber(ARGV[1])
+-- Remember the schedule until its end, plus a minute.
+redis.call('SET', KEYS[1], tostring(ends), 'PX', math.ceil((ends - now) * 1000) + 60000)
 return {tostring(start), tostring(now)}
 """
 

@@ -1,0 +1,251 @@
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import sqlite3
+import subprocess
+import sys
+import textwrap
+import time
+from collections.abc import Callable, Iterator
+from contextlib import closing
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from urllib.parse import urlencode
+
+import pytest
+
+from campaigns import throttle
+
+from .fake_provider import FakeProvider
+
+BASE_DIR = Path(__file__).resolve().parents[2]
+# What the subprocesses' SQLite needs to be shared by several processes: WAL so
+# readers never block the writer, IMMEDIATE so a transaction takes the write lock
+# up front (waiting for it) instead of failing when it upgrades.
+SQLITE_OPTIONS = urlencode(
+    {
+        "timeout": 30,
+        "transaction_mode": "IMMEDIATE",
+        "init_command": "PRAGMA journal_mode=WAL;PRAGMA synchronous=OFF",
+    }
+)
+PRELUDE = "import django\ndjango.setup()\n"
+
+
+@pytest.fixture(autouse=True)
+def _admin_pages(settings) -> None:
+    # Without DEBUG the settings pick the manifest storage, and WhiteNoise scans
+    # STATIC_ROOT; both need a collectstatic run that admin pages under test don't.
+    settings.ALLOWED_HOSTS = [*settings.ALLOWED_HOSTS, "testserver"]
+    settings.WHITENOISE_AUTOREFRESH = True
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "staticfiles": {
+            "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"
+        },
+    }
+
+
+@pytest.fixture
+def fake_provider() -> Iterator[FakeProvider]:
+    with FakeProvider() as server:
+        yield server
+
+
+@dataclass(frozen=True)
+class QueuedTask:
+    name: str
+    args: list
+    eta: datetime | None
+
+
+@pytest.fixture
+def broker_queue() -> Iterator[Callable[[], list[QueuedTask]]]:
+    """Celery publishing to an in-memory broker instead of running tasks eagerly.
+
+    For code that schedules work for later: eager mode would run it at once (and
+    a task that reschedules itself would recurse). Yields a function that takes
+    the queued tasks off the queue.
+    """
+    from config.celery import app
+
+    names = ("task_always_eager", "broker_url", "broker_transport_options")
+    saved = {name: app.conf[name] for name in names}
+
+    def use(**conf: object) -> None:
+        app.conf.update(conf)
+        # Connections are pooled per broker URL; let the next publish make new ones.
+        app._pool = None
+        app.amqp._producer_pool = None
+
+    def drain() -> list[QueuedTask]:
+        found = []
+        with app.connection_for_read() as connection:
+            queue = connection.SimpleQueue(app.conf.task_default_queue)
+            while True:
+                try:
+                    message = queue.get(block=False)
+                except queue.Empty:
+                    break
+                eta = message.headers.get("eta")
+                found.append(
+                    QueuedTask(
+                        name=message.headers["task"],
+                        args=message.payload[0],
+                        eta=datetime.fromisoformat(eta) if eta else None,
+                    )
+                )
+                message.ack()
+            queue.close()
+        return found
+
+    use(task_always_eager=False, broker_url="memory://", broker_transport_options={})
+    drain()  # the memory broker is per process; start from an empty queue
+    try:
+        yield drain
+    finally:
+        use(**saved)
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+# --- a real Redis ---------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory) -> Iterator[str]:
+    """A throwaway redis-server on a free port; its base URL, without a db number."""
+    import redis
+
+    binary = shutil.which("redis-server")
+    if binary is None:
+        pytest.skip("redis-server is not installed (apt-get install redis-server)")
+    port = free_port()
+    process = subprocess.Popen(  # noqa: S603 - a fixed binary and our own arguments
+        [binary, "--port", str(port), "--bind", "127.0.0.1"]
+        + ["--save", "", "--appendonly", "no"]
+        + ["--dir", str(tmp_path_factory.mktemp("redis"))],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        client = redis.Redis(port=port, socket_timeout=1)
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                client.ping()
+                break
+            except redis.ConnectionError:
+                if time.monotonic() > deadline or process.poll() is not None:
+                    raise
+                time.sleep(0.05)
+        yield f"redis://127.0.0.1:{port}"
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=5)
+
+
+@pytest.fixture
+def redis_url(redis_server, settings) -> Iterator[str]:
+    """An empty Redis database that throttle.acquire uses as the broker's."""
+    import redis
+
+    url = f"{redis_server}/0"
+    redis.Redis.from_url(url).flushdb()
+    settings.CELERY_BROKER_URL = url
+    throttle.schedule.cache_clear()
+    yield url
+    throttle.schedule.cache_clear()
+
+
+# --- a file database shared with other processes -------------------------------------
+
+
+@dataclass(frozen=True)
+class FileDb:
+    """A migrated SQLite file, and Django processes that use it."""
+
+    path: Path
+
+    @property
+    def url(self) -> str:
+        return f"sqlite:///{self.path}?{SQLITE_OPTIONS}"
+
+    def env(self, **extra: str) -> dict[str, str]:
+        return {
+            **os.environ,
+            "DJANGO_SETTINGS_MODULE": "config.settings",
+            "DATABASE_URL": self.url,
+            "CELERY_TASK_ALWAYS_EAGER": "false",
+            # Tasks queued by setup scripts go nowhere unless a test says otherwise.
+            "CELERY_BROKER_URL": "memory://",
+            **extra,
+        }
+
+    def command(self, code: str) -> list[str]:
+        return [sys.executable, "-c", PRELUDE + textwrap.dedent(code)]
+
+    def popen(self, code: str, **env: str) -> subprocess.Popen:
+        return subprocess.Popen(  # noqa: S603 - our own interpreter and code
+            self.command(code),
+            cwd=BASE_DIR,
+            env=self.env(**env),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+
+    def run(self, code: str, *, timeout: float = 60, **env: str) -> str:
+        """Run Django code in a new process; its stdout, or the test fails."""
+        done = subprocess.run(  # noqa: S603 - our own interpreter and code
+            self.command(code),
+            cwd=BASE_DIR,
+            env=self.env(**env),
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+        if done.returncode:
+            pytest.fail(f"the Django process failed:\n{done.stderr[-3000:]}")
+        return done.stdout
+
+    def rows(self, sql: str, params: tuple = ()) -> list[tuple]:
+        with closing(sqlite3.connect(self.path, timeout=30)) as db:
+            return db.execute(sql, params).fetchall()
+
+
+@pytest.fixture(scope="session")
+def migrated_sqlite(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("sqlite") / "template.sqlite3"
+    template = FileDb(path)
+    subprocess.run(
+        [sys.executable, "manage.py", "migrate", "--noinput"],
+        cwd=BASE_DIR,
+        env=template.env(),
+        capture_output=True,
+        check=True,
+        timeout=120,
+    )
+    with closing(sqlite3.connect(path)) as db:
+        db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    return path
+
+
+@pytest.fixture
+def file_db(migrated_sqlite, tmp_path) -> FileDb:
+    """A fresh copy of a migrated database, for one test's processes."""
+    path = tmp_path / "db.sqlite3"
+    shutil.copyfile(migrated_sqlite, path)
+    return FileDb(path)

@@ -1,0 +1,204 @@
+"""campaigns.audience: reading an uploaded CSV or pasted numbers, row by row."""
+
+from __future__ import annotations
+
+import pytest
+from django.core.exceptions import ValidationError
+from django.core.files.uploadedfile import SimpleUploadedFile
+
+from campaigns.audience import read_csv, read_pasted
+from campaigns.forms import CampaignForm
+
+
+def refusal(data: bytes) -> ValidationError:
+    with pytest.raises(ValidationError) as caught:
+        read_csv(data, region="SG")
+    return caught.value
+
+
+def test_it_reads_numbers_and_keeps_the_other_columns() -> None:
+    audience = read_csv(
+        b"phone,first_name,plan\n91234567, Ann ,Gold\n+65 8123 4567,Bob,\n",
+        region="SG",
+    )
+
+    assert audience.columns == ["phone", "first_name", "plan"]
+    assert audience.members == {
+        "+6591234567": {"phone": "91234567", "first_name": "Ann", "plan": "Gold"},
+        "+6581234567": {"phone": "+65 8123 4567", "first_name": "Bob", "plan": ""},
+    }
+    assert (audience.invalid, audience.duplicates) == ([], 0)
+
+
+@pytest.mark.parametrize(
+    "header", ["mobile", "Number", "MSISDN", "to", "destination", "phone_number"]
+)
+def test_it_finds_the_phone_column_by_any_of_its_names(header) -> None:
+    audience = read_csv(f"name,{header}\nAnn,91234567\n".encode(), region="SG")
+
+    assert list(audience.members) == ["+6591234567"]
+
+
+def test_it_reads_numbers_without_a_country_code_for_the_chosen_country() -> None:
+    audience = read_csv(b"phone\n07400 123456\n", region="GB")
+
+    assert list(audience.members) == ["+447400123456"]
+
+
+def test_it_removes_and_counts_duplicates() -> None:
+    audience = read_csv(
+        b"phone,name\n91234567,Ann\n+6591234567,Ann again\n9123 4567,Ann 3\n"
+        b"81234567,Bob\n",
+        region="SG",
+    )
+
+    assert list(audience.members) == ["+6591234567", "+6581234567"]
+    assert audience.members["+6591234567"]["name"] == "Ann"  # the first one wins
+    assert audience.duplicates == 2
+
+
+def test_it_reports_invalid_rows_with_their_line_numbers_and_leaves_them_out() -> None:
+    audience = read_csv(
+        b"name,phone\nAnn,91234567\nBob,call me\n\nCy,12\nDee\nEve,81234567\n",
+        region="SG",
+    )
+
+    assert list(audience.members) == ["+6591234567", "+6581234567"]
+    lines = [line for line, _ in audience.invalid]
+    reasons = dict(audience.invalid)
+    assert lines == [3, 5, 6]
+    assert "“call me” is not a phone number" in reasons[3]
+    assert reasons[5].startswith("12 is not a valid mobile number for +65")
+    assert reasons[6] == "the row has no value in the phone column"
+
+
+@pytest.mark.parametrize("sep", [";", "\t", "|"], ids=["semicolon", "tab", "pipe"])
+def test_it_reads_files_separated_otherwise_than_by_commas(sep) -> None:
+    text = f"phone{sep}name\n91234567{sep}Lee, Ann\n81234567{sep}Bob\n"
+
+    audience = read_csv(text.encode(), region="SG")
+
+    assert audience.members == {
+        "+6591234567": {"phone": "91234567", "name": "Lee, Ann"},
+        "+6581234567": {"phone": "81234567", "name": "Bob"},
+    }
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"name,email\nAnn,ann@example.com\n",
+        b"Telefon;Name\n91234567;Ann\n",
+        b"phone:name\n91234567:Ann\n",  # ":" is no delimiter it tries
+    ],
+    ids=["other-columns", "other-language", "colon"],
+)
+def test_it_says_when_there_is_no_phone_column(data) -> None:
+    error = refusal(data)
+
+    assert error.code == "no_phone_column"
+    assert error.messages == [
+        "No phone column: name one of the columns phone, mobile, number, msisdn in "
+        "the header row."
+    ]
+
+
+def test_it_says_when_the_columns_could_not_be_split() -> None:
+    error = refusal(b'"phone;name"\n"91234567;Ann"\n')
+
+    assert error.code == "wrong_delimiter"
+    assert error.messages == [
+        "The file seems to be separated by “;”, but its columns could not be split; "
+        "use commas, with a header row."
+    ]
+
+
+def test_it_refuses_a_file_that_is_not_utf8() -> None:
+    error = refusal("phone,name\n91234567,René\n".encode("latin-1"))
+
+    assert error.code == "not_utf8"
+    assert error.messages == [
+        "The file is not UTF-8 text (byte 24 cannot be read). Save it as “CSV UTF-8” "
+        "and upload it again."
+    ]
+
+
+def test_it_reads_utf8_with_a_byte_order_mark() -> None:
+    audience = read_csv("\ufeffphone,name\n91234567,René\n".encode(), region="SG")
+
+    assert audience.members == {"+6591234567": {"phone": "91234567", "name": "René"}}
+
+
+@pytest.mark.parametrize("data", [b"", b" \n\n"], ids=["empty", "blank"])
+def test_it_refuses_an_empty_file(data) -> None:
+    assert refusal(data).code == "empty_file"
+
+
+def test_it_reads_pasted_numbers_one_per_line_or_separated() -> None:
+    audience = read_pasted(
+        "91234567\n81234567, 9123 4567; 12\n\n +65 9876 5432 \n", region="SG"
+    )
+
+    assert list(audience.members) == ["+6591234567", "+6581234567", "+6598765432"]
+    assert audience.members["+6598765432"] == {"phone": "+65 9876 5432"}
+    assert audience.duplicates == 1
+    assert [line for line, _ in audience.invalid] == [2]
+    assert audience.columns == ["phone"]
+
+
+# --- through the campaign form ------------------------------------------------------
+
+
+def campaign_form(**audience) -> CampaignForm:
+    data = {
+        "name": "Spring sale",
+        "kind": "one_time",
+        "sender_type": "transactional",
+        "message": "Hi $$name",
+        "default_country": "SG",
+        "audience_numbers": audience.get("pasted", ""),
+    }
+    files = {}
+    if "csv" in audience:
+        files["audience_file"] = SimpleUploadedFile("audience.csv", audience["csv"])
+    return CampaignForm(data=data, files=files)
+
+
+@pytest.mark.django_db
+def test_the_form_refuses_a_file_without_one_valid_number() -> None:
+    form = campaign_form(csv=b"phone,name\n123,Ann\nabc,Bob\n")
+
+    assert not form.is_valid()
+    [error] = form.errors.as_data()["audience_file"]
+    assert error.code == "no_valid_rows"
+    assert error.messages[0].startswith(
+        "No valid number in the audience (line 2: 123 is not a valid"
+    )
+    assert "line 3: “abc” is not a phone number" in error.messages[0]
+
+
+@pytest.mark.django_db
+def test_the_form_refuses_pasted_text_without_one_valid_number() -> None:
+    form = campaign_form(pasted="12\n34")
+
+    assert not form.is_valid()
+    assert [e.code for e in form.errors.as_data()["audience_numbers"]] == [
+        "no_valid_rows"
+    ]
+
+
+@pytest.mark.django_db
+def test_the_form_puts_an_unreadable_file_on_the_file_field() -> None:
+    form = campaign_form(csv="phone\n9123456é\n".encode("latin-1"))
+
+    assert not form.is_valid()
+    assert [e.code for e in form.errors.as_data()["audience_file"]] == ["not_utf8"]
+
+
+@pytest.mark.django_db
+def test_the_form_accepts_a_file_with_some_valid_numbers() -> None:
+    form = campaign_form(csv=b"phone,name\n91234567,Ann\n123,Bob\n")
+
+    assert form.is_valid(), form.errors
+    assert list(form.audience.members) == ["+6591234567"]
+    assert form.preview() == "Hi Ann"
