@@ -107,6 +107,7 @@ RESPONSE_FIELDSET = (
         "classes": ["collapse"],
         "fields": [
             "number_format",
+            "rate_limit",
             "message_id_path",
             "response_rule",
             "response_rule_path",

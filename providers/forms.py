@@ -165,6 +165,7 @@ class ProviderForm(forms.ModelForm):
             "batch_key",
             "batch_size",
             "number_format",
+            "rate_limit",
             "message_id_path",
             "response_rule",
             "response_rule_path",
@@ -202,6 +203,8 @@ class ProviderForm(forms.ModelForm):
         if self.instance.pk:
             self._load_rows()
             self._load_sender()
+        if "rate_limit" in self.fields:
+            self.fields["rate_limit"].required = False
         # Credentials are write-only: never rendered back into the page.
         self.initial["dlr_credentials"] = ""
         if self.instance.dlr_credentials and "dlr_credentials" in self.fields:
@@ -273,6 +276,10 @@ class ProviderForm(forms.ModelForm):
     def clean_basic_password(self) -> str:
         password = self.cleaned_data.get("basic_password", "")
         return password or self.instance.basic_password or ""
+
+    def clean_rate_limit(self) -> int:
+        # Blank means no limit, like 0.
+        return self.cleaned_data.get("rate_limit") or 0
 
     def clean_dlr_credentials(self) -> str:
         given = self.cleaned_data.get("dlr_credentials", "").strip()
