@@ -45,8 +45,14 @@ lint: $(STAMP)  ## ruff check and format check
 test: $(STAMP) test-deps lint  ## Lint, then the whole test suite (browser tests included)
 	$(BIN)/pytest
 
+bench: $(STAMP)  ## Benchmarks against a loopback fake provider (a few minutes; bench/README.md)
+	@command -v wrk >/dev/null 2>&1 || { \
+	  echo "Installing wrk for the delivery-report benchmark"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; }
+	$(BIN)/python -m bench.run_all
+
 format: $(STAMP)  ## Apply ruff's fixes and formatting
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-.PHONY: help install run test test-deps lint format
+.PHONY: help install run test test-deps lint format bench

@@ -1,0 +1,1 @@
+"""Benchmarks against a loopback fake provider; see bench/README.md."""

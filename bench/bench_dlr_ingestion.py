@@ -1,0 +1,312 @@
+"""Delivery-report ingestion under gunicorn: 8x8-native receipts POSTed to
+/dlr/<token>/ for messages that exist, against a trivial Django view served by
+the same gunicorn (bench/urls_bench.py). Figures are successful requests per
+second over a fixed time with keep-alive connections; wrk when it is installed,
+else a Python client (which then is likely the bottleneck of the trivial view).
+Target: DLR requests per second at least 0.6x the trivial view's.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from bench import common
+
+TARGET = 0.6
+MESSAGES = 50_000
+FIXTURE = common.ROOT / "tests" / "fixtures" / "dlr" / "8x8_delivered.json"
+GUNICORN = ["--worker-class", "gthread", "--workers", "2", "--threads", "4"]
+
+WRK_SCRIPT = """
+local template = %s
+local offset_next = 0
+
+function setup(thread)
+  thread:set("offset", offset_next)
+  offset_next = offset_next + 1
+end
+
+function init(args)
+  total, stride, start = tonumber(args[1]), tonumber(args[2]), tonumber(args[3])
+  sent = 0
+end
+
+function request()
+  local i = (start + offset + sent * stride) %% total
+  sent = sent + 1
+  local mid = string.format("%%032x", i)
+  local umid = string.format("umid-%%010d", i)
+  local body = (template:gsub("<mid>", mid):gsub("<umid>", umid))
+  return wrk.format("POST", nil, {["Content-Type"] = "application/json"}, body)
+end
+"""
+
+
+def message_id(index: int) -> str:
+    return f"{index:032x}"
+
+
+def provider_id(index: int) -> str:
+    return f"umid-{index:010d}"
+
+
+def body_template() -> str:
+    """8x8's delivered receipt with <mid> and <umid> where the ids go."""
+    receipt = json.loads(FIXTURE.read_text())
+    receipt["payload"].update(clientMessageId="<mid>", umid="<umid>")
+    return json.dumps(receipt, separators=(",", ":"))
+
+
+def receipt(template: str, index: int) -> str:
+    return template.replace("<mid>", message_id(index)).replace(
+        "<umid>", provider_id(index)
+    )
+
+
+def make_sent_messages(count: int) -> str:
+    """`count` SENT messages of one provider; return its callback token."""
+    from django.utils import timezone
+
+    from campaigns.models import Campaign, Message
+
+    provider, sender = common.make_provider(
+        slug="8x8-moengage", base_url="http://127.0.0.1:9", sender_type="transactional"
+    )
+    campaign = Campaign.objects.create(
+        name="bench dlr", sender=sender, message=common.MESSAGE
+    )
+    now = timezone.now()
+    Message.objects.bulk_create(
+        Message(
+            campaign=campaign,
+            sender=sender,
+            message_id=message_id(index),
+            provider_message_id=provider_id(index),
+            to=f"+6590{index:06d}",
+            body="Hi Alex, your ACME order is on its way.",
+            status=Message.Status.SENT,
+            sent_at=now,
+        )
+        for index in range(count)
+    )
+    return provider.callback_token
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+class Gunicorn:
+    """bench.wsgi_bench under gunicorn on 127.0.0.1, stopped by its own pid."""
+
+    def __init__(self, workdir: Path) -> None:
+        self.port = free_port()
+        self.log = workdir / "gunicorn.log"
+        command = [sys.executable, "-m", "gunicorn", "bench.wsgi_bench:application"]
+        command += ["--bind", f"127.0.0.1:{self.port}", *GUNICORN]
+        command += ["--keep-alive", "30"]
+        with self.log.open("w") as log:
+            self.process = subprocess.Popen(  # noqa: S603
+                command, cwd=common.ROOT, stdout=log, stderr=subprocess.STDOUT
+            )
+        try:
+            self._wait_ready(timeout=60)
+        except BaseException:
+            self.stop()
+            raise
+
+    @property
+    def base(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def _wait_ready(self, *, timeout: float) -> None:
+        import requests
+
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and self.process.poll() is None:
+            try:
+                if requests.get(self.base + "/bench/trivial/", timeout=10).ok:
+                    return
+            except requests.RequestException:
+                time.sleep(0.2)
+        raise RuntimeError(f"gunicorn did not start:\n{self.log.read_text()}")
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+    def errors(self) -> list[str]:
+        """How many requests failed with a server error, and the exceptions."""
+        text = self.log.read_text(errors="replace")
+        failed = text.count("Internal Server Error: ")
+        causes = sorted(set(re.findall(r"^(django\.[\w.]+: .*)$", text, re.M)))
+        return (
+            [f"{failed:,} server errors, warm-up included: {'; '.join(causes)}"]
+            if failed
+            else []
+        )
+
+
+@dataclass(frozen=True)
+class Load:
+    """POST receipts to `url` for `seconds`; receipt n names message start + n."""
+
+    url: str
+    seconds: float
+    connections: int
+    total: int
+    start: int = 0
+
+
+def load_wrk(load: Load) -> dict:
+    threads = min(2, load.connections)
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as file:
+        file.write(WRK_SCRIPT % json.dumps(body_template()))
+    command = ["wrk", f"-t{threads}", f"-c{load.connections}", f"-d{load.seconds:g}s"]
+    command += ["-s", file.name, load.url, "--"]
+    command += [str(load.total), str(threads), str(load.start)]
+    try:
+        output = subprocess.run(  # noqa: S603
+            command, capture_output=True, text=True, check=True
+        ).stdout
+    finally:
+        os.unlink(file.name)
+    done = re.search(r"(\d+) requests in ([\d.]+)(m?s)", output)
+    bad = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
+    return {
+        "requests": int(done[1]),
+        "failed": int(bad[1]) if bad else 0,
+        "seconds": float(done[2]) / (1000 if done[3] == "ms" else 1),
+    }
+
+
+def load_python(load: Load) -> dict:
+    """Keep-alive sessions, one per thread, until the time is up."""
+    template = body_template()
+    statuses: Counter = Counter()
+    lock = threading.Lock()
+    started = time.perf_counter()
+    deadline = started + load.seconds
+
+    def client(offset: int) -> None:
+        session, seen, sent = common.bare_session(), Counter(), 0
+        headers = {"Content-Type": "application/json"}
+        while time.perf_counter() < deadline:
+            index = (load.start + offset + sent * load.connections) % load.total
+            body = receipt(template, index)
+            response = session.post(load.url, data=body, headers=headers, timeout=30)
+            seen[response.status_code] += 1
+            sent += 1
+        with lock:
+            statuses.update(seen)
+
+    clients = [
+        threading.Thread(target=client, args=(n,)) for n in range(load.connections)
+    ]
+    for thread in clients:
+        thread.start()
+    for thread in clients:
+        thread.join()
+    return {
+        "requests": sum(statuses.values()),
+        "failed": sum(n for status, n in statuses.items() if status >= 300),
+        "seconds": time.perf_counter() - started,
+    }
+
+
+def measure(client, load: Load) -> dict:
+    """A short warm-up on the second half of the messages, then the timed run."""
+    client(replace(load, seconds=min(2.0, load.seconds), start=load.total // 2))
+    run = client(load)
+    run["rps"] = (run["requests"] - run["failed"]) / run["seconds"]
+    return run
+
+
+def describe(name: str, run: dict) -> str:
+    return (
+        f"{name}: {run['requests']:,} requests in {run['seconds']:.1f} s, "
+        f"{run['failed']:,} not 2xx, {run['rps']:,.0f} successful/s"
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--connections", type=int, default=8)
+    parser.add_argument("--messages", type=int, default=MESSAGES)
+    parser.add_argument("--client", choices=["auto", "wrk", "python"], default="auto")
+    common.add_arguments(parser)
+    options = parser.parse_args(argv)
+    wrk = options.client == "wrk" or (
+        options.client == "auto" and shutil.which("wrk") is not None
+    )
+    client = load_wrk if wrk else load_python
+    workdir = common.configure(
+        settings_module="bench.settings_bench", sqlite_wal=options.sqlite_wal
+    )
+    common.setup_django()
+    from campaigns.models import DeliveryReport, Message
+
+    token = make_sent_messages(options.messages)
+    server = Gunicorn(workdir)
+    try:
+        load = Load(
+            url=server.base + "/bench/trivial/",
+            seconds=options.seconds,
+            connections=options.connections,
+            total=options.messages,
+        )
+        trivial = measure(client, load)
+        dlr = measure(client, replace(load, url=f"{server.base}/dlr/{token}/"))
+    finally:
+        server.stop()
+    delivered = Message.objects.filter(status=Message.Status.DELIVERED).count()
+    details = [
+        f"gunicorn {' '.join(GUNICORN)}, {options.connections} keep-alive "
+        f"connections, {'wrk' if wrk else 'Python client'}, "
+        f"{options.seconds:g} s each after a warm-up",
+        describe("trivial view", trivial),
+        describe("/dlr/<token>/", dlr),
+        f"afterwards: {delivered:,} messages DELIVERED, "
+        f"{DeliveryReport.objects.count():,} callbacks logged",
+    ]
+    results = Counter(DeliveryReport.objects.values_list("result", flat=True))
+    details += [f"callback result x{n}: {text}" for text, n in results.most_common(3)]
+    details += server.errors()
+    return common.finish(
+        common.Result(
+            bench="dlr_ingestion",
+            title="8x8 delivery receipts POSTed to /dlr/<token>/ under gunicorn",
+            ours=dlr["rps"],
+            floor=trivial["rps"],
+            unit="requests/s",
+            target=TARGET,
+            lower_is_better=False,
+            details=details,
+        )
+    )
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,304 @@
+"""What every benchmark shares: a throwaway environment, the fake provider, data
+made through the app's own forms and models, and one way to report a figure
+against its floor."""
+
+from __future__ import annotations
+
+import argparse
+import atexit
+import cProfile
+import json
+import os
+import platform
+import pstats
+import secrets
+import shutil
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlencode
+
+ROOT = Path(__file__).resolve().parent.parent
+MESSAGE = "Hi $$first_name, your ACME order $$order is on its way. Reply STOP to end."
+# --sqlite-wal: what the figures would be with these SQLite options (Django 5.1+).
+SQLITE_WAL = {
+    "init_command": "PRAGMA journal_mode=WAL;PRAGMA synchronous=NORMAL",
+    "transaction_mode": "IMMEDIATE",
+    "timeout": 20,
+}
+
+
+# --- environment ----------------------------------------------------------------------
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--sqlite-wal",
+        action="store_true",
+        help="open SQLite in WAL mode with IMMEDIATE transactions (a what-if; the "
+        "project's settings do not do this)",
+    )
+
+
+def configure(
+    *, settings_module: str = "config.settings", sqlite_wal: bool = False
+) -> Path:
+    """Point Django at a fresh SQLite file with fresh keys; call before any import
+    of the app. The directory is removed when the process exits."""
+    from cryptography.fernet import Fernet
+
+    workdir = Path(tempfile.mkdtemp(prefix="smsbridge-bench-"))
+    atexit.register(shutil.rmtree, workdir, ignore_errors=True)
+    database = f"sqlite:///{workdir / 'bench.sqlite3'}"
+    if sqlite_wal:
+        database += "?" + urlencode(SQLITE_WAL)
+    # Set, not setdefault: values from the project's .env (DEBUG above all, which
+    # keeps every query in memory) must not leak into a measurement.
+    os.environ.update(
+        DJANGO_SETTINGS_MODULE=settings_module,
+        DATABASE_URL=database,
+        DJANGO_SECRET_KEY=secrets.token_urlsafe(50),
+        FIELD_ENCRYPTION_KEYS=Fernet.generate_key().decode(),
+        DJANGO_DEBUG="false",
+        DJANGO_SECURE_SSL_REDIRECT="false",
+        SMS_ALLOW_PRIVATE_ENDPOINTS="true",
+        SMS_SANDBOX_API_KEY="",
+        CELERY_TASK_ALWAYS_EAGER="true",
+        CELERY_BROKER_URL="memory://localhost/",
+        # One line per send would flood the terminal and time the console.
+        LOG_LEVEL="WARNING",
+    )
+    return workdir
+
+
+def setup_django() -> None:
+    import django
+    from django.core.management import call_command
+
+    django.setup()
+    call_command("migrate", verbosity=0, interactive=False)
+
+
+def machine() -> str:
+    model = "unknown CPU"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    cpus = len(os.sched_getaffinity(0))
+    wal = (
+        " in WAL mode (--sqlite-wal)"
+        if "journal_mode" in os.environ.get("DATABASE_URL", "")
+        else ""
+    )
+    return (
+        f"{cpus} CPUs (nproc), {model}, Python {platform.python_version()}, "
+        f"SQLite {sqlite3.sqlite_version}{wal}"
+    )
+
+
+# --- the fake provider ----------------------------------------------------------------
+
+
+@contextmanager
+def fake_provider(*, ids: bool = False, max_seconds: float = 600) -> Iterator[str]:
+    """Start bench.fake_provider in its own process; yield its base URL."""
+    command = [sys.executable, "-m", "bench.fake_provider"]
+    command += ["--max-seconds", str(max_seconds)] + (["--ids"] if ids else [])
+    process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, text=True)  # noqa: S603
+    try:
+        line = process.stdout.readline()
+        if not line.startswith("ready "):
+            raise RuntimeError(f"the fake provider did not start: {line!r}")
+        yield f"http://127.0.0.1:{int(line.split()[1])}"
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+# --- data -----------------------------------------------------------------------------
+
+
+def make_provider(*, slug: str, base_url: str, sender_type: str):
+    """A provider and its sender, made from a preset through the setup form."""
+    from providers import presets
+    from providers.forms import FORMS
+    from providers.management.commands.seed_demo import form_data
+    from providers.models import Provider
+
+    preset = presets.BY_SLUG[slug]
+    initial = preset.initial()
+    initial["endpoint"] = initial["endpoint"].replace("https://sms.8x8.com", base_url)
+    values = {"subAccountId": "bench-account", "apiKey": secrets.token_urlsafe(24)}
+    for row in initial["variables"]:
+        row["value"] = values[row["name"]]
+    initial.setdefault("rate_limit", 0)  # no limit: the figure is smsbridge's own
+    initial.update(
+        nickname=f"{slug} bench",
+        sender_name=f"{slug} bench",
+        sender_id="ACME",
+        sender_type=sender_type,
+        is_default=True,
+        is_active=True,
+    )
+    form = FORMS[preset.screen](form_data(initial), instance=Provider())
+    if not form.is_valid():
+        raise RuntimeError(f"the {slug} preset did not validate: {form.errors}")
+    provider = form.save()
+    return provider, provider.senders.get()
+
+
+def make_campaign(*, sender, size: int):
+    """A draft one-time campaign with `size` personalised recipients."""
+    from campaigns.models import AudienceMember, Campaign
+
+    campaign = Campaign.objects.create(
+        name=f"bench {size}",
+        sender=sender,
+        sender_type=sender.sender_type,
+        message=MESSAGE,
+    )
+    AudienceMember.objects.bulk_create(
+        (
+            AudienceMember(
+                campaign=campaign,
+                to=f"+6590{index:06d}",
+                fields={"first_name": "Alex", "order": f"A{index:06d}"},
+            )
+            for index in range(size)
+        ),
+        batch_size=5000,
+    )
+    return campaign
+
+
+def rendered_requests(campaign, *, group_size: int) -> list:
+    """The requests smsbridge sent for a campaign, rendered again by the app's
+    own renderer from the rows, in the order and groups it claimed them."""
+    from campaigns.models import Message
+    from providers.rendering import Message as Outgoing
+    from providers.rendering import compile_request
+
+    sender = campaign.sender
+    compiled = compile_request(sender.provider.request_spec(sender=sender))
+    rows = [
+        Outgoing(to=to, body=body, message_id=mid, campaign_id=str(campaign.pk))
+        for to, body, mid in Message.objects.filter(campaign=campaign)
+        .order_by("pk")
+        .values_list("to", "body", "message_id")
+    ]
+    return [
+        compiled.render(rows[start : start + group_size])
+        for start in range(0, len(rows), group_size)
+    ]
+
+
+def bare_session():
+    import requests
+
+    session = requests.Session()
+    session.trust_env = False  # as the app's session: no proxy look-ups per request
+    return session
+
+
+def post(session, request) -> None:
+    response = session.post(
+        request.url, data=request.body, headers=dict(request.headers)
+    )
+    response.raise_for_status()
+
+
+# --- measuring and reporting ----------------------------------------------------------
+
+
+def mark_calls(module, name: str) -> list[float]:
+    """Record when module.name is called, without changing what it does."""
+    original = getattr(module, name)
+    marks: list[float] = []
+
+    def marked(*args, **kwargs):
+        marks.append(time.perf_counter())
+        return original(*args, **kwargs)
+
+    setattr(module, name, marked)
+    return marks
+
+
+@contextmanager
+def profiled(enabled: bool, *, top: int = 30) -> Iterator[None]:
+    """With --profile, print where the time went (profiling slows the run)."""
+    if not enabled:
+        yield
+        return
+    profile = cProfile.Profile()
+    profile.enable()
+    try:
+        yield
+    finally:
+        profile.disable()
+        stats = pstats.Stats(profile, stream=sys.stderr)
+        stats.sort_stats("cumulative").print_stats(top)
+        stats.sort_stats("tottime").print_stats(top)
+
+
+@dataclass
+class Result:
+    """A figure of ours against its floor, measured in the same run."""
+
+    bench: str
+    title: str
+    ours: float
+    floor: float
+    unit: str
+    target: float
+    lower_is_better: bool
+    details: list[str] = field(default_factory=list)
+
+    @property
+    def ratio(self) -> float:
+        return self.ours / self.floor
+
+    @property
+    def met(self) -> bool:
+        if self.lower_is_better:
+            return self.ratio <= self.target
+        return self.ratio >= self.target
+
+    @property
+    def target_text(self) -> str:
+        return f"{'at most' if self.lower_is_better else 'at least'} {self.target:g}x"
+
+
+def finish(result: Result) -> int:
+    """Print the result, its ratio and the machine; the exit code says if it met."""
+    verdict = "met" if result.met else "MISSED"
+    print(f"\n{result.bench}: {result.title}")
+    print(f"  machine: {machine()}")
+    for line in result.details:
+        print(f"  {line}")
+    print(f"  smsbridge: {result.ours:,.4g} {result.unit}")
+    print(f"  floor:     {result.floor:,.4g} {result.unit}")
+    print(
+        f"  ratio:     {result.ratio:.2f}x the floor "
+        f"(target {result.target_text}): {verdict}"
+    )
+    summary = {
+        "bench": result.bench,
+        "ours": result.ours,
+        "floor": result.floor,
+        "unit": result.unit,
+        "ratio": round(result.ratio, 3),
+        "target": result.target_text,
+        "met": result.met,
+    }
+    print("RESULT " + json.dumps(summary), flush=True)
+    return 0 if result.met else 1
