@@ -67,9 +67,16 @@ DATABASES = {
     )
 }
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
-    # Wait for a lock instead of failing at once: the web server, the worker and
-    # delivery-report callbacks write to the same file.
-    DATABASES["default"].setdefault("OPTIONS", {})["timeout"] = 20
+    # The web server, the worker and delivery-report callbacks write to the same
+    # file: WAL lets readers run beside the writer, IMMEDIATE transactions queue
+    # writers (waiting up to `timeout`) instead of failing with "database is
+    # locked", and synchronous=NORMAL is WAL's safe setting without an fsync per
+    # commit.
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        timeout=20,
+        transaction_mode="IMMEDIATE",
+        init_command="PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+    )
     # Tests that run a live server share one file database across threads; one
     # file per test process, so parallel runs never meet.
     DATABASES["default"]["TEST"] = {

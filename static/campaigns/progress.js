@@ -2,6 +2,9 @@
 (function () {
   "use strict";
   const POLL_MS = 2000;
+  // Delivery reports keep arriving after the last message is sent; keep
+  // looking for a while, less often as time goes on.
+  const REPORTS_FOR_MS = 10 * 60 * 1000;
 
   function show(panel, data) {
     panel.querySelector("[data-progress=status_label]").textContent = data.status_label;
@@ -32,13 +35,19 @@
   document.addEventListener("DOMContentLoaded", function () {
     const panel = document.getElementById("campaign-progress");
     if (!panel) return;
+    const started = Date.now();
     function poll() {
       fetch(panel.dataset.progressUrl, { credentials: "same-origin" })
         .then(function (response) { return response.json(); })
         .then(function (data) {
           show(panel, data);
-          if (data.status === "sending" || data.status === "scheduled" || data.counts.queued || data.counts.sending) {
+          const working = data.status === "sending" || data.status === "scheduled" ||
+            data.counts.queued || data.counts.sending;
+          const elapsed = Date.now() - started;
+          if (working) {
             setTimeout(poll, POLL_MS);
+          } else if (data.counts.sent && elapsed < REPORTS_FOR_MS) {
+            setTimeout(poll, elapsed < 60000 ? POLL_MS : POLL_MS * 5);
           }
         })
         .catch(function () { setTimeout(poll, POLL_MS * 2); });
