@@ -13,7 +13,9 @@ import json
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from json.encoder import encode_basestring
+from operator import attrgetter
 from typing import Any
 from urllib.parse import quote, urlencode
 
@@ -389,14 +391,89 @@ class CompiledRequest:
         if self.form:
             pairs = [(fill(k, context), fill(v, context)) for k, v in self.form]
             return urlencode(pairs).encode()
-        text = render_fragments(self.json_outer, context)
-        if self.spec.batch_key:
-            records = ",".join(
-                render_fragments(self.json_record, Context(self.spec, message))
-                for message in messages
-            )
-            text += "[" + records + "]" + render_fragments(self.json_tail, context)
-        return text.encode()
+        if not self.spec.batch_key:
+            return self.single_plan.render(messages[0]).encode()
+        render = self.record_plan.render
+        records = ",".join([render(message) for message in messages])
+        head = render_fragments(self.json_outer, context)
+        tail = render_fragments(self.json_tail, context)
+        return (head + "[" + records + "]" + tail).encode()
+
+    @cached_property
+    def single_plan(self) -> Plan:
+        return compile_plan(self.json_outer, self.spec)
+
+    @cached_property
+    def record_plan(self) -> Plan:
+        return compile_plan(self.json_record, self.spec)
+
+
+# --- fast per-message rendering ------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Plan:
+    """JSON fragments folded into one %-format string and per-message getters.
+
+    Provider variables are the same for every message, so they are substituted
+    once, here; what remains per message is one getter and one JSON string
+    encoding per placeholder, which keeps a 1,000-record batch near the cost of
+    json.dumps.
+    """
+
+    fmt: str
+    getters: tuple[Callable[[Message], str], ...]
+
+    def render(self, message: Message) -> str:
+        return self.fmt % tuple(
+            [encode_basestring(get(message)) for get in self.getters]
+        )
+
+
+MESSAGE_FIELDS = {
+    "Body": "body",
+    "moe:message": "body",
+    "MessageID": "message_id",
+    "CampaignID": "campaign_id",
+    "TemplateID": "template_id",
+    "TemplateVariables": "template_variables",
+}
+
+
+def getter_for(token: Token, spec: RequestSpec) -> Callable[[Message], str]:
+    if token.key in ("To", "moe:destination"):
+        if spec.number_format == "digits":
+            return lambda message: message.to.lstrip("+")
+        return attrgetter("to")
+    if token.key in MESSAGE_FIELDS:
+        return attrgetter(MESSAGE_FIELDS[token.key])
+    return lambda message: message.extra.get(token.key, "")
+
+
+def mixed_getter(segments: Segments, spec: RequestSpec) -> Callable[[Message], str]:
+    """For text that mixes literal words and placeholders, e.g. "Hi $$first_name"."""
+    return lambda message: fill(segments, Context(spec, message))
+
+
+def compile_plan(fragments: Fragments, spec: RequestSpec) -> Plan:
+    constant = Context(spec, Message(to=""))
+    parts: list[str] = []
+    getters: list[Callable[[Message], str]] = []
+    for part in fragments:
+        if isinstance(part, str):
+            parts.append(part.replace("%", "%%"))
+            continue
+        tokens = [p for p in part.segments if isinstance(p, Token)]
+        if all(t.key.startswith("var:") for t in tokens):
+            folded = encode_basestring(fill(part.segments, constant))
+            parts.append(folded.replace("%", "%%"))
+            continue
+        parts.append("%s")
+        if len(part.segments) == 1:
+            getters.append(getter_for(tokens[0], spec))
+        else:
+            getters.append(mixed_getter(part.segments, spec))
+    return Plan("".join(parts), tuple(getters))
 
 
 def batch_record(document: Any, key: str) -> dict:

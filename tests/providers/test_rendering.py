@@ -675,3 +675,25 @@ def test_a_substituted_value_is_never_expanded(value: str) -> None:
     document = json.loads(render(spec, message).body)
 
     assert document == {"a": value, "b": value, "c": value}
+
+
+def test_it_keeps_each_mixed_text_field_apart_in_batch_records() -> None:
+    # Two fields that mix words and placeholders must each keep their own text.
+    spec = RequestSpec(
+        method="POST",
+        endpoint="https://sms.example.com/send",
+        payload=json.dumps({"msgs": [{"a": "Hi $$first $$To", "b": "x $$Body y"}]}),
+        batch_key="msgs",
+    )
+    request = compile_request(spec).render(
+        [
+            Message(to="+6591234567", body="one", extra={"first": "Ann"}),
+            Message(to="+6581234567", body="two", extra={"first": "Bob"}),
+        ]
+    )
+    assert json.loads(request.body) == {
+        "msgs": [
+            {"a": "Hi Ann +6591234567", "b": "x one y"},
+            {"a": "Hi Bob +6581234567", "b": "x two y"},
+        ]
+    }
