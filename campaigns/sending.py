@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
+from functools import partial
 from itertools import groupby
 from operator import attrgetter
 
@@ -22,14 +23,15 @@ from django.db.models import F, Q, Subquery
 from django.utils import timezone
 
 from providers import transport
-from providers.outcomes import Outcome, record_ids
+from providers.outcomes import Outcome
 from providers.rendering import CompiledRequest, compile_request
 from providers.rendering import Message as Outgoing
 from providers.spec import wire_secrets
 
 from . import tasks, throttle
 from .models import Campaign, Message, OptOut
-from .personalise import missing_fields, personalise
+from .personalise import fields_in, missing_fields, personalise
+from .recording import record_batch, record_each
 
 Status = Message.Status
 logger = logging.getLogger(__name__)
@@ -99,36 +101,57 @@ def launch(*, campaign: Campaign, now: datetime | None = None) -> int:
 
 def create_messages(campaign: Campaign) -> int:
     sender = campaign.resolved_sender()
-    skip = set()
-    if sender.sender_type == sender.SenderType.PROMOTIONAL:
-        numbers = campaign.audience.values_list("to", flat=True)
-        skip = set(
-            OptOut.objects.filter(to__in=Subquery(numbers)).values_list("to", flat=True)
-        )
-    rows = (
-        Message(
-            campaign=campaign,
-            sender=sender,
-            message_id=uuid.uuid4().hex,
-            to=member.to,
-            body=personalise(campaign.message, to=member.to, fields=member.fields),
-            status=Status.SKIPPED if member.to in skip else Status.QUEUED,
-            failure_category="opted_out" if member.to in skip else "",
-            failure_reason="The number is on the opt-out list."
-            if member.to in skip
-            else "",
-        )
-        for member in campaign.audience.iterator(chunk_size=5000)
-    )
+    skip = opted_out(campaign, sender)
     created = 0
     batch: list[Message] = []
-    for row in rows:
-        batch.append(row)
-        if len(batch) == 5000:
+    for to, body in message_texts(campaign):
+        skipped = to in skip
+        batch.append(
+            Message(
+                campaign=campaign,
+                sender=sender,
+                message_id=uuid.uuid4().hex,
+                to=to,
+                body=body,
+                status=Status.SKIPPED if skipped else Status.QUEUED,
+                failure_category="opted_out" if skipped else "",
+                failure_reason=OPTED_OUT if skipped else "",
+            )
+        )
+        if len(batch) == CREATE_BATCH:
             created += len(Message.objects.bulk_create(batch))
             batch = []
     created += len(Message.objects.bulk_create(batch))
     return created - len(skip)
+
+
+OPTED_OUT = "The number is on the opt-out list."
+CREATE_BATCH = 5000
+
+
+def message_texts(campaign: Campaign) -> Iterator[tuple[str, str]]:
+    """(number, text) for each audience member; columns are read only if used."""
+    audience = campaign.audience.order_by("pk")
+    template = campaign.message
+    if not fields_in(template) and "$$To" not in template:
+        for to in audience.values_list("to", flat=True).iterator(
+            chunk_size=CREATE_BATCH
+        ):
+            yield to, template
+        return
+    rows = audience.values_list("to", "fields").iterator(chunk_size=CREATE_BATCH)
+    for to, fields in rows:
+        yield to, personalise(template, to=to, fields=fields)
+
+
+def opted_out(campaign: Campaign, sender) -> set[str]:
+    """Numbers a promotional campaign must skip; transactional ones skip none."""
+    if sender.sender_type != sender.SenderType.PROMOTIONAL:
+        return set()
+    numbers = campaign.audience.values_list("to", flat=True)
+    return set(
+        OptOut.objects.filter(to__in=Subquery(numbers)).values_list("to", flat=True)
+    )
 
 
 def chunk_size(campaign: Campaign) -> int:
@@ -207,7 +230,10 @@ def process_chunk(*, campaign_id: int, now: datetime | None = None) -> int:
     # Event campaigns resolve their sender per event, so a chunk may hold several.
     for _, group in groupby(messages, key=attrgetter("sender_id")):
         group = list(group)
-        send_claimed(group, sender=group[0].sender or sender, now=now)
+        whole = len(group) == len(messages)
+        send_claimed(
+            group, sender=group[0].sender or sender, whole_claim=whole, now=now
+        )
     finish_if_done(campaign_id)
     return len(messages)
 
@@ -219,25 +245,34 @@ def wake_at(campaign_id: int, moment: datetime) -> None:
         tasks.send_chunk.apply_async((campaign_id,), eta=moment)
 
 
-def send_claimed(messages: list[Message], *, sender, now: datetime) -> None:
+def send_claimed(
+    messages: list[Message], *, sender, now: datetime, whole_claim: bool = False
+) -> None:
     provider = sender.provider
     if not provider.is_active:
         release(messages)
         return
     compiled = compile_request(provider.request_spec(sender=sender))
     secrets = provider.secret_values()
+    delays: list[float] = []
     if provider.batch_enabled:
-        for start in range(0, len(messages), provider.batch_size):
-            group = messages[start : start + provider.batch_size]
-            outcome = send_group(compiled, group, provider, secrets)
-            record(group, outcome, provider=provider, now=now)
-        return
-    with ThreadPoolExecutor(max_workers=settings.SEND_CONCURRENCY) as pool:
-        outcomes = pool.map(
-            lambda m: send_group(compiled, [m], provider, secrets), messages
-        )
-        for message, outcome in zip(messages, outcomes, strict=True):
-            record([message], outcome, provider=provider, now=now)
+        size = provider.batch_size
+        for start in range(0, len(messages), size):
+            group = messages[start : start + size]
+            outcome = send_group(compiled, group, provider=provider, secrets=secrets)
+            whole = whole_claim and len(group) == len(messages)
+            delays += record_batch(
+                group, outcome, provider=provider, whole_claim=whole, now=now
+            )
+    else:
+        with ThreadPoolExecutor(max_workers=settings.SEND_CONCURRENCY) as pool:
+            one = partial(send_group, compiled, provider=provider, secrets=secrets)
+            outcomes = list(pool.map(lambda m: one([m]), messages))
+        pairs = list(zip(messages, outcomes, strict=True))
+        delays = record_each(pairs, whole_claim=whole_claim, now=now)
+    campaign_id = messages[0].campaign_id
+    for delay in sorted(set(delays)):
+        tasks.send_chunk.apply_async((campaign_id,), countdown=delay)
 
 
 def release(messages: list[Message]) -> None:
@@ -248,7 +283,7 @@ def release(messages: list[Message]) -> None:
 
 
 def send_group(
-    compiled: CompiledRequest, group: Sequence[Message], provider, secrets
+    compiled: CompiledRequest, group: Sequence[Message], *, provider, secrets
 ) -> Outcome:
     throttle.acquire(
         provider_id=provider.pk, count=len(group), per_second=provider.rate_limit
@@ -267,72 +302,6 @@ def send_group(
     return transport.send(
         request, rules=provider.response_rules(), secrets=wire_secrets(request, secrets)
     )
-
-
-# --- recording ------------------------------------------------------------------------
-
-
-def record(
-    group: Sequence[Message], outcome: Outcome, *, provider, now: datetime
-) -> None:
-    claimed = Message.objects.filter(
-        pk__in=[m.pk for m in group], claim=group[0].claim, status=Status.SENDING
-    )
-    if outcome.accepted:
-        record_accepted(group, outcome, claimed, provider=provider, now=now)
-        return
-    limit = settings.SEND_MAX_ATTEMPTS
-    spent = [m.pk for m in group if not outcome.transient or m.attempts >= limit]
-    note = f" (gave up after {limit} attempts)" if outcome.transient else ""
-    claimed.filter(pk__in=spent).update(
-        status=Status.FAILED,
-        claim="",
-        failure_category=outcome.category,
-        failure_reason=(outcome.diagnosis + note)[:500],
-    )
-    # Each message keeps its own count, so a batch can mix first and last tries.
-    retry = sorted((m for m in group if m.pk not in spent), key=attrgetter("attempts"))
-    for attempts, same in groupby(retry, key=attrgetter("attempts")):
-        delay = backoff(attempts, outcome.retry_after)
-        claimed.filter(pk__in=[m.pk for m in same]).update(
-            status=Status.QUEUED,
-            claim="",
-            next_attempt_at=now + delay,
-            failure_category=outcome.category,
-            failure_reason=outcome.diagnosis[:500],
-        )
-        tasks.send_chunk.apply_async(
-            (group[0].campaign_id,), countdown=delay.total_seconds()
-        )
-
-
-def record_accepted(group, outcome: Outcome, claimed, *, provider, now) -> None:
-    # Conditional on SENDING: a delivery report may already have landed.
-    claimed.update(
-        status=Status.SENT,
-        claim="",
-        sent_at=now,
-        failure_category="",
-        failure_reason="",
-    )
-    Message.objects.filter(pk__in=[m.pk for m in group], sent_at__isnull=True).update(
-        sent_at=now
-    )
-    ids = (
-        record_ids(outcome.data, provider.message_id_path, len(group))
-        if len(group) > 1
-        else [outcome.provider_message_id]
-    )
-    for message, provider_id in zip(group, ids, strict=True):
-        message.provider_message_id = provider_id
-    if any(ids):
-        Message.objects.bulk_update(group, ["provider_message_id"], batch_size=500)
-
-
-def backoff(attempts: int, retry_after: float | None) -> timedelta:
-    base = settings.SEND_RETRY_BASE_SECONDS * 2 ** max(0, attempts - 1)
-    seconds = min(base, settings.SEND_RETRY_MAX_SECONDS)
-    return timedelta(seconds=max(seconds, retry_after or 0))
 
 
 def finish_if_done(campaign_id: int) -> bool:

@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from django.utils import timezone
 
-from campaigns import sending, tracking
+from campaigns import recording, sending, tracking
 from campaigns.models import Campaign, Message, OptOut
 from providers.dlr import parse
 from providers.models import Sender
@@ -293,11 +293,11 @@ def test_backoff_doubles_up_to_the_maximum_and_honours_retry_after(settings) -> 
     settings.SEND_RETRY_BASE_SECONDS = 5
     settings.SEND_RETRY_MAX_SECONDS = 600
 
-    waits = [sending.backoff(n, None).total_seconds() for n in (1, 2, 3, 4, 8, 20)]
+    waits = [recording.backoff(n, None).total_seconds() for n in (1, 2, 3, 4, 8, 20)]
 
     assert waits == [5, 10, 20, 40, 600, 600]
-    assert sending.backoff(2, 45.0) == timedelta(seconds=45)
-    assert sending.backoff(9, 45.0) == timedelta(seconds=600)
+    assert recording.backoff(2, 45.0) == timedelta(seconds=45)
+    assert recording.backoff(9, 45.0) == timedelta(seconds=600)
 
 
 @pytest.mark.parametrize("batch_size", [None, 5], ids=["single", "batch"])

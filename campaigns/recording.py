@@ -1,0 +1,137 @@
+"""Writing down what became of claimed messages: sent, retry later, or failed.
+
+Every write is conditional on the claim, so a worker whose claim was taken back
+(it was presumed dead) cannot overwrite what the next one did, and on SENDING, so
+a delivery report that landed first is never overwritten by "sent".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from itertools import groupby
+from operator import attrgetter
+
+from django.conf import settings
+from django.db import connection, transaction
+
+from providers.outcomes import Outcome, record_ids
+
+from .models import Message
+
+Status = Message.Status
+
+
+def record_batch(
+    group: Sequence[Message], outcome: Outcome, *, provider, whole_claim: bool, now
+) -> list[float]:
+    """One request carried the whole group; return the retry delays to schedule."""
+    with transaction.atomic():
+        if not outcome.accepted:
+            return mark_failed(group, outcome, now=now)
+        if len(group) > 1:
+            ids = record_ids(outcome.data, provider.message_id_path, len(group))
+        else:
+            ids = [outcome.provider_message_id]
+        mark_sent(group, ids, whole_claim=whole_claim, now=now)
+        return []
+
+
+def record_each(
+    pairs: Sequence[tuple[Message, Outcome]], *, whole_claim: bool, now: datetime
+) -> list[float]:
+    """One request per message; all of a chunk's outcomes in one transaction."""
+    delays: list[float] = []
+    with transaction.atomic():
+        accepted = [(m, o) for m, o in pairs if o.accepted]
+        if accepted:
+            mark_sent(
+                [m for m, _ in accepted],
+                [o.provider_message_id for _, o in accepted],
+                whole_claim=whole_claim and len(accepted) == len(pairs),
+                now=now,
+            )
+        failed = sorted(
+            ((m, o) for m, o in pairs if not o.accepted),
+            key=lambda p: failure_key(p[1]),
+        )
+        for _, same in groupby(failed, key=lambda p: failure_key(p[1])):
+            same = list(same)
+            delays += mark_failed([m for m, _ in same], same[0][1], now=now)
+    return delays
+
+
+def failure_key(outcome: Outcome) -> tuple:
+    return (outcome.category, outcome.diagnosis, outcome.retry_after or 0)
+
+
+def claimed(messages: Sequence[Message], *, whole_claim: bool = False):
+    rows = Message.objects.filter(claim=messages[0].claim, status=Status.SENDING)
+    return rows if whole_claim else rows.filter(pk__in=[m.pk for m in messages])
+
+
+def mark_sent(
+    messages: Sequence[Message], ids: list[str], *, whole_claim: bool, now: datetime
+) -> None:
+    updated = claimed(messages, whole_claim=whole_claim).update(
+        status=Status.SENT,
+        claim="",
+        sent_at=now,
+        failure_category="",
+        failure_reason="",
+    )
+    if updated < len(messages):
+        # Some were already marked by their delivery report; note when they went.
+        Message.objects.filter(
+            pk__in=[m.pk for m in messages], sent_at__isnull=True
+        ).update(sent_at=now)
+    write_provider_ids(messages, ids)
+
+
+def write_provider_ids(messages: Sequence[Message], ids: list[str]) -> None:
+    pairs = [(pid, m.pk) for m, pid in zip(messages, ids, strict=True) if pid]
+    if not pairs:
+        return
+    # One prepared statement run per row beats a CASE over a thousand rows.
+    table = connection.ops.quote_name(Message._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.executemany(
+            f"UPDATE {table} SET provider_message_id = %s WHERE id = %s",  # noqa: S608
+            pairs,
+        )
+
+
+def mark_failed(
+    messages: Sequence[Message], outcome: Outcome, *, now: datetime
+) -> list[float]:
+    """Fail what is permanent or out of attempts; queue the rest again later."""
+    limit = settings.SEND_MAX_ATTEMPTS
+    spent = [m for m in messages if not outcome.transient or m.attempts >= limit]
+    note = f" (gave up after {limit} attempts)" if outcome.transient else ""
+    if spent:
+        claimed(spent).update(
+            status=Status.FAILED,
+            claim="",
+            failure_category=outcome.category,
+            failure_reason=(outcome.diagnosis + note)[:500],
+        )
+    # Each message keeps its own count, so a batch can mix first and last tries.
+    retry = sorted((m for m in messages if m not in spent), key=attrgetter("attempts"))
+    delays = []
+    for attempts, same in groupby(retry, key=attrgetter("attempts")):
+        delay = backoff(attempts, outcome.retry_after)
+        claimed(list(same)).update(
+            status=Status.QUEUED,
+            claim="",
+            next_attempt_at=now + delay,
+            failure_category=outcome.category,
+            failure_reason=outcome.diagnosis[:500],
+        )
+        delays.append(delay.total_seconds())
+    return delays
+
+
+def backoff(attempts: int, retry_after: float | None) -> timedelta:
+    base = settings.SEND_RETRY_BASE_SECONDS * 2 ** max(0, attempts - 1)
+    seconds = min(base, settings.SEND_RETRY_MAX_SECONDS)
+    return timedelta(seconds=max(seconds, retry_after or 0))
