@@ -23,6 +23,7 @@ from django.db.models import F, Q, Subquery
 from django.utils import timezone
 
 from providers import transport
+from providers.models import Sender
 from providers.outcomes import Outcome
 from providers.rendering import CompiledRequest, compile_request
 from providers.rendering import Message as Outgoing
@@ -206,11 +207,23 @@ def claim(*, campaign_id: int, limit: int, now: datetime) -> list[Message]:
     )
     if not claimed:
         return []
+    # Only what sending reads: building full rows costs as much as the sends.
     return list(
         Message.objects.filter(claim=token, status=Status.SENDING)
-        .select_related("sender__provider")
+        .only(*SENDING_FIELDS)
         .order_by("sender_id", "pk")
     )
+
+
+SENDING_FIELDS = (
+    "campaign_id",
+    "sender_id",
+    "message_id",
+    "to",
+    "body",
+    "attempts",
+    "claim",
+)
 
 
 def process_chunk(*, campaign_id: int, now: datetime | None = None) -> int:
@@ -228,12 +241,14 @@ def process_chunk(*, campaign_id: int, now: datetime | None = None) -> int:
         return 0
     messages = claim(campaign_id=campaign_id, limit=chunk_size(campaign), now=now)
     # Event campaigns resolve their sender per event, so a chunk may hold several.
-    for _, group in groupby(messages, key=attrgetter("sender_id")):
+    senders = Sender.objects.select_related("provider").in_bulk(
+        {m.sender_id for m in messages if m.sender_id}
+    )
+    for sender_id, group in groupby(messages, key=attrgetter("sender_id")):
         group = list(group)
         whole = len(group) == len(messages)
-        send_claimed(
-            group, sender=group[0].sender or sender, whole_claim=whole, now=now
-        )
+        own = senders.get(sender_id, sender)
+        send_claimed(group, sender=own, whole_claim=whole, now=now)
     finish_if_done(campaign_id)
     return len(messages)
 
@@ -265,14 +280,24 @@ def send_claimed(
                 group, outcome, provider=provider, whole_claim=whole, now=now
             )
     else:
+        one = partial(send_group, compiled, provider=provider, secrets=secrets)
         with ThreadPoolExecutor(max_workers=settings.SEND_CONCURRENCY) as pool:
-            one = partial(send_group, compiled, provider=provider, secrets=secrets)
-            outcomes = list(pool.map(lambda m: one([m]), messages))
-        pairs = list(zip(messages, outcomes, strict=True))
-        delays = record_each(pairs, whole_claim=whole_claim, now=now)
+            outcomes = pool.map(lambda m: one([m]), messages)
+            # Record as answers come in, while the pool keeps sending.
+            done: list[tuple[Message, Outcome]] = []
+            for pair in zip(messages, outcomes, strict=True):
+                done.append(pair)
+                if len(done) == RECORD_EVERY:
+                    delays += record_each(done, whole_claim=False, now=now)
+                    done = []
+            if done:
+                delays += record_each(done, whole_claim=False, now=now)
     campaign_id = messages[0].campaign_id
     for delay in sorted(set(delays)):
         tasks.send_chunk.apply_async((campaign_id,), countdown=delay)
+
+
+RECORD_EVERY = 100
 
 
 def release(messages: list[Message]) -> None:
