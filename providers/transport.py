@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 import requests
 from django.conf import settings
 from requests.adapters import HTTPAdapter
+from urllib3 import exceptions as urllib3_errors
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
@@ -125,26 +126,27 @@ def send(
     outcome = outcome.finish(
         latency_ms=round((time.monotonic() - started) * 1000), secrets=secrets
     )
-    logger.info(
-        "sms send %s %s -> %s %s in %d ms",
-        request.method,
-        redact_text(request.url, secrets),
-        outcome.status_code or "-",
-        outcome.category,
-        outcome.latency_ms,
-    )
+    if logger.isEnabledFor(logging.INFO):
+        logger.info(
+            "sms send %s %s -> %s %s in %d ms",
+            request.method,
+            redact_text(request.url, secrets),
+            outcome.status_code or "-",
+            outcome.category,
+            outcome.latency_ms,
+        )
     return outcome
 
 
 def read_capped(response: requests.Response) -> tuple[bytes, bool]:
+    """The answer's first SMS_RESPONSE_MAX_BYTES, and whether there was more."""
     limit = settings.SMS_RESPONSE_MAX_BYTES
-    chunks, size = [], 0
-    for chunk in response.iter_content(chunk_size=8192):
-        chunks.append(chunk)
-        size += len(chunk)
-        if size > limit:
-            return b"".join(chunks)[:limit], True
-    return b"".join(chunks), False
+    try:
+        body = response.raw.read(limit + 1, decode_content=True)
+    except urllib3_errors.HTTPError as err:
+        # Keep requests' exception types, which failure_for_exception reads.
+        raise requests.ConnectionError(err) from err
+    return body[:limit], len(body) > limit
 
 
 def retry_after_seconds(value: str | None) -> float | None:
