@@ -41,31 +41,57 @@ def apply_updates(
             if target is None:
                 result.unmatched.append(update.message_id or update.provider_message_id)
             elif target.advance(update, now=now):
-                target.save()
+                target.save(update_fields=DELIVERY_FIELDS[type(target)])
                 result.applied += 1
             else:
                 result.unchanged += 1
     return result
 
 
+DELIVERY_FIELDS = {
+    Message: [
+        "status",
+        "delivered_at",
+        "failure_category",
+        "failure_reason",
+        "delivery_error_code",
+        "delivery_description",
+    ],
+    TestSend: [
+        "delivery_state",
+        "delivery_error_code",
+        "delivery_description",
+        "delivery_reported_at",
+        "dlr_received_at",
+    ],
+}
+
+
 class Targets:
-    """What the updates name, by our id and by the provider's: four queries at most."""
+    """What the updates name: campaign messages first, test sends for the rest;
+    by our id, then by the provider's id for whatever is still missing."""
 
     def __init__(self, provider: Provider, updates: list[StatusUpdate]) -> None:
-        ours = {u.message_id for u in updates if u.message_id}
-        theirs = {u.provider_message_id for u in updates if u.provider_message_id}
-        tests = TestSend.objects.select_for_update().filter(provider=provider)
-        messages = Message.objects.select_for_update().filter(sender__provider=provider)
         self.by_ours: dict[str, TestSend | Message] = {}
         self.by_theirs: dict[str, TestSend | Message] = {}
-        for rows in (tests, messages):
-            self.by_ours.update(
-                (r.message_id, r) for r in rows.filter(message_id__in=ours)
-            )
-            self.by_theirs.update(
-                (r.provider_message_id, r)
-                for r in rows.filter(provider_message_id__in=theirs)
-            )
+        sources = (
+            Message.objects.filter(sender__provider=provider),
+            TestSend.objects.filter(provider=provider),
+        )
+        for rows in sources:
+            ours = {u.message_id for u in updates if u.message_id}
+            ours -= self.by_ours.keys()
+            if ours:
+                found = rows.filter(message_id__in=ours).order_by()
+                self.by_ours.update((r.message_id, r) for r in found)
+            theirs = {
+                u.provider_message_id
+                for u in updates
+                if u.provider_message_id and self.find(u) is None
+            }
+            if theirs:
+                found = rows.filter(provider_message_id__in=theirs).order_by()
+                self.by_theirs.update((r.provider_message_id, r) for r in found)
 
     def find(self, update: StatusUpdate) -> TestSend | Message | None:
         return self.by_ours.get(update.message_id) or self.by_theirs.get(

@@ -7,6 +7,7 @@ import json
 from typing import Any
 
 from django.conf import settings
+from django.db import transaction
 from django.http import HttpRequest, JsonResponse
 from django.utils import timezone
 from django.utils.crypto import constant_time_compare
@@ -50,12 +51,14 @@ def dlr_callback(request: HttpRequest, token: str) -> JsonResponse:
         if status == 401:
             response["WWW-Authenticate"] = 'Basic realm="smsbridge delivery reports"'
         return response
-    tracked = apply_updates(provider=provider, updates=updates)
-    summary = (
-        f"{tracked.applied} applied, {tracked.unchanged} unchanged, "
-        f"{len(tracked.unmatched)} unmatched, {tracked.events} other events"
-    )
-    log(request, provider, status=200, result=summary, kind=kind, tracked=tracked)
+    # Applying and logging share one transaction: one write lock, one commit.
+    with transaction.atomic():
+        tracked = apply_updates(provider=provider, updates=updates)
+        summary = (
+            f"{tracked.applied} applied, {tracked.unchanged} unchanged, "
+            f"{len(tracked.unmatched)} unmatched, {tracked.events} other events"
+        )
+        log(request, provider, status=200, result=summary, kind=kind, tracked=tracked)
     # Unknown ids still get 200, so the provider stops retrying; they are kept
     # in the log for inspection.
     return JsonResponse(
