@@ -75,8 +75,12 @@ class Targets:
         self.by_ours: dict[str, TestSend | Message] = {}
         self.by_theirs: dict[str, TestSend | Message] = {}
         sources = (
-            Message.objects.filter(sender__provider=provider),
-            TestSend.objects.filter(provider=provider),
+            Message.objects.filter(sender__provider=provider).only(
+                "message_id", "provider_message_id", "to", *DELIVERY_FIELDS[Message]
+            ),
+            TestSend.objects.filter(provider=provider).only(
+                "message_id", "provider_message_id", "to", *DELIVERY_FIELDS[TestSend]
+            ),
         )
         for rows in sources:
             ours = {u.message_id for u in updates if u.message_id}

@@ -78,13 +78,32 @@ def dlr_callback(request: HttpRequest, token: str) -> JsonResponse:
     )
 
 
+# What a callback needs of its provider; the request template is left unread.
+CALLBACK_FIELDS = (
+    "nickname",
+    "callback_token",
+    "previous_callback_token",
+    "previous_token_valid_until",
+    "dlr_credentials",
+    "dlr_id_path",
+    "dlr_provider_id_path",
+    "dlr_status_path",
+    "dlr_error_code_path",
+    "dlr_description_path",
+    "dlr_timestamp_path",
+    "dlr_status_values",
+)
+
+
 def provider_for(token: str) -> Provider | None:
-    now = timezone.now()
-    current = Provider.objects.filter(callback_token=token).first()
+    providers = Provider.objects.only(*CALLBACK_FIELDS).order_by()
+    current = providers.filter(callback_token=token).first()
     if current:
         return current
-    previous = Provider.objects.filter(previous_callback_token=token).first()
-    return previous if previous and previous.accepts_token(token, now=now) else None
+    previous = providers.filter(previous_callback_token=token).first()
+    if previous and previous.accepts_token(token, now=timezone.now()):
+        return previous
+    return None
 
 
 def check_credentials(request: HttpRequest, provider: Provider) -> None:
