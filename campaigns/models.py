@@ -111,11 +111,6 @@ class AudienceMember(models.Model):
         return self.to
 
 
-class MessageQuerySet(models.QuerySet):
-    def terminal(self) -> MessageQuerySet:
-        return self.filter(status__in=Message.TERMINAL)
-
-
 class Message(models.Model):
     """One SMS to one recipient and everything that happened to it."""
 
@@ -164,8 +159,6 @@ class Message(models.Model):
         "DLR description", max_length=500, blank=True
     )
     created_at = models.DateTimeField("created", auto_now_add=True)
-
-    objects = MessageQuerySet.as_manager()
 
     class Meta:
         ordering = ["pk"]

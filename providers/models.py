@@ -26,11 +26,6 @@ def new_callback_token() -> str:
     return secrets.token_urlsafe(24)
 
 
-class ProviderQuerySet(models.QuerySet):
-    def active(self) -> ProviderQuerySet:
-        return self.filter(is_active=True)
-
-
 class Provider(models.Model):
     """An HTTP SMS provider and how to build a request for it."""
 
@@ -235,8 +230,6 @@ class Provider(models.Model):
     )
     created_at = models.DateTimeField("created", auto_now_add=True)
     updated_at = models.DateTimeField("updated", auto_now=True)
-
-    objects = ProviderQuerySet.as_manager()
 
     class Meta:
         ordering = ["nickname"]
@@ -523,11 +516,6 @@ class Sender(models.Model):
         return others.update(is_default=False)
 
 
-class TestSendQuerySet(models.QuerySet):
-    def latest_per_provider(self) -> models.QuerySet:
-        return self.order_by("provider_id", "-created_at")
-
-
 class TestSend(models.Model):
     """One press of Send Test SMS: what was sent, what came back, and the verdict."""
 
@@ -577,8 +565,6 @@ class TestSend(models.Model):
         "provider's report time", null=True, blank=True
     )
     dlr_received_at = models.DateTimeField("DLR received", null=True, blank=True)
-
-    objects = TestSendQuerySet.as_manager()
 
     class Meta:
         ordering = ["-created_at", "-pk"]
