@@ -13,7 +13,7 @@ import uuid
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
-from functools import partial
+from functools import cache, partial
 from itertools import groupby
 from operator import attrgetter
 from typing import NamedTuple
@@ -158,9 +158,22 @@ def opted_out(campaign: Campaign, sender) -> set[str]:
 
 def chunk_size(campaign: Campaign) -> int:
     provider = campaign.resolved_sender().provider
-    if provider.batch_enabled:
-        return provider.batch_size
-    return settings.SEND_CHUNK_SIZE
+    size = provider.batch_size if provider.batch_enabled else settings.SEND_CHUNK_SIZE
+    if provider.rate_limit:
+        # A claim must be sent well within SEND_CLAIM_TIMEOUT, or its rows would
+        # be taken back and sent twice.
+        size = min(size, max(1, provider.rate_limit * settings.SEND_CLAIM_TIMEOUT // 2))
+    return size
+
+
+def sender_pool() -> ThreadPoolExecutor:
+    """The threads of this process that send one-message requests, kept warm."""
+    return threads(settings.SEND_CONCURRENCY)
+
+
+@cache
+def threads(size: int) -> ThreadPoolExecutor:
+    return ThreadPoolExecutor(max_workers=size, thread_name_prefix="sms-send")
 
 
 def enqueue(campaign_id: int, count: int) -> None:
@@ -286,23 +299,14 @@ def send_claimed(
             )
     else:
         one = partial(send_group, compiled, provider=provider, secrets=secrets)
-        with ThreadPoolExecutor(max_workers=settings.SEND_CONCURRENCY) as pool:
-            outcomes = pool.map(lambda m: one([m]), messages)
-            # Record as answers come in, while the pool keeps sending.
-            done: list[tuple[Message, Outcome]] = []
-            for pair in zip(messages, outcomes, strict=True):
-                done.append(pair)
-                if len(done) == RECORD_EVERY:
-                    delays += record_each(done, whole_claim=False, now=now)
-                    done = []
-            if done:
-                delays += record_each(done, whole_claim=False, now=now)
+        outcomes = list(sender_pool().map(lambda m: one([m]), messages))
+        # Recorded once the chunk is out: writing while the pool sends would
+        # compete with it for the interpreter.
+        pairs = list(zip(messages, outcomes, strict=True))
+        delays = record_each(pairs, whole_claim=whole_claim, now=now)
     campaign_id = messages[0].campaign_id
     for delay in sorted(set(delays)):
         tasks.send_chunk.apply_async((campaign_id,), countdown=delay)
-
-
-RECORD_EVERY = 100
 
 
 def release(messages: list[Message]) -> None:

@@ -174,7 +174,7 @@ CELERY_BEAT_SCHEDULE = {
 }
 
 # Campaign delivery.
-SEND_CHUNK_SIZE = env.int("SEND_CHUNK_SIZE", default=500)
+SEND_CHUNK_SIZE = env.int("SEND_CHUNK_SIZE", default=2000)
 SEND_CONCURRENCY = env.int("SEND_CONCURRENCY", default=8)
 SEND_MAX_ATTEMPTS = env.int("SEND_MAX_ATTEMPTS", default=5)
 SEND_RETRY_BASE_SECONDS = env.float("SEND_RETRY_BASE_SECONDS", default=5.0)
