@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from itertools import groupby
 from operator import attrgetter
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -19,11 +20,14 @@ from providers.outcomes import Outcome, record_ids
 
 from .models import Message
 
+if TYPE_CHECKING:
+    from .sending import Claimed
+
 Status = Message.Status
 
 
 def record_batch(
-    group: Sequence[Message], outcome: Outcome, *, provider, whole_claim: bool, now
+    group: Sequence[Claimed], outcome: Outcome, *, provider, whole_claim: bool, now
 ) -> list[float]:
     """One request carried the whole group; return the retry delays to schedule."""
     with transaction.atomic():
@@ -38,7 +42,7 @@ def record_batch(
 
 
 def record_each(
-    pairs: Sequence[tuple[Message, Outcome]], *, whole_claim: bool, now: datetime
+    pairs: Sequence[tuple[Claimed, Outcome]], *, whole_claim: bool, now: datetime
 ) -> list[float]:
     """One request per message; all of a chunk's outcomes in one transaction."""
     delays: list[float] = []
@@ -65,13 +69,13 @@ def failure_key(outcome: Outcome) -> tuple:
     return (outcome.category, outcome.diagnosis, outcome.retry_after or 0)
 
 
-def claimed(messages: Sequence[Message], *, whole_claim: bool = False):
+def claimed(messages: Sequence[Claimed], *, whole_claim: bool = False):
     rows = Message.objects.filter(claim=messages[0].claim, status=Status.SENDING)
     return rows if whole_claim else rows.filter(pk__in=[m.pk for m in messages])
 
 
 def mark_sent(
-    messages: Sequence[Message], ids: list[str], *, whole_claim: bool, now: datetime
+    messages: Sequence[Claimed], ids: list[str], *, whole_claim: bool, now: datetime
 ) -> None:
     updated = claimed(messages, whole_claim=whole_claim).update(
         status=Status.SENT,
@@ -88,7 +92,7 @@ def mark_sent(
     write_provider_ids(messages, ids)
 
 
-def write_provider_ids(messages: Sequence[Message], ids: list[str]) -> None:
+def write_provider_ids(messages: Sequence[Claimed], ids: list[str]) -> None:
     pairs = [(pid, m.pk) for m, pid in zip(messages, ids, strict=True) if pid]
     if not pairs:
         return
@@ -102,7 +106,7 @@ def write_provider_ids(messages: Sequence[Message], ids: list[str]) -> None:
 
 
 def mark_failed(
-    messages: Sequence[Message], outcome: Outcome, *, now: datetime
+    messages: Sequence[Claimed], outcome: Outcome, *, now: datetime
 ) -> list[float]:
     """Fail what is permanent or out of attempts; queue the rest again later."""
     limit = settings.SEND_MAX_ATTEMPTS

@@ -25,7 +25,7 @@ from django.utils import timezone
 
 from providers import transport
 from providers.models import Sender
-from providers.outcomes import Outcome
+from providers.outcomes import Outcome, ResponseRules
 from providers.rendering import CompiledRequest, compile_request
 from providers.rendering import Message as Outgoing
 from providers.spec import wire_secrets
@@ -279,27 +279,32 @@ def wake_at(campaign_id: int, moment: datetime) -> None:
 
 
 def send_claimed(
-    messages: list[Message], *, sender, now: datetime, whole_claim: bool = False
+    messages: Sequence[Claimed], *, sender, now: datetime, whole_claim: bool = False
 ) -> None:
     provider = sender.provider
     if not provider.is_active:
         release(messages)
         return
     compiled = compile_request(provider.request_spec(sender=sender))
-    secrets = provider.secret_values()
+    send = partial(
+        send_group,
+        compiled,
+        provider=provider,
+        rules=provider.response_rules(),
+        secrets=provider.secret_values(),
+    )
     delays: list[float] = []
     if provider.batch_enabled:
         size = provider.batch_size
         for start in range(0, len(messages), size):
             group = messages[start : start + size]
-            outcome = send_group(compiled, group, provider=provider, secrets=secrets)
+            outcome = send(group)
             whole = whole_claim and len(group) == len(messages)
             delays += record_batch(
                 group, outcome, provider=provider, whole_claim=whole, now=now
             )
     else:
-        one = partial(send_group, compiled, provider=provider, secrets=secrets)
-        outcomes = list(sender_pool().map(lambda m: one([m]), messages))
+        outcomes = list(sender_pool().map(lambda m: send([m]), messages))
         # Recorded once the chunk is out: writing while the pool sends would
         # compete with it for the interpreter.
         pairs = list(zip(messages, outcomes, strict=True))
@@ -309,7 +314,7 @@ def send_claimed(
         tasks.send_chunk.apply_async((campaign_id,), countdown=delay)
 
 
-def release(messages: list[Message]) -> None:
+def release(messages: Sequence[Claimed]) -> None:
     """Hand claimed messages back untouched, attempt not counted."""
     Message.objects.filter(
         pk__in=[m.pk for m in messages], claim=messages[0].claim, status=Status.SENDING
@@ -317,7 +322,12 @@ def release(messages: list[Message]) -> None:
 
 
 def send_group(
-    compiled: CompiledRequest, group: Sequence[Message], *, provider, secrets
+    compiled: CompiledRequest,
+    group: Sequence[Claimed],
+    *,
+    provider,
+    rules: ResponseRules,
+    secrets: list[str],
 ) -> Outcome:
     throttle.acquire(
         provider_id=provider.pk, count=len(group), per_second=provider.rate_limit
@@ -333,9 +343,7 @@ def send_group(
             for m in group
         ]
     )
-    return transport.send(
-        request, rules=provider.response_rules(), secrets=wire_secrets(request, secrets)
-    )
+    return transport.send(request, rules=rules, secrets=wire_secrets(request, secrets))
 
 
 def finish_if_done(campaign_id: int) -> bool:
