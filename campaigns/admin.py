@@ -10,7 +10,7 @@ from django.shortcuts import get_object_or_404, redirect
 from django.urls import path, reverse
 from django.utils.html import format_html
 
-from providers import encoding
+from providers import encoding, phones
 
 from . import (
     api_admin,  # noqa: F401  (registers the API token and opt-out admin)
@@ -69,7 +69,7 @@ class CampaignAdmin(admin.ModelAdmin):
                 "sender_type",
                 "sender",
                 "message",
-                "default_country",
+                "country_display",
                 "scheduled_at",
                 "audience_summary",
                 "preview",
@@ -85,7 +85,7 @@ class CampaignAdmin(admin.ModelAdmin):
                     {
                         **opts,
                         "fields": [
-                            f
+                            "country_display" if f == "default_country" else f
                             for f in opts["fields"]
                             if not f.startswith("audience_") or f == "audience_summary"
                         ],
@@ -135,6 +135,12 @@ class CampaignAdmin(admin.ModelAdmin):
             return "—"
         stats = campaign_stats(obj)
         return f"{stats['done']} / {stats['total']}"
+
+    @admin.display(description="Default country")
+    def country_display(self, obj: Campaign) -> str:
+        return dict(phones.country_choices()).get(
+            obj.default_country, obj.default_country
+        )
 
     @admin.display(description="Audience")
     def audience_summary(self, obj: Campaign) -> str:
@@ -259,6 +265,7 @@ class CampaignAdmin(admin.ModelAdmin):
             )
             context["can_launch"] = request.user.has_perm("campaigns.launch_campaign")
             context["editable"] = obj.status in EDITABLE
+            context["can_retry"] = sending.retryable(obj).exists()
         return super().render_change_form(request, context, add, change, form_url, obj)
 
 

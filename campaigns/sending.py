@@ -409,13 +409,18 @@ def cancel(*, campaign: Campaign) -> int:
         )
 
 
+def retryable(campaign: Campaign):
+    """Failed sends worth another try; undelivered messages did reach the provider."""
+    return campaign.messages.filter(status=Status.FAILED).exclude(
+        failure_category__in=["undelivered", "opted_out"]
+    )
+
+
 def retry_failed(*, campaign: Campaign) -> int:
     """Queue the campaign's failed sends again, with the same message ids."""
     with transaction.atomic():
-        again = (
-            campaign.messages.filter(status=Status.FAILED)
-            .exclude(failure_category__in=["undelivered", "opted_out"])
-            .update(status=Status.QUEUED, attempts=0, next_attempt_at=None, claim="")
+        again = retryable(campaign).update(
+            status=Status.QUEUED, attempts=0, next_attempt_at=None, claim=""
         )
         if again:
             Campaign.objects.filter(pk=campaign.pk).update(

@@ -381,3 +381,32 @@ def test_support_cannot_launch_cancel_or_retry(client, wire, sender, action) -> 
     assert campaign.status == Campaign.Status.DRAFT
     assert not campaign.messages.exists()
     assert progress.status_code == 200  # but may watch
+
+
+@pytest.mark.django_db
+def test_retry_failed_is_offered_only_when_something_can_be_retried(
+    admin_client,
+) -> None:
+    from campaigns.models import Message
+
+    from .fake_provider import campaign_to, connect, numbers
+
+    connect("http://127.0.0.1:9/send")
+    campaign = campaign_to(numbers(2))
+    campaign.status = campaign.Status.COMPLETED
+    campaign.save()
+    url = f"/admin/campaigns/campaign/{campaign.pk}/change/"
+    for n, category in enumerate(["undelivered", "server_error"]):
+        Message.objects.create(
+            campaign=campaign,
+            message_id=f"m{n}",
+            to=numbers(2)[n],
+            body="x",
+            status=Message.Status.FAILED,
+            failure_category=category,
+        )
+        page = admin_client.get(url).content.decode()
+        offered = 'data-action="retry"' in page
+        # Undelivered messages reached the provider; only the 5xx one is retried.
+        assert offered is (category == "server_error")
+        assert "Singapore (+65)" in page
