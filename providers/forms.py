@@ -12,6 +12,7 @@ from django.forms.models import construct_instance
 from . import encoding, phones, validators
 from .dlr import DeliveryState
 from .models import Header, Provider, ProviderVariable, Sender, UrlParameter
+from .redaction import redact_text
 from .rendering import (
     BUILTIN_VARIABLES,
     PER_MESSAGE,
@@ -442,7 +443,17 @@ class ProviderForm(forms.ModelForm):
         try:
             validators.validate_endpoint_url(url)
         except ValidationError as err:
-            self.add_error("endpoint", err)
+            # The message names the host, which a secret variable may be part of.
+            secrets = [
+                r.value for r in self.cleaned_data.get("variables", []) if r.secret
+            ]
+            self.add_error(
+                "endpoint",
+                [
+                    ValidationError(redact_text(message, secrets), code=error.code)
+                    for error, message in zip(err.error_list, err.messages, strict=True)
+                ],
+            )
 
     # --- saving --------------------------------------------------------------------
 

@@ -334,3 +334,20 @@ def test_it_leaves_authentication_and_batch_off_the_moengage_screen() -> None:
 
     assert not {"authentication", "basic_password", "batch_enabled"} & set(form.fields)
     assert "url_parameters" not in ClevertapProviderForm().fields
+
+
+def test_an_endpoint_error_never_shows_a_secret_part_of_the_host(settings) -> None:
+    settings.SMS_ALLOW_PRIVATE_ENDPOINTS = False
+
+    form = bound(
+        endpoint="https://{tenantHost}/sms",
+        rows={
+            "variables": [
+                *ROWS["clevertap"]["variables"],
+                ("tenantHost", "secret-tenant-0042.localhost", True),
+            ]
+        },
+    )
+
+    assert error_codes(form, "endpoint") in (["private_address"], ["unresolvable_host"])
+    assert "secret-tenant-0042" not in " ".join(form.errors["endpoint"])
