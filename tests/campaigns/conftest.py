@@ -18,6 +18,7 @@ from urllib.parse import urlencode
 import pytest
 
 from campaigns import throttle
+from providers.models import Provider
 
 from .fake_provider import FakeProvider
 
@@ -33,20 +34,6 @@ SQLITE_OPTIONS = urlencode(
     }
 )
 PRELUDE = "import django\ndjango.setup()\n"
-
-
-@pytest.fixture(autouse=True)
-def _admin_pages(settings) -> None:
-    # Without DEBUG the settings pick the manifest storage, and WhiteNoise scans
-    # STATIC_ROOT; both need a collectstatic run that admin pages under test don't.
-    settings.ALLOWED_HOSTS = [*settings.ALLOWED_HOSTS, "testserver"]
-    settings.WHITENOISE_AUTOREFRESH = True
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "staticfiles": {
-            "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"
-        },
-    }
 
 
 @pytest.fixture
@@ -249,3 +236,9 @@ def file_db(migrated_sqlite, tmp_path) -> FileDb:
     path = tmp_path / "db.sqlite3"
     shutil.copyfile(migrated_sqlite, path)
     return FileDb(path)
+
+
+@pytest.fixture
+def provider(db) -> Provider:
+    """A provider for delivery-report tests; nothing is sent to it."""
+    return Provider.objects.create(nickname="8x8 SMS", endpoint="https://8.8.8.8/x")

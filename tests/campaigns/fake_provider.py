@@ -19,7 +19,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from campaigns.models import AudienceMember, Campaign
-from providers.models import Provider, Sender
+from providers.models import Provider, Sender, TestSend
+from providers.outcomes import Category
 
 BATCH_KEY = "msgs"
 ID_KEY = "mid"
@@ -280,3 +281,18 @@ def campaign_to(
         for i, to in enumerate(audience)
     )
     return campaign
+
+
+def accepted_test_send(
+    provider: Provider, message_id: str, provider_message_id: str = ""
+) -> TestSend:
+    """A test SMS the provider accepted, waiting for its delivery report."""
+    return TestSend.objects.create(
+        provider=provider,
+        to="+6591234567",
+        message="Hello",
+        message_id=message_id,
+        provider_message_id=provider_message_id,
+        category=Category.ACCEPTED,
+        diagnosis="Accepted.",
+    )

@@ -15,19 +15,6 @@ pytestmark = pytest.mark.django_db
 TOKEN = re.compile(r"sb_[A-Za-z0-9_-]{43}")
 
 
-@pytest.fixture(autouse=True)
-def _static_files_without_collectstatic(settings) -> None:
-    # Without DEBUG the settings pick the manifest storage, which needs a
-    # collectstatic run that the admin pages under test don't.
-    settings.WHITENOISE_AUTOREFRESH = True
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "staticfiles": {
-            "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"
-        },
-    }
-
-
 def add_token(admin_client, name: str = "app-backend") -> str:
     # Followed, so the page after the redirect shows (and uses up) the message.
     response = admin_client.post(

@@ -28,6 +28,8 @@ from providers.models import TestSend as SentTest
 from providers.outcomes import Category
 from providers.send_test import send_test_sms
 
+from .fake_provider import accepted_test_send
+
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "dlr"
 
 LIFECYCLE_ID = "4b1d7e0c9a2f4e6b8d3c5a7f1e9b2d40"
@@ -58,38 +60,6 @@ def loaded(name: str) -> Any:
 
 def url(token: str) -> str:
     return f"/dlr/{token}/"
-
-
-@pytest.fixture(autouse=True)
-def _static_files_without_collectstatic(settings) -> None:
-    # Without DEBUG the settings pick the manifest storage, and WhiteNoise scans
-    # STATIC_ROOT; both need a collectstatic run that the pages under test don't.
-    settings.WHITENOISE_AUTOREFRESH = True
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "staticfiles": {
-            "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"
-        },
-    }
-
-
-@pytest.fixture
-def provider(db) -> Provider:
-    return Provider.objects.create(nickname="8x8 SMS", endpoint="https://8.8.8.8/x")
-
-
-def sent(
-    provider: Provider, message_id: str, provider_message_id: str = ""
-) -> SentTest:
-    return SentTest.objects.create(
-        provider=provider,
-        to="+6591234567",
-        message="Hello",
-        message_id=message_id,
-        provider_message_id=provider_message_id,
-        category=Category.ACCEPTED,
-        diagnosis="Accepted.",
-    )
 
 
 def post(client, provider: Provider, name: str, **kwargs: Any):
@@ -124,7 +94,9 @@ def use_mapping(provider: Provider, **fields: Any) -> Provider:
 
 
 def test_it_marks_a_test_send_delivered_from_8x8s_receipt(client, provider) -> None:
-    test = sent(provider, LIFECYCLE_ID, provider_message_id=LIFECYCLE_UMID)
+    test = accepted_test_send(
+        provider, LIFECYCLE_ID, provider_message_id=LIFECYCLE_UMID
+    )
 
     response = post(client, provider, "8x8_delivered.json")
 
@@ -137,7 +109,7 @@ def test_it_marks_a_test_send_delivered_from_8x8s_receipt(client, provider) -> N
 
 
 def test_it_matches_8x8s_receipt_by_client_message_id(client, provider) -> None:
-    test = sent(provider, LIFECYCLE_ID)
+    test = accepted_test_send(provider, LIFECYCLE_ID)
 
     post(client, provider, "8x8_delivered.json")
 
@@ -146,7 +118,9 @@ def test_it_matches_8x8s_receipt_by_client_message_id(client, provider) -> None:
 
 
 def test_it_matches_8x8s_receipt_by_umid_alone(client, provider) -> None:
-    test = sent(provider, "id-8x8-was-never-given", provider_message_id=LIFECYCLE_UMID)
+    test = accepted_test_send(
+        provider, "id-8x8-was-never-given", provider_message_id=LIFECYCLE_UMID
+    )
 
     response = post(client, provider, "8x8_delivered.json")
 
@@ -156,7 +130,7 @@ def test_it_matches_8x8s_receipt_by_umid_alone(client, provider) -> None:
 
 
 def test_it_records_8x8s_error_for_an_undelivered_message(client, provider) -> None:
-    test = sent(provider, UNDELIVERED_ID)
+    test = accepted_test_send(provider, UNDELIVERED_ID)
 
     post(client, provider, "8x8_undelivered.json")
 
@@ -172,7 +146,7 @@ def test_it_records_8x8s_error_for_an_undelivered_message(client, provider) -> N
 
 
 def test_it_answers_clevertap_with_its_contract_body(client, provider) -> None:
-    test = sent(provider, CT_FAILED_ID)
+    test = accepted_test_send(provider, CT_FAILED_ID)
 
     response = post(client, provider, "clevertap_failed.json")
 
@@ -188,7 +162,7 @@ def test_it_answers_clevertap_with_its_contract_body(client, provider) -> None:
 
 def test_it_counts_replies_and_clicks_as_processed(client, provider) -> None:
     for message_id in (CT_DELIVERED_ID, CT_FAILED_ID, CT_OTHER_ID):
-        sent(provider, message_id)
+        accepted_test_send(provider, message_id)
 
     response = post(client, provider, "clevertap_mixed.json")
 
@@ -231,7 +205,7 @@ def test_it_applies_a_mapped_json_callback(
     client, provider, name, message_id, expected
 ) -> None:
     use_mapping(provider, **MSG91_MAPPING)
-    test = sent(provider, message_id)
+    test = accepted_test_send(provider, message_id)
 
     response = post(client, provider, name)
 
@@ -254,7 +228,7 @@ def test_it_applies_a_mapped_json_callback(
 )
 def test_it_applies_a_mapped_form_post(client, provider, name, sid, expected) -> None:
     use_mapping(provider, **TWILIO_MAPPING)
-    test = sent(provider, "ours-1", provider_message_id=sid)
+    test = accepted_test_send(provider, "ours-1", provider_message_id=sid)
 
     response = post(client, provider, name)
 
@@ -265,7 +239,7 @@ def test_it_applies_a_mapped_form_post(client, provider, name, sid, expected) ->
 
 def test_it_applies_a_mapped_get_query(client, provider) -> None:
     use_mapping(provider, **KANNEL_MAPPING)
-    test = sent(provider, KANNEL_ID)
+    test = accepted_test_send(provider, KANNEL_ID)
     query = raw("kannel_delivered.txt").decode()
 
     response = client.get(f"{url(provider.callback_token)}?{query}")
@@ -280,7 +254,7 @@ def test_it_applies_a_mapped_get_query(client, provider) -> None:
 
 def test_it_still_reads_8x8s_format_when_a_mapping_is_set(client, provider) -> None:
     use_mapping(provider, **MSG91_MAPPING)
-    test = sent(provider, LIFECYCLE_ID)
+    test = accepted_test_send(provider, LIFECYCLE_ID)
 
     post(client, provider, "8x8_delivered.json")
 
@@ -292,7 +266,7 @@ def test_it_still_reads_8x8s_format_when_a_mapping_is_set(client, provider) -> N
 
 
 def test_it_changes_nothing_when_8x8_repeats_a_receipt(client, provider) -> None:
-    test = sent(provider, LIFECYCLE_ID)
+    test = accepted_test_send(provider, LIFECYCLE_ID)
     post(client, provider, "8x8_delivered.json")
     test.refresh_from_db()
     first = test.dlr_received_at
@@ -306,7 +280,7 @@ def test_it_changes_nothing_when_8x8_repeats_a_receipt(client, provider) -> None
 
 
 def test_it_keeps_delivered_when_a_late_sent_arrives(client, provider) -> None:
-    test = sent(provider, LIFECYCLE_ID)
+    test = accepted_test_send(provider, LIFECYCLE_ID)
     post(client, provider, "8x8_delivered.json")
 
     response = post(client, provider, "8x8_sent.json")
@@ -318,7 +292,7 @@ def test_it_keeps_delivered_when_a_late_sent_arrives(client, provider) -> None:
 
 
 def test_it_advances_through_queued_sent_and_delivered(client, provider) -> None:
-    test = sent(provider, LIFECYCLE_ID)
+    test = accepted_test_send(provider, LIFECYCLE_ID)
     seen = []
 
     for name in ("8x8_queued.json", "8x8_sent.json", "8x8_delivered.json"):
@@ -354,8 +328,8 @@ def test_it_answers_200_partial_for_an_unknown_id(client, provider) -> None:
 def test_it_processes_the_known_ids_of_a_partly_unknown_callback(
     client, provider
 ) -> None:
-    sent(provider, CT_DELIVERED_ID)
-    sent(provider, CT_FAILED_ID)
+    accepted_test_send(provider, CT_DELIVERED_ID)
+    accepted_test_send(provider, CT_FAILED_ID)
 
     body = post(client, provider, "clevertap_mixed.json").json()
 
@@ -380,7 +354,7 @@ def test_it_refuses_malformed_json_with_a_reason(client, provider) -> None:
 
 
 def test_it_refuses_an_unrecognised_shape_without_a_mapping(client, provider) -> None:
-    sent(provider, MSG91_DELIVERED_ID)
+    accepted_test_send(provider, MSG91_DELIVERED_ID)
 
     response = post(client, provider, "msg91_delivered.json")
 
@@ -448,7 +422,7 @@ def test_it_only_answers_get_and_post(client, provider, method) -> None:
 def test_it_accepts_the_old_token_during_the_grace_period(client, provider) -> None:
     old = provider.callback_token
     provider.rotate_callback_token(now=timezone.now())
-    test = sent(provider, LIFECYCLE_ID)
+    test = accepted_test_send(provider, LIFECYCLE_ID)
 
     response = client.post(
         url(old), raw("8x8_delivered.json"), content_type="application/json"
@@ -465,7 +439,7 @@ def test_it_refuses_the_old_token_after_the_grace_period(
     old = provider.callback_token
     hours = settings.DLR_TOKEN_GRACE_HOURS
     provider.rotate_callback_token(now=timezone.now() - timedelta(hours=hours + 1))
-    sent(provider, LIFECYCLE_ID)
+    accepted_test_send(provider, LIFECYCLE_ID)
 
     response = client.post(
         url(old), raw("8x8_delivered.json"), content_type="application/json"
@@ -476,7 +450,7 @@ def test_it_refuses_the_old_token_after_the_grace_period(
 
 def test_it_accepts_the_new_token_at_once(client, provider) -> None:
     provider.rotate_callback_token(now=timezone.now())
-    test = sent(provider, LIFECYCLE_ID)
+    test = accepted_test_send(provider, LIFECYCLE_ID)
 
     response = post(client, provider, "8x8_delivered.json")
 
@@ -513,7 +487,7 @@ def basic(credentials: str) -> dict[str, str]:
 def guarded(provider) -> Provider:
     provider.dlr_credentials = "ops:secret1\nops:secret2"
     provider.save()
-    sent(provider, LIFECYCLE_ID)
+    accepted_test_send(provider, LIFECYCLE_ID)
     return provider
 
 
@@ -563,7 +537,7 @@ def test_it_accepts_a_password_containing_a_colon(client, provider) -> None:
 
 
 def test_it_stores_every_callback_with_what_it_did(client, provider) -> None:
-    sent(provider, LIFECYCLE_ID)
+    accepted_test_send(provider, LIFECYCLE_ID)
 
     post(client, provider, "8x8_delivered.json")
 
@@ -722,7 +696,7 @@ def test_it_only_proposes_on_post(admin_client) -> None:
 
 def test_it_rotates_callback_urls_from_the_changelist(admin_client, provider) -> None:
     old = provider.callback_token
-    sent(provider, LIFECYCLE_ID)
+    accepted_test_send(provider, LIFECYCLE_ID)
 
     response = admin_client.post(
         CHANGELIST_URL,

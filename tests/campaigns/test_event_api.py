@@ -27,13 +27,6 @@ EVENTS = "/api/v1/events"
 NUMBER = "+6591234567"
 
 
-@pytest.fixture(autouse=True)
-def _static_files_without_collectstatic(settings) -> None:
-    # WhiteNoise scans STATIC_ROOT at start-up unless told to look on demand; the
-    # API needs no collectstatic run.
-    settings.WHITENOISE_AUTOREFRESH = True
-
-
 @pytest.fixture
 def wire() -> Iterator[responses.RequestsMock]:
     with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:

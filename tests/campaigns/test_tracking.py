@@ -15,8 +15,8 @@ from django.utils import timezone
 from campaigns.tracking import TrackingResult, apply_updates
 from providers.dlr import StatusUpdate, parse
 from providers.models import Provider
-from providers.models import TestSend as SentTest
-from providers.outcomes import Category
+
+from .fake_provider import accepted_test_send
 
 pytestmark = pytest.mark.django_db
 
@@ -33,25 +33,6 @@ def updates(name: str) -> list[StatusUpdate]:
     return parse(json.loads((FIXTURES / name).read_text()))[1]
 
 
-@pytest.fixture
-def provider() -> Provider:
-    return Provider.objects.create(nickname="8x8 SMS", endpoint="https://8.8.8.8/x")
-
-
-def sent(
-    provider: Provider, message_id: str, provider_message_id: str = ""
-) -> SentTest:
-    return SentTest.objects.create(
-        provider=provider,
-        to="+6591234567",
-        message="Hello",
-        message_id=message_id,
-        provider_message_id=provider_message_id,
-        category=Category.ACCEPTED,
-        diagnosis="Accepted.",
-    )
-
-
 def apply(provider: Provider, *names: str) -> TrackingResult:
     return apply_updates(
         provider=provider, updates=[u for name in names for u in updates(name)]
@@ -59,7 +40,7 @@ def apply(provider: Provider, *names: str) -> TrackingResult:
 
 
 def test_it_applies_a_delivered_report(provider) -> None:
-    test = sent(provider, LIFECYCLE_ID)
+    test = accepted_test_send(provider, LIFECYCLE_ID)
 
     result = apply(provider, "8x8_delivered.json")
 
@@ -74,7 +55,7 @@ def test_it_applies_a_delivered_report(provider) -> None:
 
 
 def test_it_records_a_failures_code_and_description(provider) -> None:
-    test = sent(provider, "7e2a9c4f1b6d4a0e8c3f5b9d2e7a1c64")
+    test = accepted_test_send(provider, "7e2a9c4f1b6d4a0e8c3f5b9d2e7a1c64")
 
     apply(provider, "8x8_undelivered.json")
 
@@ -87,7 +68,7 @@ def test_it_records_a_failures_code_and_description(provider) -> None:
 
 
 def test_it_advances_through_queued_sent_delivered(provider) -> None:
-    test = sent(provider, LIFECYCLE_ID)
+    test = accepted_test_send(provider, LIFECYCLE_ID)
     seen = []
 
     for name in ("8x8_queued.json", "8x8_sent.json", "8x8_delivered.json"):
@@ -99,7 +80,7 @@ def test_it_advances_through_queued_sent_delivered(provider) -> None:
 
 
 def test_it_keeps_delivered_when_a_late_sent_arrives(provider) -> None:
-    test = sent(provider, LIFECYCLE_ID)
+    test = accepted_test_send(provider, LIFECYCLE_ID)
     apply(provider, "8x8_delivered.json")
     test.refresh_from_db()
     first = test.dlr_received_at
@@ -112,7 +93,7 @@ def test_it_keeps_delivered_when_a_late_sent_arrives(provider) -> None:
 
 
 def test_it_keeps_the_first_final_state(provider) -> None:
-    test = sent(provider, LIFECYCLE_ID)
+    test = accepted_test_send(provider, LIFECYCLE_ID)
     apply(provider, "8x8_delivered.json")
     late_failure = StatusUpdate(
         message_id=LIFECYCLE_ID, state="failed", error_code="15"
@@ -126,14 +107,14 @@ def test_it_keeps_the_first_final_state(provider) -> None:
 
 
 def test_it_treats_read_after_delivered_as_no_change(provider) -> None:
-    sent(provider, LIFECYCLE_ID)
+    accepted_test_send(provider, LIFECYCLE_ID)
     apply(provider, "8x8_delivered.json")
 
     assert apply(provider, "8x8_read.json") == TrackingResult(unchanged=1)
 
 
 def test_it_changes_nothing_when_a_report_is_replayed(provider) -> None:
-    test = sent(provider, LIFECYCLE_ID)
+    test = accepted_test_send(provider, LIFECYCLE_ID)
     apply(provider, "8x8_delivered.json")
     test.refresh_from_db()
     before = (test.delivery_state, test.dlr_received_at, test.delivery_reported_at)
@@ -150,7 +131,7 @@ def test_it_changes_nothing_when_a_report_is_replayed(provider) -> None:
 
 
 def test_it_applies_states_in_order_within_one_callback(provider) -> None:
-    test = sent(provider, LIFECYCLE_ID)
+    test = accepted_test_send(provider, LIFECYCLE_ID)
 
     result = apply(provider, "8x8_queued.json", "8x8_delivered.json", "8x8_sent.json")
 
@@ -160,7 +141,9 @@ def test_it_applies_states_in_order_within_one_callback(provider) -> None:
 
 
 def test_it_matches_on_the_providers_id_when_ours_is_unknown(provider) -> None:
-    test = sent(provider, "an-id-8x8-never-saw", provider_message_id=LIFECYCLE_UMID)
+    test = accepted_test_send(
+        provider, "an-id-8x8-never-saw", provider_message_id=LIFECYCLE_UMID
+    )
 
     result = apply(provider, "8x8_delivered.json")
 
@@ -177,7 +160,7 @@ def test_it_lists_ids_it_does_not_know(provider) -> None:
 
 def test_it_only_matches_the_providers_own_test_sends(provider) -> None:
     other = Provider.objects.create(nickname="Other", endpoint="https://8.8.4.4/x")
-    theirs = sent(other, LIFECYCLE_ID, provider_message_id=LIFECYCLE_UMID)
+    theirs = accepted_test_send(other, LIFECYCLE_ID, provider_message_id=LIFECYCLE_UMID)
 
     result = apply(provider, "8x8_delivered.json")
 
@@ -187,8 +170,8 @@ def test_it_only_matches_the_providers_own_test_sends(provider) -> None:
 
 
 def test_it_counts_every_kind_of_record_in_a_mixed_callback(provider) -> None:
-    delivered = sent(provider, CT_DELIVERED_ID)
-    failed = sent(provider, CT_FAILED_ID)
+    delivered = accepted_test_send(provider, CT_DELIVERED_ID)
+    failed = accepted_test_send(provider, CT_FAILED_ID)
 
     result = apply(provider, "clevertap_mixed.json")
 
@@ -202,7 +185,7 @@ def test_it_counts_every_kind_of_record_in_a_mixed_callback(provider) -> None:
 def test_it_counts_replies_and_clicks_as_events_without_changing_state(
     provider,
 ) -> None:
-    test = sent(provider, CT_DELIVERED_ID)
+    test = accepted_test_send(provider, CT_DELIVERED_ID)
 
     result = apply(provider, "clevertap_replied.json", "clevertap_clicked.json")
 
@@ -212,7 +195,7 @@ def test_it_counts_replies_and_clicks_as_events_without_changing_state(
 
 
 def test_it_ignores_a_report_without_a_state(provider) -> None:
-    test = sent(provider, LIFECYCLE_ID)
+    test = accepted_test_send(provider, LIFECYCLE_ID)
     unknown = StatusUpdate(message_id=LIFECYCLE_ID, raw_status="unknown")
 
     result = apply_updates(provider=provider, updates=[unknown])
@@ -223,7 +206,7 @@ def test_it_ignores_a_report_without_a_state(provider) -> None:
 
 
 def test_it_accepts_a_generator_of_updates(provider) -> None:
-    sent(provider, LIFECYCLE_ID)
+    accepted_test_send(provider, LIFECYCLE_ID)
 
     result = apply_updates(
         provider=provider, updates=(u for u in updates("8x8_delivered.json"))

@@ -64,18 +64,6 @@ def base_url(live_server) -> str:
     return live_server.url
 
 
-@pytest.fixture(autouse=True)
-def _source_static_files(settings) -> None:
-    # Tests run with DEBUG off, where the manifest storage needs `collectstatic` to
-    # have run first; the live server serves the source static files instead.
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "staticfiles": {
-            "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"
-        },
-    }
-
-
 @pytest.fixture
 def superuser(django_user_model, settings):
     # The default hasher is slow on purpose; each test hashes twice.

@@ -6,19 +6,6 @@ import pytest
 from django.contrib.auth.models import Group, User
 
 
-@pytest.fixture(autouse=True)
-def _static_files_without_collectstatic(settings) -> None:
-    # Without DEBUG the settings pick the manifest storage, and WhiteNoise scans
-    # STATIC_ROOT; both need a collectstatic run that admin pages under test don't.
-    settings.WHITENOISE_AUTOREFRESH = True
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "staticfiles": {
-            "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"
-        },
-    }
-
-
 @pytest.fixture
 def staff_in(db, client) -> Callable[[str], User]:
     """Log the test client in as a staff user holding one role (group)."""
