@@ -41,8 +41,9 @@
         .then(function (response) { return response.json(); })
         .then(function (data) {
           show(panel, data);
-          const working = data.status === "sending" || data.status === "scheduled" ||
-            data.counts.queued || data.counts.sending;
+          // An event-triggered campaign stays "sending" for good: only messages
+          // actually waiting keep the fast polling going.
+          const working = data.status === "scheduled" || data.counts.queued || data.counts.sending;
           const elapsed = Date.now() - started;
           if (working) {
             setTimeout(poll, POLL_MS);
