@@ -18,19 +18,6 @@ RECIPIENTS = 100_000
 TARGET = 2.0
 
 
-def run_campaign(campaign) -> tuple[float, float]:
-    """Seconds from launch to the last row sent, and to the first enqueue."""
-    from campaigns import sending
-
-    enqueued = common.mark_calls(sending, "enqueue")
-    started = time.perf_counter()
-    sending.launch(campaign=campaign)
-    while sending.process_chunk(campaign_id=campaign.pk):
-        pass
-    finished = time.perf_counter()
-    return finished - started, (enqueued or [finished])[0] - started
-
-
 def floor_posts(requests_: list) -> float:
     session = common.bare_session()
     common.post(session, requests_[0])  # open the connection outside the clock
@@ -89,7 +76,7 @@ def main(argv: list[str] | None = None) -> int:
             provider.save(update_fields=["message_id_path"])
         campaign = common.make_campaign(sender=sender, size=options.recipients)
         with common.profiled(options.profile):
-            elapsed, to_enqueue = run_campaign(campaign)
+            elapsed, to_enqueue = common.run_campaign(campaign)
         sent = campaign.messages.filter(status=Message.Status.SENT).count()
         if sent != options.recipients:
             print(f"only {sent:,} of {options.recipients:,} rows are SENT")

@@ -20,19 +20,6 @@ MESSAGES = 10_000
 TARGET = 0.8
 
 
-def run_campaign(campaign) -> tuple[float, float]:
-    """Seconds from launch to the last row sent, and to the first enqueue."""
-    from campaigns import sending
-
-    enqueued = common.mark_calls(sending, "enqueue")
-    started = time.perf_counter()
-    sending.launch(campaign=campaign)
-    while sending.process_chunk(campaign_id=campaign.pk):
-        pass
-    finished = time.perf_counter()
-    return finished - started, (enqueued or [finished])[0] - started
-
-
 def floor_posts(requests_: list, *, workers: int) -> float:
     session = common.bare_session()
     with ThreadPoolExecutor(max_workers=workers) as pool:
@@ -62,7 +49,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         campaign = common.make_campaign(sender=sender, size=options.messages)
         with common.profiled(options.profile):
-            elapsed, to_enqueue = run_campaign(campaign)
+            elapsed, to_enqueue = common.run_campaign(campaign)
         sent = campaign.messages.filter(status=Message.Status.SENT).count()
         if sent != options.messages:
             print(f"only {sent:,} of {options.messages:,} rows are SENT")

@@ -220,6 +220,19 @@ def post(session, request) -> None:
 # --- measuring and reporting ----------------------------------------------------------
 
 
+def run_campaign(campaign) -> tuple[float, float]:
+    """Seconds from launch to the last row sent, and to the first enqueue."""
+    from campaigns import sending
+
+    enqueued = mark_calls(sending, "enqueue")
+    started = time.perf_counter()
+    sending.launch(campaign=campaign)
+    while sending.process_chunk(campaign_id=campaign.pk):
+        pass
+    finished = time.perf_counter()
+    return finished - started, (enqueued or [finished])[0] - started
+
+
 def mark_calls(module, name: str) -> list[float]:
     """Record when module.name is called, without changing what it does."""
     original = getattr(module, name)

@@ -5,6 +5,7 @@ from typing import Any
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
+from django.db.models import Count, Q
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.urls import path, reverse
@@ -58,7 +59,17 @@ class CampaignAdmin(admin.ModelAdmin):
     ]
 
     def get_queryset(self, request: HttpRequest):
-        return super().get_queryset(request).select_related("sender__provider")
+        return (
+            super()
+            .get_queryset(request)
+            .select_related("sender__provider")
+            .annotate(
+                message_count=Count("messages"),
+                done_count=Count(
+                    "messages", filter=Q(messages__status__in=Message.TERMINAL)
+                ),
+            )
+        )
 
     def get_readonly_fields(self, request: HttpRequest, obj: Campaign | None = None):
         if obj is not None and obj.status not in EDITABLE:
@@ -133,8 +144,7 @@ class CampaignAdmin(admin.ModelAdmin):
     def progress(self, obj: Campaign) -> str:
         if obj.status in EDITABLE:
             return "—"
-        stats = campaign_stats(obj)
-        return f"{stats['done']} / {stats['total']}"
+        return f"{obj.done_count} / {obj.message_count}"
 
     @admin.display(description="Default country")
     def country_display(self, obj: Campaign) -> str:

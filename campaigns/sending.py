@@ -64,8 +64,8 @@ def check_launchable(campaign: Campaign) -> None:
     if campaign.kind == Campaign.Kind.ONE_TIME:
         if not campaign.audience.exists():
             raise LaunchError("The audience is empty; upload a CSV or paste numbers.")
-        columns = set().union(*(m.fields.keys() for m in campaign.audience.all()[:1]))
-        missing = missing_fields(campaign.message, columns)
+        first = campaign.audience.first()  # every member has the same columns
+        missing = missing_fields(campaign.message, set(first.fields))
         if missing:
             raise LaunchError(
                 "The message uses "

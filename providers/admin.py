@@ -17,7 +17,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.timesince import timesince
 
 from . import presets
-from .forms import FORMS
+from .forms import DLR_FIELDS, FORMS
 from .models import Provider, Sender, TestSend
 from .outcomes import Category
 from .preview import preview_response, propose_mapping_response
@@ -88,17 +88,7 @@ DLR_FIELDSET = (
         "description": "8x8 and CleverTap callbacks are understood as they are. For "
         "other providers, paste a sample callback and press Map automatically, then "
         "check the fields it proposes.",
-        "fields": [
-            "dlr_credentials",
-            "dlr_sample",
-            "dlr_id_path",
-            "dlr_provider_id_path",
-            "dlr_status_path",
-            "dlr_error_code_path",
-            "dlr_description_path",
-            "dlr_timestamp_path",
-            "dlr_status_values",
-        ],
+        "fields": list(DLR_FIELDS),
     },
 )
 RESPONSE_FIELDSET = (

@@ -51,6 +51,20 @@ ROW_MODELS = {
 }
 
 
+# The delivery-report settings, in the order both screens show them.
+DLR_FIELDS = (
+    "dlr_credentials",
+    "dlr_sample",
+    "dlr_id_path",
+    "dlr_provider_id_path",
+    "dlr_status_path",
+    "dlr_error_code_path",
+    "dlr_description_path",
+    "dlr_timestamp_path",
+    "dlr_status_values",
+)
+
+
 class StatusValuesField(forms.CharField):
     """A provider's status values, one `value = state` per line."""
 
@@ -172,15 +186,7 @@ class ProviderForm(forms.ModelForm):
             "response_rule_path",
             "response_rule_values",
             "is_active",
-            "dlr_credentials",
-            "dlr_sample",
-            "dlr_id_path",
-            "dlr_provider_id_path",
-            "dlr_status_path",
-            "dlr_error_code_path",
-            "dlr_description_path",
-            "dlr_timestamp_path",
-            "dlr_status_values",
+            *DLR_FIELDS,
         ]
         field_classes = {"dlr_status_values": StatusValuesField}
         widgets = {
