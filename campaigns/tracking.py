@@ -9,8 +9,9 @@ from django.db import transaction
 from django.utils import timezone
 
 from providers.dlr import StatusUpdate
-from providers.models import Provider, TestSend
+from providers.models import Provider, Sender, TestSend
 
+from . import statements
 from .models import Message, OptOut
 
 STOP_WORDS = frozenset({"stop", "unsubscribe", "stopall", "cancel", "end", "quit"})
@@ -30,7 +31,8 @@ def apply_updates(
     updates = list(updates)
     result = TrackingResult()
     now = timezone.now()
-    with transaction.atomic():
+    # No savepoint: callers that log the callback share this transaction.
+    with transaction.atomic(savepoint=False):
         targets = Targets(provider, updates)
         for update in updates:
             if update.event != "status":
@@ -41,7 +43,7 @@ def apply_updates(
             if target is None:
                 result.unmatched.append(update.message_id or update.provider_message_id)
             elif target.advance(update, now=now):
-                target.save(update_fields=DELIVERY_FIELDS[type(target)])
+                statements.update(target, DELIVERY_FIELDS[type(target)])
                 result.applied += 1
             else:
                 result.unchanged += 1
@@ -74,19 +76,19 @@ class Targets:
     def __init__(self, provider: Provider, updates: list[StatusUpdate]) -> None:
         self.by_ours: dict[str, TestSend | Message] = {}
         self.by_theirs: dict[str, TestSend | Message] = {}
-        sources = (
-            Message.objects.filter(sender__provider=provider).only(
-                "message_id", "provider_message_id", "to", *DELIVERY_FIELDS[Message]
-            ),
-            TestSend.objects.filter(provider=provider).only(
-                "message_id", "provider_message_id", "to", *DELIVERY_FIELDS[TestSend]
-            ),
-        )
-        for rows in sources:
+        for model, of_provider in (
+            (Message, messages_of_provider()),
+            (TestSend, f"{statements.column(TestSend, 'provider')} = %s"),
+        ):
+            fields = ["message_id", "provider_message_id", "to", *READ_FIELDS[model]]
             ours = {u.message_id for u in updates if u.message_id}
             ours -= self.by_ours.keys()
             if ours:
-                found = rows.filter(message_id__in=ours).order_by()
+                found = statements.fetch(
+                    model,
+                    fields,
+                    *named(model, "message_id", of_provider, provider, ours),
+                )
                 self.by_ours.update((r.message_id, r) for r in found)
             theirs = {
                 u.provider_message_id
@@ -94,13 +96,36 @@ class Targets:
                 if u.provider_message_id and self.find(u) is None
             }
             if theirs:
-                found = rows.filter(provider_message_id__in=theirs).order_by()
+                found = statements.fetch(
+                    model,
+                    fields,
+                    *named(model, "provider_message_id", of_provider, provider, theirs),
+                )
                 self.by_theirs.update((r.provider_message_id, r) for r in found)
 
     def find(self, update: StatusUpdate) -> TestSend | Message | None:
         return self.by_ours.get(update.message_id) or self.by_theirs.get(
             update.provider_message_id
         )
+
+
+# What advance() reads; everything it writes is in DELIVERY_FIELDS.
+READ_FIELDS = {Message: ["status"], TestSend: ["delivery_state"]}
+
+
+def messages_of_provider() -> str:
+    """Campaign messages belong to a provider through their sender."""
+    sender, provider = (statements.column(Sender, f) for f in ("id", "provider"))
+    subquery = f"SELECT {sender} FROM {statements.table(Sender)} WHERE {provider} = %s"  # noqa: S608
+    return f"{statements.column(Message, 'sender')} IN ({subquery})"
+
+
+def named(model, id_field: str, of_provider: str, provider: Provider, ids: set[str]):
+    """The WHERE clause and its values for rows of `provider` with one of `ids`."""
+    ids_in = (
+        f"{statements.column(model, id_field)} IN ({statements.placeholders(len(ids))})"
+    )
+    return f"{of_provider} AND {ids_in}", [provider.pk, *sorted(ids)]
 
 
 def record_reply(update: StatusUpdate, targets: Targets) -> None:

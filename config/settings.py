@@ -66,6 +66,11 @@ DATABASES = {
         "DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'var' / 'db.sqlite3'}"
     )
 }
+# Keep each thread's connection between requests: opening one (and, on SQLite,
+# running its PRAGMAs) cost more than a whole delivery-report callback. Health
+# checks drop a connection the database closed before it is reused.
+DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("DB_CONN_MAX_AGE", 600))
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     # The web server, the worker and delivery-report callbacks write to the same
     # file: WAL lets readers run beside the writer, IMMEDIATE transactions queue

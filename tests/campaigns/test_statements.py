@@ -1,0 +1,104 @@
+"""campaigns.statements: instances as the ORM would load them, writes as it would
+make them, from SQL written once per model."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from campaigns import statements
+from campaigns.models import DeliveryReport, Message
+from providers.models import Provider, Sender
+
+pytestmark = pytest.mark.django_db
+
+
+def by_token(*fields: str) -> list[Provider]:
+    where = f"{statements.column(Provider, 'callback_token')} = %s"
+    token = Provider.objects.get().callback_token
+    return statements.fetch(Provider, fields, where, [token])
+
+
+def test_fetch_converts_values_as_the_orm_does(provider) -> None:
+    until = timezone.now() + timedelta(hours=3)
+    provider.dlr_credentials = "acme:s3cret"
+    provider.dlr_status_values = {"DELIVRD": "delivered"}
+    provider.previous_token_valid_until = until
+    provider.save()
+
+    # Fields named out of the model's order still land on the right attributes.
+    [loaded] = by_token(
+        "previous_token_valid_until", "dlr_status_values", "dlr_credentials"
+    )
+
+    assert loaded.pk == provider.pk
+    assert loaded.dlr_credentials == "acme:s3cret"  # decrypted
+    assert loaded.dlr_status_values == {"DELIVRD": "delivered"}  # decoded JSON
+    assert loaded.previous_token_valid_until == until  # aware datetime
+    assert "endpoint" in loaded.get_deferred_fields()
+
+
+def test_fetch_finds_nothing_for_an_unknown_value(provider) -> None:
+    where = f"{statements.column(Provider, 'callback_token')} = %s"
+    assert statements.fetch(Provider, ["nickname"], where, ["nope"]) == []
+
+
+@pytest.fixture
+def message(provider) -> Message:
+    sender = Sender.objects.create(provider=provider, name="Promo", sender_id="ACME")
+    from campaigns.models import Campaign
+
+    campaign = Campaign.objects.create(name="c", sender=sender, message="Hi")
+    return Message.objects.create(
+        campaign=campaign,
+        sender=sender,
+        message_id="m-1",
+        to="+6591234567",
+        body="Hi",
+        status=Message.Status.SENT,
+        failure_reason="kept",
+    )
+
+
+def test_update_writes_loaded_and_set_fields_only(
+    message, django_assert_num_queries
+) -> None:
+    where = f"{statements.column(Message, 'message_id')} = %s"
+    [loaded] = statements.fetch(Message, ["status"], where, ["m-1"])
+    loaded.status = Message.Status.DELIVERED
+    loaded.delivered_at = now = timezone.now()
+
+    # One UPDATE: deferred fields in the list are not read back first.
+    with django_assert_num_queries(1):
+        statements.update(
+            loaded, ["status", "delivered_at", "failure_reason", "delivery_description"]
+        )
+
+    message.refresh_from_db()
+    assert message.status == Message.Status.DELIVERED
+    assert message.delivered_at == now
+    assert message.failure_reason == "kept"
+
+
+def test_update_with_nothing_loaded_writes_nothing(
+    message, django_assert_num_queries
+) -> None:
+    where = f"{statements.column(Message, 'message_id')} = %s"
+    [loaded] = statements.fetch(Message, [], where, ["m-1"])
+    with django_assert_num_queries(0):
+        statements.update(loaded, ["failure_reason"])
+
+
+def test_insert_fills_defaults_and_auto_now_add(provider) -> None:
+    statements.insert(
+        DeliveryReport(
+            provider=provider, method="POST", response_status=200, result="ok"
+        )
+    )
+
+    report = DeliveryReport.objects.get()
+    assert report.unmatched_ids == []
+    assert report.processed == 0
+    assert timezone.now() - report.received_at < timedelta(seconds=5)
