@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 from functools import cache, partial
@@ -304,7 +304,7 @@ def send_claimed(
                 group, outcome, provider=provider, whole_claim=whole, now=now
             )
     else:
-        outcomes = list(sender_pool().map(lambda m: send([m]), messages))
+        outcomes = send_each(messages, send)
         # Recorded once the chunk is out: writing while the pool sends would
         # compete with it for the interpreter.
         pairs = list(zip(messages, outcomes, strict=True))
@@ -312,6 +312,30 @@ def send_claimed(
     campaign_id = messages[0].campaign_id
     for delay in sorted(set(delays)):
         tasks.send_chunk.apply_async((campaign_id,), countdown=delay)
+
+
+def send_each(
+    messages: Sequence[Claimed], send: Callable[[Sequence[Claimed]], Outcome]
+) -> list[Outcome]:
+    """One request per message, SEND_CONCURRENCY at a time, outcomes in order.
+
+    Each pool thread takes the next message as it finishes the last, rather than
+    one future per message: with thousands of messages a chunk, the futures
+    cost the interpreter about as much as rendering the requests.
+    """
+    outcomes: list[Outcome | None] = [None] * len(messages)
+    # A range iterator hands out each index once, even to several threads.
+    pending = iter(range(len(messages)))
+
+    def work() -> None:
+        for index in pending:
+            outcomes[index] = send([messages[index]])
+
+    pool, threads = sender_pool(), min(settings.SEND_CONCURRENCY, len(messages))
+    workers = [pool.submit(work) for _ in range(threads)]
+    for worker in workers:
+        worker.result()  # what a thread raised, raised here
+    return outcomes
 
 
 def release(messages: Sequence[Claimed]) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 from dataclasses import replace
+from functools import lru_cache
 from urllib.parse import quote, quote_plus
 
 from .crypto import mask
@@ -22,11 +23,21 @@ def _spellings(secret: str) -> set[str]:
     }
 
 
-def redact_text(text: str, secrets: Iterable[str]) -> str:
+@lru_cache(maxsize=256)
+def _replacements(secrets: frozenset[str]) -> tuple[tuple[str, str], ...]:
+    """(spelling, mask) pairs, worked out once per set of secrets: every send
+    of a campaign redacts its outcome with the same ones."""
     # Longest first, so a secret that contains another is masked whole.
-    for secret in sorted({s for s in secrets if s}, key=len, reverse=True):
-        masked = mask(secret)
-        for spelling in sorted(_spellings(secret), key=len, reverse=True):
+    return tuple(
+        (spelling, mask(secret))
+        for secret in sorted(secrets, key=len, reverse=True)
+        for spelling in sorted(_spellings(secret), key=len, reverse=True)
+    )
+
+
+def redact_text(text: str, secrets: Iterable[str]) -> str:
+    for spelling, masked in _replacements(frozenset(s for s in secrets if s)):
+        if spelling in text:
             text = text.replace(spelling, masked)
     return text
 

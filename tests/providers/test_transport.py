@@ -105,6 +105,29 @@ def test_it_sends_a_get_without_a_body(wire) -> None:
     assert sent.headers["User-Agent"] == transport.USER_AGENT
 
 
+def test_a_providers_cookie_does_not_ride_along_on_the_next_message(wire) -> None:
+    wire.post(URL, json=QUEUED, headers={"Set-Cookie": "session=abc123; Path=/"})
+    wire.post(URL, json=QUEUED)
+
+    send()
+    send()
+
+    assert "Cookie" not in wire.calls[1].request.headers
+
+
+def test_a_rendered_header_replaces_the_default_of_the_same_name(wire) -> None:
+    wire.post(URL, json=QUEUED)
+    request = HttpRequest(
+        method="POST", url=URL, headers=(("user-agent", "acme-bridge/2"),), body=BODY
+    )
+
+    transport.send(request, rules=RULES)
+
+    sent = wire.calls[0].request.headers
+    assert sent["User-Agent"] == "acme-bridge/2"
+    assert [k for k in sent if k.lower() == "user-agent"] == ["user-agent"]
+
+
 def test_it_measures_latency(wire) -> None:
     wire.post(URL, json=QUEUED)
 
