@@ -61,9 +61,8 @@ def main(argv: list[str] | None = None) -> int:
         "(message id path messages.0.umid), so every row also gets its provider id",
     )
     parser.add_argument("--profile", action="store_true", help="cProfile the run")
-    common.add_arguments(parser)
     options = parser.parse_args(argv)
-    common.configure(sqlite_wal=options.sqlite_wal)
+    common.configure()
     common.setup_django()
     from campaigns.models import Message
 

@@ -262,15 +262,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--gunicorn", default=GUNICORN, help=f"gunicorn options (default {GUNICORN!r})"
     )
-    common.add_arguments(parser)
     options = parser.parse_args(argv)
     wrk = options.client == "wrk" or (
         options.client == "auto" and shutil.which("wrk") is not None
     )
     client = load_wrk if wrk else load_python
-    workdir = common.configure(
-        settings_module="bench.settings_bench", sqlite_wal=options.sqlite_wal
-    )
+    workdir = common.configure(settings_module="bench.settings_bench")
     common.setup_django()
     from campaigns.models import DeliveryReport, Message
 

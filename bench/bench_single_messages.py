@@ -34,9 +34,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--messages", type=int, default=MESSAGES)
     parser.add_argument("--profile", action="store_true", help="cProfile the run")
-    common.add_arguments(parser)
     options = parser.parse_args(argv)
-    common.configure(sqlite_wal=options.sqlite_wal)
+    common.configure()
     common.setup_django()
     from django.conf import settings
 

@@ -4,7 +4,6 @@ against its floor."""
 
 from __future__ import annotations
 
-import argparse
 import atexit
 import cProfile
 import json
@@ -22,42 +21,21 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import urlencode
 
 ROOT = Path(__file__).resolve().parent.parent
 MESSAGE = "Hi $$first_name, your ACME order $$order is on its way. Reply STOP to end."
-# --sqlite-wal: what the figures would be with these SQLite options (Django 5.1+).
-SQLITE_WAL = {
-    "init_command": "PRAGMA journal_mode=WAL;PRAGMA synchronous=NORMAL",
-    "transaction_mode": "IMMEDIATE",
-    "timeout": 20,
-}
-
-
 # --- environment ----------------------------------------------------------------------
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--sqlite-wal",
-        action="store_true",
-        help="open SQLite in WAL mode with IMMEDIATE transactions (a what-if; the "
-        "project's settings do not do this)",
-    )
-
-
-def configure(
-    *, settings_module: str = "config.settings", sqlite_wal: bool = False
-) -> Path:
-    """Point Django at a fresh SQLite file with fresh keys; call before any import
-    of the app. The directory is removed when the process exits."""
+def configure(*, settings_module: str = "config.settings") -> Path:
+    """Point Django at a fresh SQLite file (opened as the project's settings open
+    it: WAL, IMMEDIATE transactions) with fresh keys; call before any import of
+    the app. The directory is removed when the process exits."""
     from cryptography.fernet import Fernet
 
     workdir = Path(tempfile.mkdtemp(prefix="smsbridge-bench-"))
     atexit.register(shutil.rmtree, workdir, ignore_errors=True)
     database = f"sqlite:///{workdir / 'bench.sqlite3'}"
-    if sqlite_wal:
-        database += "?" + urlencode(SQLITE_WAL)
     # Set, not setdefault: values from the project's .env (DEBUG above all, which
     # keeps every query in memory) must not leak into a measurement.
     os.environ.update(
@@ -95,14 +73,9 @@ def machine() -> str:
     except OSError:
         pass
     cpus = len(os.sched_getaffinity(0))
-    wal = (
-        " in WAL mode (--sqlite-wal)"
-        if "journal_mode" in os.environ.get("DATABASE_URL", "")
-        else ""
-    )
     return (
         f"{cpus} CPUs (nproc), {model}, Python {platform.python_version()}, "
-        f"SQLite {sqlite3.sqlite_version}{wal}"
+        f"SQLite {sqlite3.sqlite_version} (WAL)"
     )
 
 

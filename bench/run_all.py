@@ -1,6 +1,6 @@
 """Run every benchmark, one process each, and print a summary table.
 
-`python -m bench.run_all [--sqlite-wal] [--only NAME ...]`; exits non-zero when
+`python -m bench.run_all [--only NAME ...]`; exits non-zero when
 any benchmark misses its target or fails to run.
 """
 
@@ -15,13 +15,12 @@ import time
 from bench import common
 
 BENCHES = ("render", "batch_campaign", "single_messages", "dlr_ingestion")
-USES_DATABASE = {"batch_campaign", "single_messages", "dlr_ingestion"}
 TIME_LIMIT = 600  # seconds for one benchmark
 
 
-def run(name: str, extra: list[str]) -> tuple[dict | None, float]:
+def run(name: str) -> tuple[dict | None, float]:
     """Stream one benchmark's output; return its RESULT and how long it took."""
-    command = [sys.executable, "-m", f"bench.bench_{name}", *extra]
+    command = [sys.executable, "-m", f"bench.bench_{name}"]
     started = time.perf_counter()
     result = None
     process = subprocess.Popen(  # noqa: S603
@@ -65,15 +64,9 @@ def table(rows: list[tuple[str, dict | None, float]]) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", nargs="+", choices=BENCHES, default=BENCHES)
-    common.add_arguments(parser)
     options = parser.parse_args(argv)
-    rows = []
-    for name in options.only:
-        extra = ["--sqlite-wal"] if options.sqlite_wal and name in USES_DATABASE else []
-        rows.append((name, *run(name, extra)))
+    rows = [(name, *run(name)) for name in options.only]
     print(f"\nmachine: {common.machine()}")
-    if options.sqlite_wal:
-        print("SQLite in WAL mode with IMMEDIATE transactions (--sqlite-wal)")
     print(table(rows))
     return 0 if all(result and result["met"] for _, result, _ in rows) else 1
 
