@@ -331,8 +331,8 @@ def send_each(
         for index in pending:
             outcomes[index] = send([messages[index]])
 
-    pool, threads = sender_pool(), min(settings.SEND_CONCURRENCY, len(messages))
-    workers = [pool.submit(work) for _ in range(threads)]
+    pool, count = sender_pool(), min(settings.SEND_CONCURRENCY, len(messages))
+    workers = [pool.submit(work) for _ in range(count)]
     for worker in workers:
         worker.result()  # what a thread raised, raised here
     return outcomes

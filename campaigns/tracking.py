@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from functools import cache
 
 from django.db import transaction
 from django.utils import timezone
@@ -113,6 +114,7 @@ class Targets:
 READ_FIELDS = {Message: ["status"], TestSend: ["delivery_state"]}
 
 
+@cache  # the same clause for every callback
 def messages_of_provider() -> str:
     """Campaign messages belong to a provider through their sender."""
     sender, provider = (statements.column(Sender, f) for f in ("id", "provider"))

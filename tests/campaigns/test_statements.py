@@ -9,7 +9,7 @@ import pytest
 from django.utils import timezone
 
 from campaigns import statements
-from campaigns.models import DeliveryReport, Message
+from campaigns.models import Campaign, DeliveryReport, Message
 from providers.models import Provider, Sender
 
 pytestmark = pytest.mark.django_db
@@ -48,8 +48,6 @@ def test_fetch_finds_nothing_for_an_unknown_value(provider) -> None:
 @pytest.fixture
 def message(provider) -> Message:
     sender = Sender.objects.create(provider=provider, name="Promo", sender_id="ACME")
-    from campaigns.models import Campaign
-
     campaign = Campaign.objects.create(name="c", sender=sender, message="Hi")
     return Message.objects.create(
         campaign=campaign,
