@@ -1,10 +1,12 @@
 """Delivery-report ingestion under gunicorn: 8x8-native receipts POSTed to
 /dlr/<token>/ for messages that exist, against a trivial Django view served by
-the same gunicorn (bench/urls_bench.py). Figures are successful requests per
+the same gunicorn (bench/urls_bench.py), with a Celery worker beside it applying
+the accepted reports, as README runs them. Figures are successful requests per
 second over a fixed time from 8 client connections (kept alive where the
 worker class allows); wrk when it is installed, else a Python client (which then
 is likely the bottleneck of the trivial view). A third figure, the callback's
-work up to its database writes, shows how the time divides.
+work up to its database writes, shows how the time divides; the bench also
+waits until every accepted report is applied and says how long that took.
 Target: DLR requests per second at least 0.6x the trivial view's.
 """
 
@@ -115,40 +117,24 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-class Gunicorn:
-    """bench.wsgi_bench under gunicorn on 127.0.0.1, stopped by its own pid."""
+class Service:
+    """A process of the project's, logging to a file, stopped by its own pid."""
 
-    def __init__(self, workdir: Path, options: str) -> None:
-        self.port = free_port()
-        self.log = workdir / "gunicorn.log"
-        command = [sys.executable, "-m", "gunicorn", "bench.wsgi_bench:application"]
-        command += ["--bind", f"127.0.0.1:{self.port}", *options.split()]
-        command += ["--keep-alive", "30"]
-        with self.log.open("w") as log:
+    def __init__(self, command: list[str], log: Path) -> None:
+        self.log = log
+        with log.open("w") as file:
             self.process = subprocess.Popen(  # noqa: S603
-                command, cwd=common.ROOT, stdout=log, stderr=subprocess.STDOUT
+                command, cwd=common.ROOT, stdout=file, stderr=subprocess.STDOUT
             )
-        try:
-            self._wait_ready(timeout=60)
-        except BaseException:
-            self.stop()
-            raise
 
-    @property
-    def base(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def _wait_ready(self, *, timeout: float) -> None:
-        import requests
-
+    def wait_ready(self, ready, *, timeout: float) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline and self.process.poll() is None:
-            try:
-                if requests.get(self.base + "/bench/trivial/", timeout=10).ok:
-                    return
-            except requests.RequestException:
-                time.sleep(0.2)
-        raise RuntimeError(f"gunicorn did not start:\n{self.log.read_text()}")
+            if ready():
+                return
+            time.sleep(0.2)
+        self.stop()
+        raise RuntimeError(f"{self.log.stem} did not start:\n{self.log.read_text()}")
 
     def stop(self) -> None:
         if self.process.poll() is None:
@@ -158,6 +144,30 @@ class Gunicorn:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
+
+
+class Gunicorn(Service):
+    """bench.wsgi_bench under gunicorn on 127.0.0.1."""
+
+    def __init__(self, workdir: Path, options: str) -> None:
+        self.port = free_port()
+        command = [sys.executable, "-m", "gunicorn", "bench.wsgi_bench:application"]
+        command += ["--bind", f"127.0.0.1:{self.port}", *options.split()]
+        command += ["--keep-alive", "30"]
+        super().__init__(command, workdir / "gunicorn.log")
+        self.wait_ready(self._answers, timeout=60)
+
+    @property
+    def base(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def _answers(self) -> bool:
+        import requests
+
+        try:
+            return requests.get(self.base + "/bench/trivial/", timeout=10).ok
+        except requests.RequestException:
+            return False
 
     def errors(self) -> list[str]:
         """How many requests failed with a server error, and the exceptions."""
@@ -169,6 +179,18 @@ class Gunicorn:
             if failed
             else []
         )
+
+
+class CeleryWorker(Service):
+    """A Celery worker as README runs one beside the web server: it applies the
+    delivery reports that gunicorn's processes accepted."""
+
+    def __init__(self, workdir: Path) -> None:
+        celery = str(Path(sys.executable).with_name("celery"))
+        command = [celery, "-A", "config", "worker", "--pool=solo", "--loglevel=INFO"]
+        command += ["--without-heartbeat", "--without-gossip", "--without-mingle"]
+        super().__init__(command, workdir / "worker.log")
+        self.wait_ready(lambda: " ready." in self.log.read_text(), timeout=60)
 
 
 @dataclass(frozen=True)
@@ -238,6 +260,16 @@ def load_python(load: Load) -> dict:
     }
 
 
+def time_to_apply_all(timeout: float = 60) -> float:
+    """Seconds until nothing waits in the inbox (the worker applied it all)."""
+    from campaigns.inbox import inbox
+
+    box, started = inbox(), time.perf_counter()
+    while box is not None and box.due(0) and time.perf_counter() - started < timeout:
+        time.sleep(0.01)
+    return time.perf_counter() - started
+
+
 def measure(client, load: Load) -> dict:
     """A short warm-up on the second half of the messages, then the timed run."""
     client(replace(load, seconds=min(2.0, load.seconds), start=load.total // 2))
@@ -272,6 +304,7 @@ def main(argv: list[str] | None = None) -> int:
     from campaigns.models import DeliveryReport, Message
 
     token = make_sent_messages(options.messages)
+    worker = CeleryWorker(workdir)
     server = Gunicorn(workdir, options.gunicorn)
     try:
         load = Load(
@@ -285,19 +318,22 @@ def main(argv: list[str] | None = None) -> int:
             client, replace(load, url=f"{server.base}/bench/unwritten/{token}/")
         )
         dlr = measure(client, replace(load, url=f"{server.base}/dlr/{token}/"))
+        catching_up = time_to_apply_all()
     finally:
         server.stop()
+        worker.stop()
     delivered = Message.objects.filter(status=Message.Status.DELIVERED).count()
     details = [
-        f"gunicorn {options.gunicorn}, {options.connections} client "
-        f"connections, {'wrk' if wrk else 'Python client'}, "
+        f"gunicorn {options.gunicorn} and a Celery worker, {options.connections} "
+        f"client connections, {'wrk' if wrk else 'Python client'}, "
         f"{options.seconds:g} s each after a warm-up",
         describe("trivial view", trivial),
         describe("the callback up to its writes", unwritten)
         + f" ({unwritten['rps'] / trivial['rps']:.2f}x)",
         describe("/dlr/<token>/", dlr),
-        f"afterwards: {delivered:,} messages DELIVERED, "
-        f"{DeliveryReport.objects.count():,} callbacks logged",
+        f"the last callback was applied {catching_up:.2f} s after the load stopped; "
+        f"{delivered:,} messages DELIVERED, "
+        f"{DeliveryReport.objects.count():,} callbacks logged (warm-up included)",
     ]
     results = Counter(DeliveryReport.objects.values_list("result", flat=True))
     details += [f"callback result x{n}: {text}" for text, n in results.most_common(3)]

@@ -6,6 +6,7 @@ from datetime import datetime
 
 from django.db import models
 from django.urls import reverse
+from django.utils import timezone
 
 from providers.dlr import RANK, DeliveryState, StatusUpdate
 from providers.models import Provider, Sender
@@ -245,7 +246,12 @@ class DeliveryReport(models.Model):
     provider = models.ForeignKey(
         Provider, on_delete=models.CASCADE, related_name="delivery_reports"
     )
-    received_at = models.DateTimeField("received", auto_now_add=True, db_index=True)
+    received_at = models.DateTimeField(
+        "received", default=timezone.now, db_index=True, editable=False
+    )
+    # Given when the callback is accepted, before it is applied: applying the
+    # same callback twice (after a crash) logs it once.
+    receipt = models.UUIDField("receipt", null=True, unique=True, editable=False)
     method = models.CharField("method", max_length=8)
     content_type = models.CharField("content type", max_length=200, blank=True)
     body = models.TextField("body", blank=True, help_text="Capped at 16 KiB.")

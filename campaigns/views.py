@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import base64
 import json
+import logging
+import time
 from typing import Any
 
 from django.conf import settings
+from django.db.models.signals import post_delete, post_save
+from django.dispatch import receiver
 from django.http import HttpRequest, JsonResponse
 from django.utils import timezone
 from django.utils.crypto import constant_time_compare
@@ -16,10 +20,9 @@ from django.views.decorators.http import require_http_methods
 from providers import dlr
 from providers.models import Provider
 
-from . import statements
-from .models import DeliveryReport
-from .tracking import apply_updates
-from .writers import one_writer
+from . import intake, statements
+
+logger = logging.getLogger(__name__)
 
 
 class Refused(Exception):
@@ -45,37 +48,32 @@ def dlr_callback(request: HttpRequest, token: str) -> JsonResponse:
             (err.status, err.reason) if isinstance(err, Refused) else (400, str(err))
         )
         log(request, provider, status=status, result=reason)
-        response = JsonResponse(
-            {"status": "fail", "processed": 0, "unprocessed": [], "error": reason},
-            status=status,
-        )
+        response = refusal(status, reason)
         if status == 401:
             response["WWW-Authenticate"] = 'Basic realm="smsbridge delivery reports"'
         return response
-    # Applying and logging share one transaction: one write lock, one commit.
-    with one_writer():
-        tracked = apply_updates(provider=provider, updates=updates)
-        summary = (
-            f"{tracked.applied} applied, {tracked.unchanged} unchanged, "
-            f"{len(tracked.unmatched)} unmatched, {tracked.events} other events"
-        )
-        log(request, provider, status=200, result=summary, kind=kind, tracked=tracked)
-    # Unknown ids still get 200, so the provider stops retrying; they are kept
-    # in the log for inspection.
+    callback = as_received(request, provider, kind=kind, updates=updates)
+    try:
+        intake.receive(callback)
+    except OSError:
+        logger.exception("A delivery-report callback could not be stored")
+        # 503 asks the provider to send it again later.
+        return refusal(503, "The callback could not be stored; send it again.")
+    # Unknown ids are not the provider's to fix: they are kept in the log.
     return JsonResponse(
         {
-            "status": "partial" if tracked.unmatched else "success",
-            "processed": tracked.applied + tracked.unchanged + tracked.events,
-            "unprocessed": [
-                {
-                    "status": "fail",
-                    "code": 404,
-                    "error": "unknown message id",
-                    "record": {"id": i},
-                }
-                for i in tracked.unmatched
-            ],
+            "status": "success",
+            "processed": len(updates),
+            "unprocessed": [],
+            "receipt": str(callback.receipt),
         }
+    )
+
+
+def refusal(status: int, reason: str) -> JsonResponse:
+    return JsonResponse(
+        {"status": "fail", "processed": 0, "unprocessed": [], "error": reason},
+        status=status,
     )
 
 
@@ -98,12 +96,38 @@ CALLBACK_FIELDS = (
 
 
 def provider_for(token: str) -> Provider | None:
+    """The provider a callback URL belongs to. Callbacks come by the thousand
+    per second for a handful of providers, so each web process keeps what it
+    found for DLR_PROVIDER_CACHE_SECONDS; a change saved in this process is seen
+    at once, one saved elsewhere within that time."""
+    now = time.monotonic()
+    found, at = _providers.get(token, (None, 0.0))
+    if found is None or now - at > settings.DLR_PROVIDER_CACHE_SECONDS:
+        found = look_up(token)
+        if found is None:
+            return None
+        if len(_providers) >= 1000:  # a flood of made-up tokens stays bounded
+            _providers.clear()
+        _providers[token] = (found, now)
+    # The previous token's grace period may have ended since it was found.
+    return found if found.accepts_token(token, now=timezone.now()) else None
+
+
+def look_up(token: str) -> Provider | None:
     for field in ("callback_token", "previous_callback_token"):
         where = f"{statements.column(Provider, field)} = %s"
         for provider in statements.fetch(Provider, CALLBACK_FIELDS, where, [token]):
             if provider.accepts_token(token, now=timezone.now()):
                 return provider
     return None
+
+
+_providers: dict[str, tuple[Provider, float]] = {}
+
+
+@receiver([post_save, post_delete], sender=Provider)
+def forget_providers(**kwargs) -> None:
+    _providers.clear()
 
 
 def check_credentials(request: HttpRequest, provider: Provider) -> None:
@@ -125,13 +149,15 @@ def check_credentials(request: HttpRequest, provider: Provider) -> None:
 def read_payload(request: HttpRequest) -> Any:
     if request.method == "GET":
         return flat(request.GET)
-    size = int(request.headers.get("Content-Length") or 0)
-    if (
-        size > settings.DLR_MAX_BODY_BYTES
-        or len(request.body) > settings.DLR_MAX_BODY_BYTES
-    ):
+    try:
+        size = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        size = 0  # the body's own length decides below
+    if size > settings.DLR_MAX_BODY_BYTES:
         raise Refused(413, "The body is larger than 256 KiB.")
     body = request.body
+    if len(body) > settings.DLR_MAX_BODY_BYTES:
+        raise Refused(413, "The body is larger than 256 KiB.")
     content_type = request.content_type or ""
     if "json" in content_type or body.lstrip()[:1] in (b"{", b"["):
         try:
@@ -151,23 +177,23 @@ def flat(query) -> dict[str, str]:
     return {key: query.get(key) for key in query}
 
 
-def log(
-    request, provider, *, status: int, result: str, kind: str = "", tracked=None
-) -> None:
+def as_received(request, provider, *, kind: str = "", updates=()) -> intake.Callback:
     body = (
         request.body
         if request.method == "POST"
         else request.META.get("QUERY_STRING", "").encode()
     )
-    report = DeliveryReport(
-        provider=provider,
+    return intake.Callback(
+        provider_id=provider.pk,
         method=request.method,
-        content_type=(request.content_type or "")[:200],
+        content_type=request.content_type or "",
         body=body[: settings.DLR_STORED_BODY_CHARS].decode("utf-8", errors="replace"),
         format=kind,
-        response_status=status,
-        processed=tracked.applied if tracked else 0,
-        unmatched_ids=tracked.unmatched if tracked else [],
-        result=result[:500],
+        updates=tuple(updates),
     )
+
+
+def log(request, provider, *, status: int, result: str) -> None:
+    """Log a callback that was refused."""
+    report = as_received(request, provider).report(status=status, result=result)
     statements.insert(report)

@@ -1,14 +1,10 @@
-"""Queue SQLite writers in the kernel instead of letting them poll.
+"""One applier of delivery reports at a time, across threads and processes.
 
-SQLite lets one connection write at a time. A connection that finds the write
-lock taken sleeps in its busy handler (1, 2, 5, 10 ... 100 ms) and tries again,
-so when callbacks arrive a few thousand a second most of their time goes to
-sleeping while a write that takes a tenth of a millisecond is long finished.
-Taking an exclusive file lock beside the database first makes writers wait in
-line and wake as soon as the one before them lets go, across threads and
-processes alike. Writers that do not take it (a Celery worker recording
-outcomes) are still kept safe by SQLite's own lock; they just wait the old way.
-On other databases this does nothing: they have row locks.
+Every web process and the Celery worker may find waiting delivery reports due
+at the same moment (campaigns.intake). An exclusive file lock beside the
+database lets one of them in and tells the others, without waiting, that the
+work is in hand. With nothing to lock (another database, one in memory, or a
+transaction already open, as in tests) everyone is let in.
 """
 
 from __future__ import annotations
@@ -19,24 +15,27 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from django.db import connection, transaction
+from django.db import connection
 
 _local = threading.local()
 
 
 @contextmanager
-def one_writer() -> Iterator[None]:
-    """A write transaction that waits its turn without polling."""
+def writers_turn() -> Iterator[bool]:
+    """Hold the writers' lock, or yield False at once if another holds it; with
+    nothing to lock (see lock_path), always True."""
     path = lock_path()
     if path is None:
-        with transaction.atomic():
-            yield
+        yield True
         return
     descriptor = lock_file(path)
-    fcntl.flock(descriptor, fcntl.LOCK_EX)
     try:
-        with transaction.atomic():
-            yield
+        fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        yield False
+        return
+    try:
+        yield True
     finally:
         fcntl.flock(descriptor, fcntl.LOCK_UN)
 

@@ -1,56 +1,64 @@
-"""campaigns.writers: SQLite writers wait their turn on a file lock, and each
-write transaction still commits or rolls back as a whole."""
+"""campaigns.writers: one holder of the writers' lock at a time, across threads;
+the others are told at once."""
 
 from __future__ import annotations
 
 import fcntl
 import os
 import threading
+import time
 
 import pytest
 from django.db import connection, transaction
 
-from campaigns.models import OptOut
-from campaigns.writers import lock_path, one_writer
+from campaigns.writers import lock_path, writers_turn
 
 
-@pytest.mark.django_db(transaction=True)
-def test_a_second_writer_waits_until_the_first_commits() -> None:
+def hold_in_another_thread() -> tuple[threading.Event, threading.Event]:
     holding, release = threading.Event(), threading.Event()
-    seen_by_second: list[int] = []
 
-    def first() -> None:
+    def holder() -> None:
         try:
-            with one_writer():
-                OptOut.objects.create(to="+6591111111")
+            with writers_turn() as ours:
+                assert ours
                 holding.set()
                 release.wait(timeout=10)
         finally:
             connection.close()
 
-    def second() -> None:
-        try:
-            with one_writer():
-                # Only once the first has committed is this reached.
-                seen_by_second.append(OptOut.objects.count())
-                OptOut.objects.create(to="+6592222222")
-        finally:
-            connection.close()
-
-    a = threading.Thread(target=first)
-    a.start()
+    threading.Thread(target=holder, daemon=True).start()
     assert holding.wait(timeout=10)
-    assert file_is_locked(lock_path())
-    b = threading.Thread(target=second)
-    b.start()
-    b.join(timeout=0.5)
-    assert b.is_alive(), "the second writer went in while the first held the lock"
+    return holding, release
 
+
+@pytest.mark.django_db(transaction=True)
+def test_a_second_holder_is_told_at_once_that_the_lock_is_taken() -> None:
+    _, release = hold_in_another_thread()
+    try:
+        assert file_is_locked(lock_path())
+        with writers_turn() as ours:
+            assert ours is False
+    finally:
+        release.set()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_lock_is_free_again_once_its_holder_lets_go() -> None:
+    _, release = hold_in_another_thread()
     release.set()
-    a.join(timeout=10)
-    b.join(timeout=10)
-    assert seen_by_second == [1]
-    assert OptOut.objects.count() == 2
+    deadline = time.monotonic() + 10
+    while file_is_locked(lock_path()) and time.monotonic() < deadline:
+        time.sleep(0.01)
+
+    with writers_turn() as ours:
+        assert ours is True
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_error_inside_lets_the_lock_go() -> None:
+    with pytest.raises(RuntimeError), writers_turn():
+        raise RuntimeError("boom")
+
     assert not file_is_locked(lock_path())
 
 
@@ -63,21 +71,6 @@ def file_is_locked(path: str) -> bool:
     finally:
         os.close(descriptor)
     return False
-
-
-@pytest.mark.django_db(transaction=True)
-def test_a_failed_write_rolls_back_and_frees_the_lock() -> None:
-    def fails_halfway() -> None:
-        with one_writer():
-            OptOut.objects.create(to="+6591111111")
-            raise RuntimeError("boom")
-
-    with pytest.raises(RuntimeError):
-        fails_halfway()
-
-    with one_writer():
-        OptOut.objects.create(to="+6592222222")
-    assert list(OptOut.objects.values_list("to", flat=True)) == ["+6592222222"]
 
 
 @pytest.mark.django_db(transaction=True)
