@@ -31,6 +31,7 @@ class Inbox:
     def __init__(self, folder: Path) -> None:
         self.folder = folder
         self.waiting_file = str(folder / "waiting")
+        self.guard_file = str(folder / "guard")
         self.rejected_file = folder / "rejected"
         self.last_taken = folder / "last-taken"  # its time of change says when
 
@@ -47,13 +48,17 @@ class Inbox:
             raise OSError(f"only {written} of {len(record)} bytes were written")
 
     def _write(self, record: bytes) -> int:
-        with self._guard(fcntl.LOCK_SH):
+        guard = lock_file(self.guard_file)
+        fcntl.flock(guard, fcntl.LOCK_SH)  # (spelt out: this runs per callback)
+        try:
             flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT
             descriptor = os.open(self.waiting_file, flags, 0o600)
             try:
                 return os.write(descriptor, record)
             finally:
                 os.close(descriptor)
+        finally:
+            fcntl.flock(guard, fcntl.LOCK_UN)
 
     def has_waiting(self) -> bool:
         try:
@@ -122,7 +127,7 @@ class Inbox:
 
     @contextmanager
     def _guard(self, mode: int) -> Iterator[None]:
-        descriptor = lock_file(str(self.folder / "guard"))
+        descriptor = lock_file(self.guard_file)
         fcntl.flock(descriptor, mode)
         try:
             yield

@@ -16,6 +16,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from functools import cache, lru_cache
 from typing import Any, TypeVar
+from uuid import UUID
 
 from django.db import DEFAULT_DB_ALIAS, connection, connections, models
 from django.db.models.constants import OnConflict
@@ -197,10 +198,12 @@ PLAIN = {
 def preparer(field: models.Field) -> Preparer:
     """What save() does to a field's value on its way to the database, without
     the trip through the field's methods where they would change nothing, and
-    straight to the backend's adapter for a datetime that has its time zone."""
+    straight to what they would end with for a datetime that has its time zone
+    and for a UUID."""
     kind = type(field.target_field if field.is_relation else field)
     plain = PLAIN.get(kind)
     moment = kind is models.DateTimeField
+    key = kind is models.UUIDField
     attname = field.attname
     computed = type(field).pre_save is not models.Field.pre_save  # auto_now & co.
 
@@ -212,6 +215,8 @@ def preparer(field: models.Field) -> Preparer:
             return value
         if moment and type(value) is datetime and value.tzinfo is not None:
             return db.ops.adapt_datetimefield_value(value)
+        if key and type(value) is UUID:
+            return value if db.features.has_native_uuid_field else value.hex
         return field.get_db_prep_save(value, db)
 
     return prepare

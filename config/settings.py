@@ -161,7 +161,7 @@ DLR_TOKEN_GRACE_HOURS = env.int("DLR_TOKEN_GRACE_HOURS", default=24)
 DLR_MAX_BODY_BYTES = 256 * 1024
 # How often the Celery worker applies waiting delivery reports, and how long they
 # may wait before a web process applies them itself (see campaigns/intake.py).
-DLR_APPLY_EVERY_SECONDS = env.float("DLR_APPLY_EVERY_SECONDS", default=0.05)
+DLR_APPLY_EVERY_SECONDS = env.float("DLR_APPLY_EVERY_SECONDS", default=0.2)
 DLR_WEB_APPLY_AFTER_SECONDS = env.float("DLR_WEB_APPLY_AFTER_SECONDS", default=1.0)
 # How long a web process trusts what it looked up of a callback URL's provider.
 DLR_PROVIDER_CACHE_SECONDS = env.float("DLR_PROVIDER_CACHE_SECONDS", default=5.0)

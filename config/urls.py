@@ -10,9 +10,11 @@ admin.site.site_title = "smsbridge"
 admin.site.index_title = "SMS providers, senders and campaigns"
 
 urlpatterns = [
+    # First: delivery reports and the API come thousands a second, the admin's
+    # pages a few a minute, and URLs are tried in order.
+    path("", include("campaigns.urls")),
     path("", RedirectView.as_view(pattern_name="admin:index", permanent=False)),
     path("admin/", admin.site.urls),
-    path("", include("campaigns.urls")),
 ]
 
 if settings.SMS_SANDBOX_API_KEY:
