@@ -3,11 +3,12 @@
 SQLite lets one connection write at a time, and a commit costs more than all
 the rest of a callback, so applying each callback in a transaction of its own
 holds a provider's burst of receipts to the rate of commits. On SQLite, then,
-a callback is appended to the inbox (campaigns.inbox), and whichever request
-finds the writers' lock free applies every callback waiting, a few hundred to a
-transaction: one read of the messages they name, one UPDATE run over the rows
-that changed, one INSERT run over the log entries. Other databases apply each
-callback at once through the same code.
+the web process appends the parsed callback to the inbox (campaigns.inbox) and
+answers; an Applier (below) applies every callback waiting a few times a
+second, a few hundred to a transaction: one read of the messages they name, one
+UPDATE run over the rows that changed, one INSERT run over the log entries.
+Other databases, and requests already inside a transaction, apply a callback
+at once through the same code.
 
 Each callback carries a receipt, unique in the log: a batch applied twice
 (a crash between its commit and the removal of its file) is logged once, and

@@ -188,6 +188,14 @@ def test_batch_mode_keeps_global_keys_around_the_records() -> None:
     )
 
 
+def test_batch_mode_repeats_a_record_without_placeholders_per_message() -> None:
+    spec = post_json('{"msgs": [{"from": "{sender_id}"}]}', batch_key="msgs")
+
+    request = render(spec, Message(to="+441"), Message(to="+442"))
+
+    assert request.body == b'{"msgs":[{"from":"ACME"},{"from":"ACME"}]}'
+
+
 def test_batch_mode_with_one_message_sends_a_one_element_array() -> None:
     spec = post_json('{"msgs": [{"to": "$$To"}]}', batch_key="msgs")
 
