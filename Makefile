@@ -20,7 +20,7 @@ install: $(STAMP)  ## Create .venv and install everything
 
 run: $(STAMP)  ## Migrate, seed the demo, serve on 127.0.0.1:$(PORT) with a Celery worker
 	$(BIN)/python -m config.devenv $(PORT)
-	mkdir -p var/broker/queue var/broker/processed
+	mkdir -p var/broker/queue var/broker/processed var/broker/control
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py seed_demo --url http://127.0.0.1:$(PORT)
 	$(BIN)/celery -A config worker --beat --schedule var/celerybeat-schedule \
