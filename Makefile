@@ -29,10 +29,11 @@ run: $(STAMP)  ## Migrate, seed the demo, serve on 127.0.0.1:$(PORT) with a Cele
 	  echo "Celery worker started (log: var/worker.log)"; \
 	  $(BIN)/python manage.py runserver 127.0.0.1:$(PORT)
 
-test-deps:  # Debian packages the tests drive for real: Chromium and Redis
+test-deps:  # Debian packages the tests drive for real: Chromium, Redis and PostgreSQL
 	@missing=""; \
 	  command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
 	  command -v redis-server >/dev/null 2>&1 || missing="$$missing redis-server"; \
+	  ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing="$$missing postgresql"; \
 	  if [ -n "$$missing" ]; then \
 	    echo "Installing$$missing for the tests"; \
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \

@@ -20,6 +20,7 @@ from uuid import UUID
 
 from django.db import DEFAULT_DB_ALIAS, connection, connections, models
 from django.db.models.constants import OnConflict
+from django.db.models.fields import AutoFieldMixin
 
 M = TypeVar("M", bound=models.Model)
 
@@ -182,26 +183,24 @@ def insert_sql(
 
 
 Preparer = Callable[[models.Model, bool, Any], Any]
-# Fields whose own conversions leave a value of this type as it is.
-PLAIN = {
-    models.CharField: str,
-    models.TextField: str,
-    models.IntegerField: int,
-    models.PositiveIntegerField: int,
-    models.PositiveSmallIntegerField: int,
-    models.BigIntegerField: int,
-    models.AutoField: int,
-    models.BigAutoField: int,
-}
+# Fields whose own conversions leave a str as it is.
+TEXT = (models.CharField, models.TextField)
 
 
 def preparer(field: models.Field) -> Preparer:
     """What save() does to a field's value on its way to the database, without
-    the trip through the field's methods where they would change nothing, and
-    straight to what they would end with for a datetime that has its time zone
-    and for a UUID."""
-    kind = type(field.target_field if field.is_relation else field)
-    plain = PLAIN.get(kind)
+    the trip through the field's methods where it is known where that ends: a
+    str for text and an int for a key stay as they are, another int goes to
+    the backend's integer adapter, a datetime with its time zone to the
+    datetime adapter, a UUID to its hex (or as it is, where the database has a
+    UUID type)."""
+    target = field.target_field if field.is_relation else field
+    kind = type(target)
+    text = kind in TEXT
+    # Keys go as they are; other integers through the backend's adapter.
+    key_number = isinstance(target, AutoFieldMixin)
+    integer = isinstance(target, models.IntegerField) and not key_number
+    internal_type = target.get_internal_type()
     moment = kind is models.DateTimeField
     key = kind is models.UUIDField
     attname = field.attname
@@ -211,11 +210,14 @@ def preparer(field: models.Field) -> Preparer:
         value = (
             field.pre_save(instance, add) if computed else getattr(instance, attname)
         )
-        if type(value) is plain:
+        cls = type(value)
+        if (text and cls is str) or (key_number and cls is int):
             return value
-        if moment and type(value) is datetime and value.tzinfo is not None:
+        if integer and cls is int:
+            return db.ops.adapt_integerfield_value(value, internal_type)
+        if moment and cls is datetime and value.tzinfo is not None:
             return db.ops.adapt_datetimefield_value(value)
-        if key and type(value) is UUID:
+        if key and cls is UUID:
             return value if db.features.has_native_uuid_field else value.hex
         return field.get_db_prep_save(value, db)
 

@@ -6,10 +6,11 @@ import socket
 import sqlite3
 import subprocess
 import sys
+import tempfile
 import textwrap
 import time
 from collections.abc import Callable, Iterator
-from contextlib import closing
+from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -122,22 +123,34 @@ def redis_server(tmp_path_factory) -> Iterator[str]:
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-    try:
-        client = redis.Redis(port=port, socket_timeout=1)
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                client.ping()
-                break
-            except redis.ConnectionError:
-                if time.monotonic() > deadline or process.poll() is not None:
-                    raise
-                time.sleep(0.05)
+    client = redis.Redis(port=port, socket_timeout=1)
+
+    def answers() -> bool:
+        try:
+            return bool(client.ping())
+        except redis.ConnectionError:
+            return False
+
+    with running(process, answers, what="redis-server", seconds=10):
         yield f"redis://127.0.0.1:{port}"
+
+
+@contextmanager
+def running(
+    process: subprocess.Popen, ready: Callable[[], bool], *, what: str, seconds: float
+) -> Iterator[None]:
+    """Wait until `ready()` says the server answers, hand over, then stop it."""
+    try:
+        deadline = time.monotonic() + seconds
+        while not ready():
+            if time.monotonic() > deadline or process.poll() is not None:
+                pytest.fail(f"{what} did not start")
+            time.sleep(0.05)
+        yield
     finally:
         process.terminate()
         try:
-            process.wait(timeout=5)
+            process.wait(timeout=10)
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait(timeout=5)
@@ -154,6 +167,45 @@ def redis_url(redis_server, settings) -> Iterator[str]:
     throttle.schedule.cache_clear()
     yield url
     throttle.schedule.cache_clear()
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[str]:
+    """A throwaway PostgreSQL on a free port (trust authentication, no fsync);
+    its URL for DATABASE_URL. Run as the postgres user when we are root, which
+    PostgreSQL refuses to run as."""
+    binaries = sorted(Path("/usr/lib/postgresql").glob("*/bin"))
+    if not binaries:
+        pytest.skip("PostgreSQL is not installed (apt-get install postgresql)")
+    bin_dir = binaries[-1]
+    folder = Path(tempfile.mkdtemp(prefix="smsbridge-postgres-"))
+    as_owner: list[str] = []
+    if os.geteuid() == 0:
+        shutil.chown(folder, "postgres")
+        as_owner = ["runuser", "-u", "postgres", "--"]
+    data, port = folder / "data", free_port()
+    subprocess.run(  # noqa: S603 - a fixed binary and our own arguments
+        [*as_owner, str(bin_dir / "initdb"), "-D", str(data), "-A", "trust"]
+        + ["-U", "postgres", "--no-sync"],
+        check=True,
+        capture_output=True,
+    )
+    process = subprocess.Popen(  # noqa: S603 - a fixed binary and our own arguments
+        [*as_owner, str(bin_dir / "postgres"), "-D", str(data), "-p", str(port)]
+        + ["-k", str(folder), "-c", "listen_addresses=127.0.0.1", "-c", "fsync=off"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    ready = [str(bin_dir / "pg_isready"), "-h", "127.0.0.1", "-p", str(port)]
+
+    def answers() -> bool:
+        return subprocess.run(ready, capture_output=True, check=False).returncode == 0  # noqa: S603
+
+    try:
+        with running(process, answers, what="PostgreSQL", seconds=30):
+            yield f"postgres://postgres@127.0.0.1:{port}/postgres"
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 # --- a file database shared with other processes -------------------------------------
