@@ -308,9 +308,24 @@ class DeliveryReportAdmin(admin.ModelAdmin):
 
     list_display = ["received_at", "provider", "format", "response_status", "result"]
     list_filter = ["response_status", "format", "provider"]
-    search_fields = ["body", "provider__nickname"]
+    # The receipt is what the provider was answered, so it may be all it has.
+    search_fields = ["body", "provider__nickname", "receipt"]
     list_select_related = ["provider"]
     date_hierarchy = "received_at"
+    fields = [
+        "received_at",
+        "receipt",
+        "provider",
+        "method",
+        "content_type",
+        "format",
+        "response_status",
+        "processed",
+        "unmatched_ids",
+        "result",
+        "body",
+    ]
+    readonly_fields = ["received_at", "receipt"]
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

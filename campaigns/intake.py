@@ -82,10 +82,12 @@ class Callback:
     body: str
     format: str = ""
     updates: tuple[StatusUpdate, ...] = ()
-    receipt: uuid.UUID = field(default_factory=lambda: time_ordered_uuid())
+    receipt: uuid.UUID = field(default_factory=time_ordered_uuid)
     received_at: datetime = field(default_factory=timezone.now)
 
     def to_line(self) -> bytes:
+        """A JSON array: the fields up to `format` in their order, then the
+        updates (each the list of its values), the receipt and the time."""
         updates = []
         for update in self.updates:
             row = list(update_values(update))

@@ -590,6 +590,43 @@ def test_it_stores_every_callback_with_what_it_did(client, provider) -> None:
     assert stored.unmatched_ids == []
 
 
+# As the answer spelt it; some providers' logs upper-case it.
+@pytest.mark.parametrize("spelling", [str, lambda r: str(r).upper()])
+def test_support_finds_a_callback_by_the_receipt_it_was_answered_with(
+    client, admin_client, provider, spelling
+) -> None:
+    post(client, provider, "8x8_delivered.json")
+    other = report()
+    response = post(client, provider, "8x8_delivered.json")
+    wanted = report()
+    assert str(wanted.receipt) == response.json()["receipt"]
+
+    page = admin_client.get(
+        reverse("admin:campaigns_deliveryreport_changelist"),
+        {"q": spelling(wanted.receipt)},
+    )
+    detail = admin_client.get(
+        reverse("admin:campaigns_deliveryreport_change", args=[wanted.pk])
+    )
+
+    assert list(page.context["cl"].result_list) == [wanted]
+    assert other.pk != wanted.pk
+    assert str(wanted.receipt) in detail.content.decode()
+
+
+@pytest.mark.parametrize("term", ["not-a-receipt", "%", "0190"])
+def test_searching_the_log_for_anything_else_is_no_error(
+    client, admin_client, provider, term
+) -> None:
+    post(client, provider, "8x8_delivered.json")
+
+    page = admin_client.get(
+        reverse("admin:campaigns_deliveryreport_changelist"), {"q": term}
+    )
+
+    assert page.status_code == 200
+
+
 def test_it_stores_a_refused_callback_with_its_reason(client, provider) -> None:
     response = post(client, provider, "msg91_delivered.json")
 
