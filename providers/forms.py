@@ -4,12 +4,11 @@ import copy
 from typing import Any
 
 from django import forms
-from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.forms.models import construct_instance
 
-from . import encoding, phones, validators
+from . import validators
 from .dlr import DeliveryState
 from .models import Header, Provider, ProviderVariable, Sender, UrlParameter
 from .redaction import redact_text
@@ -585,80 +584,3 @@ FORMS = {
     Provider.SetupScreen.CLEVERTAP: ClevertapProviderForm,
     Provider.SetupScreen.MOENGAGE: MoengageProviderForm,
 }
-
-
-class SendTestSmsForm(forms.Form):
-    """Country code, mobile number and message, as on CleverTap's Send Test SMS."""
-
-    country = forms.ChoiceField(
-        label="Country code",
-        initial="SG",
-        help_text="The country of the mobile number.",
-    )
-    number = forms.CharField(
-        label="Mobile number",
-        error_messages={"required": "Enter the mobile number to send to."},
-        max_length=32,
-        help_text="The mobile number to send to; a leading + and country code "
-        "override the country chosen.",
-    )
-    message = forms.CharField(
-        label="Message",
-        error_messages={"required": "Enter the message to send."},
-        widget=forms.Textarea(attrs={"rows": 4, "cols": 60}),
-        help_text="Sample text, such as: This is a test message powered by 8x8.",
-    )
-    sender = forms.ModelChoiceField(
-        label="Sender",
-        queryset=Sender.objects.none(),
-        required=False,
-        empty_label=None,
-    )
-
-    def __init__(self, *args: Any, provider: Provider, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.provider = provider
-        self.fields["country"].choices = phones.country_choices()
-        self.fields[
-            "message"
-        ].initial = f"This is a test message powered by {provider.nickname}"
-        self.fields["message"].widget.attrs["id"] = "id_message"
-        senders = provider.senders.order_by("pk")
-        self.fields["sender"].queryset = senders
-        if senders.count() < 2:
-            self.fields["sender"].widget = forms.HiddenInput()
-
-    def clean_message(self) -> str:
-        message = self.cleaned_data["message"]
-        if not message.strip():
-            raise ValidationError("Enter the message to send.", code="required")
-        info = encoding.analyse(message)
-        limit = settings.SMS_MAX_SEGMENTS
-        if info.segments > limit:
-            raise ValidationError(
-                "This message is %(segments)d segments long (%(summary)s); the "
-                "maximum is %(limit)d. Shorten it.",
-                code="too_long",
-                params={
-                    "segments": info.segments,
-                    "summary": info.summary,
-                    "limit": limit,
-                },
-            )
-        return message
-
-    def clean(self) -> dict[str, Any]:
-        cleaned = super().clean()
-        if "number" in cleaned and "country" in cleaned:
-            try:
-                cleaned["e164"] = phones.to_e164(cleaned["number"], cleaned["country"])
-            except ValidationError as err:
-                self.add_error("number", err)
-        if not self.provider.is_active:
-            raise ValidationError(
-                "%(provider)s is archived (inactive); activate it under Response "
-                "handling before sending.",
-                code="inactive_provider",
-                params={"provider": self.provider.nickname},
-            )
-        return cleaned
