@@ -149,6 +149,8 @@ PUBLIC_BASE_URL = env("PUBLIC_BASE_URL", default="http://127.0.0.1:8000").rstrip
 SMS_ALLOW_PRIVATE_ENDPOINTS = env.bool("SMS_ALLOW_PRIVATE_ENDPOINTS", default=False)
 SMS_CONNECT_TIMEOUT = env.float("SMS_CONNECT_TIMEOUT", default=5.0)
 SMS_READ_TIMEOUT = env.float("SMS_READ_TIMEOUT", default=15.0)
+# However the answer trickles in, a send ends this long after it started.
+SMS_TOTAL_TIMEOUT = env.float("SMS_TOTAL_TIMEOUT", default=30.0)
 SMS_RESPONSE_MAX_BYTES = env.int("SMS_RESPONSE_MAX_BYTES", default=64 * 1024)
 SMS_MAX_SEGMENTS = env.int("SMS_MAX_SEGMENTS", default=10)
 # The built-in fake 8x8 provider under /sandbox/ is served only when a key is set.

@@ -102,7 +102,9 @@ def send(
             stream=True,
         )
         with response:
-            body, truncated = read_capped(response)
+            body, truncated = read_capped(
+                response, deadline=started + settings.SMS_TOTAL_TIMEOUT
+            )
     except BlockedAddressError as err:
         outcome = Outcome.failure(
             Category.BLOCKED,
@@ -150,15 +152,42 @@ def prepare(request: HttpRequest) -> requests.PreparedRequest:
     ).prepare()
 
 
-def read_capped(response: requests.Response) -> tuple[bytes, bool]:
-    """The answer's first SMS_RESPONSE_MAX_BYTES, and whether there was more."""
+class AnswerTooSlow(requests.Timeout):
+    """The answer kept coming, a little at a time, past SMS_TOTAL_TIMEOUT."""
+
+
+def read_capped(response: requests.Response, *, deadline: float) -> tuple[bytes, bool]:
+    """The answer's first SMS_RESPONSE_MAX_BYTES, and whether there was more.
+
+    Each wait for more bytes ends after SMS_READ_TIMEOUT, but a provider that
+    sends a byte now and then would never hit it: the whole read also ends at
+    `deadline`, each wait cut short to the time left."""
     limit = settings.SMS_RESPONSE_MAX_BYTES
+    chunks: list[bytes] = []
+    size = 0
     try:
-        body = response.raw.read(limit + 1, decode_content=True)
+        while size <= limit:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise AnswerTooSlow()
+            if left < settings.SMS_READ_TIMEOUT:
+                wait_at_most(response, left)
+            chunk = response.raw.read1(limit + 1 - size, decode_content=True)
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
     except urllib3_errors.HTTPError as err:
         # Keep requests' exception types, which failure_for_exception reads.
         raise requests.ConnectionError(err) from err
-    return body[:limit], len(body) > limit
+    body = b"".join(chunks)
+    return body[:limit], size > limit
+
+
+def wait_at_most(response: requests.Response, seconds: float) -> None:
+    connection = response.raw.connection
+    if connection is not None and connection.sock is not None:
+        connection.sock.settimeout(seconds)
 
 
 def retry_after_seconds(value: str | None) -> float | None:
@@ -182,6 +211,13 @@ def failure_for_exception(err: requests.RequestException, host: str) -> Outcome:
             Category.TIMEOUT,
             f"Could not connect to {host} within {settings.SMS_CONNECT_TIMEOUT:g} s: "
             "the host is down or a firewall drops the connection.",
+        )
+    if isinstance(err, AnswerTooSlow):
+        return Outcome.failure(
+            Category.TIMEOUT,
+            f"{host} was still sending its answer after "
+            f"{settings.SMS_TOTAL_TIMEOUT:g} s, a little at a time; smsbridge "
+            "stopped waiting. It may still deliver the message.",
         )
     # A read that stalls mid-body surfaces as a ConnectionError wrapping urllib3's
     # ReadTimeoutError; it is still the provider being slow, not unreachable.

@@ -22,13 +22,15 @@ from providers.models import Provider
 @dataclass(frozen=True)
 class Reply:
     """What the local server answers; `hang` seconds of silence come first, or,
-    with `stall_body`, after the headers and the first half of the body."""
+    with `stall_body`, after the headers and the first half of the body; with
+    `trickle`, the body comes a byte at a time."""
 
     status: int = 200
     body: bytes = b""
     headers: dict[str, str] = field(default_factory=dict)
     hang: float = 0.0
     stall_body: bool = False
+    trickle: float = 0.0  # seconds between the body's bytes
 
 
 @dataclass(frozen=True)
@@ -90,6 +92,13 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_header(name, value)
         self.send_header("Content-Length", str(len(reply.body)))
         self.end_headers()
+        if reply.trickle:
+            for byte in reply.body:
+                if self.server.released.wait(reply.trickle):
+                    return
+                self.wfile.write(bytes([byte]))
+                self.wfile.flush()
+            return
         if reply.stall_body:
             self.wfile.write(reply.body[: len(reply.body) // 2])
             self.wfile.flush()

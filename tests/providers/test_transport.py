@@ -15,7 +15,7 @@ import requests
 import responses
 
 from providers import transport
-from providers.outcomes import Category, ResponseRules
+from providers.outcomes import Category, Outcome, ResponseRules
 from providers.rendering import HttpRequest
 
 from .fake_provider import Reply, closed_port, running
@@ -439,18 +439,58 @@ def test_it_times_out_on_a_server_that_never_answers(
     assert len(server.received) == 1
 
 
+def answer_to(**behaviour) -> Outcome:
+    """Send to a local server whose accepting answer comes as `behaviour` says."""
+    body = json.dumps(QUEUED).encode()
+    with running(Reply(200, body, JSON_TYPE, **behaviour)) as server:
+        return send(server.url)
+
+
 def test_it_times_out_on_a_server_that_stalls_in_the_middle_of_its_answer(
     private_endpoints, settings
 ) -> None:
     private_endpoints(True)
     settings.SMS_READ_TIMEOUT = 0.3
-    body = json.dumps(QUEUED).encode()
-    with running(Reply(200, body, JSON_TYPE, hang=10, stall_body=True)) as server:
-        outcome = send(server.url)
+
+    outcome = answer_to(stall_body=True, hang=10)
 
     assert outcome.category == Category.TIMEOUT
     assert outcome.diagnosis.startswith("127.0.0.1 did not answer within 0.3 s")
     assert "may still deliver" in outcome.diagnosis
+
+
+def test_it_stops_waiting_for_an_answer_that_trickles_in(
+    private_endpoints, settings
+) -> None:
+    private_endpoints(True)
+    settings.SMS_READ_TIMEOUT = 0.5  # each byte comes well within this
+    settings.SMS_TOTAL_TIMEOUT = 0.8
+    started = time.monotonic()
+
+    outcome = answer_to(trickle=0.1)
+
+    elapsed = time.monotonic() - started
+
+    assert outcome.category == Category.TIMEOUT
+    assert outcome.diagnosis == (
+        "127.0.0.1 was still sending its answer after 0.8 s, a little at a time; "
+        "smsbridge stopped waiting. It may still deliver the message."
+    )
+    assert outcome.transient
+    # Bytes kept coming (all of them would take 0.1 s each), yet it ended.
+    assert 0.8 <= elapsed < 1.5 < len(json.dumps(QUEUED)) * 0.1
+
+
+def test_an_answer_that_trickles_in_within_the_total_time_is_read(
+    private_endpoints, settings
+) -> None:
+    private_endpoints(True)
+    settings.SMS_TOTAL_TIMEOUT = 10
+
+    outcome = answer_to(trickle=0.005)
+
+    assert outcome.category == Category.ACCEPTED
+    assert outcome.provider_message_id == "u-123"
 
 
 def test_it_reports_a_closed_port_as_a_refused_connection(private_endpoints) -> None:
