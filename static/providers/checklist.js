@@ -1,4 +1,5 @@
-// The Send Test SMS verification checklist: polls until the delivery report lands.
+// The Send Test SMS verification checklist: polls until the delivery report lands,
+// and keeps the test's row in the list of recent tests up to date with it.
 (function () {
   "use strict";
   const POLL_MS = 1500;
@@ -20,10 +21,21 @@
     }
   }
 
+  // The row's Delivery cell, as the list's template writes it.
+  function renderRow(cell, data) {
+    if (!cell || !data.delivery_state) return;
+    cell.textContent = data.delivery_label +
+      (data.error_code ? " (" + data.error_code + ")" : "") +
+      (data.seconds_to_dlr != null ? " after " + data.seconds_to_dlr.toFixed(1) + " s" : "");
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
     const list = document.querySelector("[data-checklist]");
     if (!list) return;
     const item = list.querySelector("[data-check=dlr]");
+    const cell = document.querySelector(
+      '[data-test-row="' + list.dataset.testId + '"] [data-delivery]'
+    );
     if (list.querySelector("[data-check=accepted]").classList.contains("check-failed")) return;
     const started = Date.now();
     function poll() {
@@ -31,6 +43,7 @@
         .then(function (response) { return response.json(); })
         .then(function (data) {
           render(item, data);
+          renderRow(cell, data);
           if (!data.final && Date.now() - started < GIVE_UP_MS) setTimeout(poll, POLL_MS);
           else if (!data.final) item.textContent = "… No delivery report yet; reload the page later.";
         })

@@ -126,6 +126,11 @@ def test_new_provider_is_verified_by_a_test_sms_and_its_delivery_report(
         "✓ Delivery report received — Delivered", timeout=DLR_TIMEOUT_MS
     )
     expect(dlr).to_have_class("check-ok")
+    # The test's row in the list below follows, without a reload either.
+    row = page.locator(f"[data-test-row='{result.get_attribute('data-test-result')}']")
+    expect(row.locator("[data-delivery]")).to_have_text(
+        re.compile(r"^Delivered after \d+\.\d s$")
+    )
     screenshot(page, "send-test-success")
 
 
