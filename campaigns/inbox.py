@@ -61,26 +61,23 @@ class Inbox:
             fcntl.flock(guard, fcntl.LOCK_UN)
 
     def has_waiting(self) -> bool:
-        try:
-            if os.stat(self.waiting_file).st_size > 0:
-                return True
-        except FileNotFoundError:
-            pass
-        return bool(self._taken())
+        return self._lines_waiting() or bool(self._taken())
 
     def due(self, every: float) -> bool:
         """Lines wait and none were taken for `every` seconds, or a crash left
         some taken but not applied."""
-        try:
-            waiting = os.stat(self.waiting_file).st_size > 0
-        except FileNotFoundError:
-            waiting = False
-        if not waiting:
+        if not self._lines_waiting():
             return bool(self._taken())
         try:
             return time.time() - os.stat(self.last_taken).st_mtime >= every
         except FileNotFoundError:
             return True
+
+    def _lines_waiting(self) -> bool:
+        try:
+            return os.stat(self.waiting_file).st_size > 0
+        except FileNotFoundError:
+            return False
 
     def take(self) -> list[Path]:
         """The files of lines to apply, oldest first: any a crash left behind,
@@ -89,14 +86,11 @@ class Inbox:
             return []
         taken = self._taken()
         with self._guard(fcntl.LOCK_EX):
-            try:
-                if os.stat(self.waiting_file).st_size > 0:
-                    name = self.folder / f"taken-{time.time_ns():020d}"
-                    os.rename(self.waiting_file, name)
-                    taken.append(name)
-                    self.last_taken.touch()
-            except FileNotFoundError:
-                pass
+            if self._lines_waiting():
+                name = self.folder / f"taken-{time.time_ns():020d}"
+                os.rename(self.waiting_file, name)
+                taken.append(name)
+                self.last_taken.touch()
         return taken
 
     @staticmethod

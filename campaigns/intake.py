@@ -32,7 +32,6 @@ from itertools import groupby
 
 from django.conf import settings
 from django.db import (
-    DatabaseError,
     OperationalError,
     close_old_connections,
     connection,
@@ -219,15 +218,16 @@ def apply_file(box: Inbox, taken) -> int:
             record(batch)
         except OperationalError:
             raise  # the database is busy or away: the file waits
-        except DatabaseError:
-            # One bad callback must not hold back the rest: apply one by one.
+        except Exception:
+            # One bad callback must not hold back the rest, now or at every
+            # later round: apply one by one and set aside the one that fails.
             for callback in batch:
                 try:
                     record([callback])
                 except OperationalError:
                     raise
-                except DatabaseError as err:
-                    box.reject(callback.to_line(), str(err))
+                except Exception as err:
+                    box.reject(callback.to_line(), repr(err))
     return len(callbacks)
 
 

@@ -141,6 +141,30 @@ def test_an_unreadable_line_is_kept_aside_and_the_rest_applied(
     assert '{"cut short' not in caplog.text  # what providers send is not logged
 
 
+def test_a_callback_that_cannot_be_applied_is_set_aside_not_retried_forever(
+    provider, box, caplog
+) -> None:
+    accepted_test_send(provider, "a" * 32)
+    accepted_test_send(provider, "b" * 32)
+    post(Client(), provider, "a" * 32)
+    odd = intake.Callback(
+        provider_id=provider.pk,
+        method="POST",
+        content_type="application/json",
+        body="{}",
+        updates=(StatusUpdate(message_id="b" * 32, state="no-such-state"),),
+    )
+    box.append(odd.to_line())
+
+    with caplog.at_level(logging.ERROR, logger="campaigns.inbox"):
+        assert intake.drain() == 2
+
+    assert state("a" * 32) == "delivered"
+    assert not box.has_waiting()  # nothing left to fail again next round
+    assert odd.receipt.hex in box.rejected_file.read_text().splitlines()[-1]
+    assert "KeyError" in caplog.text
+
+
 def test_callbacks_for_a_provider_deleted_since_are_dropped_with_it(
     provider, box, caplog
 ) -> None:
