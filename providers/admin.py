@@ -102,6 +102,8 @@ RESPONSE_FIELDSET = (
             "response_rule",
             "response_rule_path",
             "response_rule_values",
+            "accepted_count_path",
+            "record_id_path",
             "is_active",
         ],
     },

@@ -184,6 +184,8 @@ class ProviderForm(forms.ModelForm):
             "response_rule",
             "response_rule_path",
             "response_rule_values",
+            "accepted_count_path",
+            "record_id_path",
             "is_active",
             *DLR_FIELDS,
         ]

@@ -169,6 +169,20 @@ class Provider(models.Model):
         blank=True,
         help_text="Comma-separated values, e.g. REJECTED.",
     )
+    accepted_count_path = models.CharField(
+        "accepted count field",
+        max_length=200,
+        blank=True,
+        help_text="For answers that only count a batch's records, e.g. acceptedCount: "
+        "fewer accepted than sent is never shown as all sent.",
+    )
+    record_id_path = models.CharField(
+        "record message id field",
+        max_length=200,
+        blank=True,
+        help_text="Where each record of the answer echoes $$MessageID, e.g. "
+        "messages.0.clientMessageId; records are then matched by id, not position.",
+    )
     callback_token = models.CharField(
         "callback token",
         max_length=64,
@@ -324,6 +338,8 @@ class Provider(models.Model):
             rule=self.response_rule,
             rule_path=self.response_rule_path.strip(),
             rule_values=tuple(v for v in values if v),
+            accepted_count_path=self.accepted_count_path.strip(),
+            record_id_path=self.record_id_path.strip(),
         )
 
     def secret_values(self) -> list[str]:

@@ -54,10 +54,17 @@ class ResponseRules:
     rule: str = ""  # "", "accept_if" or "reject_if"
     rule_path: str = ""
     rule_values: tuple[str, ...] = ()
+    accepted_count_path: str = ""
+    record_id_path: str = ""
 
     @property
     def needs_json(self) -> bool:
-        return bool(self.message_id_path or self.rule)
+        return bool(
+            self.message_id_path
+            or self.rule
+            or self.accepted_count_path
+            or self.record_id_path
+        )
 
 
 @dataclass(frozen=True)

@@ -8,8 +8,10 @@ remain. Request shapes follow each provider's public API documentation; the two
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 
 @dataclass(frozen=True)
@@ -26,6 +28,37 @@ class Row:
             "secret": self.secret,
             "hint": self.hint,
         }
+
+
+@dataclass(frozen=True)
+class SenderIdRules:
+    """What a provider documents about the sender ID (8x8's `source`)."""
+
+    max_length: int = 0  # 0: no documented limit
+    alphanumeric_max_length: int = 0  # names (not numbers) are often shorter
+
+    def problems(self, sender_id: str, *, provider: str) -> list[str]:
+        """Why the provider would refuse this sender ID, in words for the admin."""
+        found = []
+        if self.max_length and len(sender_id) > self.max_length:
+            found.append(
+                f"{provider} accepts sender IDs of at most {self.max_length} "
+                f"characters; this one has {len(sender_id)}."
+            )
+        alphanumeric = any(c.isalpha() for c in sender_id)
+        limit = self.alphanumeric_max_length
+        if alphanumeric and limit:
+            if len(sender_id) > limit:
+                found.append(
+                    f"An alphanumeric sender ID may have at most {limit} characters "
+                    f"at {provider} (numbers may have up to {self.max_length})."
+                )
+            if not re.fullmatch(r"[A-Za-z0-9 ]+", sender_id):
+                found.append(
+                    f"An alphanumeric sender ID at {provider} may use only letters, "
+                    "digits and spaces."
+                )
+        return found
 
 
 @dataclass(frozen=True)
@@ -50,8 +83,34 @@ class Preset:
     response_rule: str = ""
     response_rule_path: str = ""
     response_rule_values: str = ""
+    # For answers about a whole batch: where the count of accepted records is,
+    # and where each record echoes our message id (so records match by id).
+    accepted_count_path: str = ""
+    record_id_path: str = ""
     sender_hint: str = "The sender ID or number registered with the provider."
+    sender_rules: SenderIdRules = SenderIdRules()
+    # The provider behind the preset, as users name it ("8x8"), and other hosts
+    # of the same API (regional endpoints).
+    provider_name: str = ""
+    other_hosts: tuple[str, ...] = ()
     extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def hosts(self) -> tuple[str, ...]:
+        return (urlsplit(self.endpoint).hostname or "", *self.other_hosts)
+
+    @property
+    def label(self) -> str:
+        return self.provider_name or self.name
+
+    def body_fields(self) -> list[str]:
+        """The field names the provider's API expects in a message's body."""
+        payload = self.payload
+        if isinstance(payload, dict) and self.batch_key:
+            payload = payload[self.batch_key][0]
+        if isinstance(payload, dict):
+            return list(payload)
+        return [line.partition("=")[0] for line in self.payload_text.splitlines()]
 
     @property
     def payload_text(self) -> str:
@@ -79,6 +138,8 @@ class Preset:
             "response_rule": self.response_rule,
             "response_rule_path": self.response_rule_path,
             "response_rule_values": self.response_rule_values,
+            "accepted_count_path": self.accepted_count_path,
+            "record_id_path": self.record_id_path,
             "headers": [row.as_initial() for row in self.headers],
             "url_parameters": [row.as_initial() for row in self.url_parameters],
             "variables": [row.as_initial() for row in self.variables],
@@ -86,6 +147,12 @@ class Preset:
 
 
 JSON_CONTENT = Row("Content-Type", "application/json")
+EIGHT_BY_EIGHT = {
+    "provider_name": "8x8",
+    "other_hosts": ("sms.us.8x8.com", "sms.8x8.uk", "sms.8x8.id"),
+    # 8x8's `source`: up to 16 characters; names are limited as on most networks.
+    "sender_rules": SenderIdRules(max_length=16, alphanumeric_max_length=11),
+}
 EIGHT_BY_EIGHT_VARIABLES = (
     Row("subAccountId", hint="Subaccount ID, from 8x8 Connect → API Keys"),
     Row("apiKey", secret=True, hint="API Key, from 8x8 Connect → API Keys"),
@@ -115,7 +182,11 @@ PRESETS: tuple[Preset, ...] = (
             ]
         },
         batch_key="msgs",
+        # The partner endpoint answers with counts only: {"batchId", "acceptedCount",
+        # "rejectedCount"}; a refused record is counted, inside a 200.
+        accepted_count_path="acceptedCount",
         sender_hint="Sender ID or virtual number registered in your 8x8 account.",
+        **EIGHT_BY_EIGHT,
     ),
     Preset(
         slug="8x8-moengage",
@@ -136,6 +207,7 @@ PRESETS: tuple[Preset, ...] = (
         response_rule_path="status.code",
         response_rule_values="REJECTED",
         sender_hint="Sender ID in your 8x8 account.",
+        **EIGHT_BY_EIGHT,
     ),
     Preset(
         slug="twilio",
@@ -261,5 +333,23 @@ PRESETS: tuple[Preset, ...] = (
 BY_SLUG = {preset.slug: preset for preset in PRESETS}
 
 
-def for_screen(screen: str) -> list[Preset]:
-    return [preset for preset in PRESETS if preset.screen == screen]
+def recognise(endpoint: str) -> Preset | None:
+    """The preset whose provider serves this endpoint template, if any.
+
+    Matched on the host; among presets of the same host, the one whose path
+    matches (a {variable} segment on either side matches any segment) wins.
+    """
+    parts = urlsplit(endpoint.strip())
+    host = (parts.hostname or "").lower()
+    same_host = [preset for preset in PRESETS if host in preset.hosts]
+    for preset in same_host:
+        if _same_path(parts.path, urlsplit(preset.endpoint).path):
+            return preset
+    return same_host[0] if same_host else None
+
+
+def _same_path(given: str, known: str) -> bool:
+    ours, theirs = given.strip("/").split("/"), known.strip("/").split("/")
+    return len(ours) == len(theirs) and all(
+        a == b or "{" in a or "{" in b for a, b in zip(ours, theirs, strict=True)
+    )
