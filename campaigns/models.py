@@ -10,6 +10,9 @@ from django.utils import timezone
 
 from providers.dlr import RANK, DeliveryState, StatusUpdate
 from providers.models import Provider, Sender
+from providers.pipeline import Category
+
+UNCONFIRMED = Category.UNCONFIRMED.value
 
 
 class Campaign(models.Model):
@@ -177,11 +180,17 @@ class Message(models.Model):
             self.Status.DELIVERED: DeliveryState.DELIVERED,
             self.Status.FAILED: DeliveryState.FAILED,
         }.get(self.status, DeliveryState.QUEUED)
+        if self.failure_category == UNCONFIRMED:
+            # Its batch was partly refused without saying which: the provider's
+            # own report settles it either way.
+            current = DeliveryState.SENT
         if not update.state or RANK[update.state] <= RANK[current]:
             return False
         if update.state in (DeliveryState.DELIVERED, DeliveryState.FAILED):
             self.status = update.state
             self.delivered_at = now
+        if update.state == DeliveryState.DELIVERED:
+            self.failure_category = self.failure_reason = ""
         if update.state == DeliveryState.FAILED:
             self.failure_category = "undelivered"
             self.failure_reason = (update.description or "Undelivered")[:500]

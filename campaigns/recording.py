@@ -7,7 +7,7 @@ a delivery report that landed first is never overwritten by "sent".
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from itertools import groupby
 from operator import attrgetter
@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 from django.conf import settings
 from django.db import connection, transaction
 
-from providers.outcomes import Outcome, record_ids
+from providers.pipeline import Outcome
 
 from .models import Message
 
@@ -26,25 +26,12 @@ if TYPE_CHECKING:
 Status = Message.Status
 
 
-def record_batch(
-    group: Sequence[Claimed], outcome: Outcome, *, provider, whole_claim: bool, now
+def record(
+    pairs: Iterable[tuple[Claimed, Outcome]], *, whole_claim: bool, now: datetime
 ) -> list[float]:
-    """One request carried the whole group; return the retry delays to schedule."""
-    with transaction.atomic():
-        if not outcome.accepted:
-            return mark_failed(group, outcome, now=now)
-        if len(group) > 1:
-            ids = record_ids(outcome.data, provider.message_id_path, len(group))
-        else:
-            ids = [outcome.provider_message_id]
-        mark_sent(group, ids, whole_claim=whole_claim, now=now)
-        return []
-
-
-def record_each(
-    pairs: Sequence[tuple[Claimed, Outcome]], *, whole_claim: bool, now: datetime
-) -> list[float]:
-    """One request per message; all of a chunk's outcomes in one transaction."""
+    """What became of each claimed message, in one transaction; return the
+    retry delays to schedule."""
+    pairs = list(pairs)
     delays: list[float] = []
     with transaction.atomic():
         accepted = [(m, o) for m, o in pairs if o.accepted]

@@ -23,18 +23,15 @@ from django.db import transaction
 from django.db.models import F, Q, Subquery
 from django.utils import timezone
 
-from providers import transport
 from providers.models import Sender
-from providers.outcomes import Outcome, ResponseRules
-from providers.rendering import CompiledRequest, compile_request
-from providers.rendering import Message as Outgoing
-from providers.spec import wire_secrets
+from providers.pipeline import Message as Outgoing
+from providers.pipeline import Outbound, Outcome
 
 from . import tasks, throttle
 from .bulk import insert_rows
 from .models import Campaign, Message, OptOut
 from .personalise import fields_in, missing_fields, personalise
-from .recording import record_batch, record_each
+from .recording import record
 
 Status = Message.Status
 logger = logging.getLogger(__name__)
@@ -285,45 +282,38 @@ def send_claimed(
     if not provider.is_active:
         release(messages)
         return
-    compiled = compile_request(provider.request_spec(sender=sender))
-    send = partial(
-        send_group,
-        compiled,
-        provider=provider,
-        rules=provider.response_rules(),
-        secrets=provider.secret_values(),
-    )
-    delays: list[float] = []
+    outbound = Outbound(provider, sender)
+    send = partial(send_group, outbound)
     if provider.batch_enabled:
-        size = provider.batch_size
-        for start in range(0, len(messages), size):
-            group = messages[start : start + size]
-            outcome = send(group)
+        # Each batch is recorded as soon as its answer is read.
+        delays: list[float] = []
+        for group in outbound.batches(messages):
             whole = whole_claim and len(group) == len(messages)
-            delays += record_batch(
-                group, outcome, provider=provider, whole_claim=whole, now=now
+            outcomes = send(group)
+            delays += record(
+                zip(group, outcomes, strict=True), whole_claim=whole, now=now
             )
     else:
-        outcomes = send_each(messages, send)
+        outcomes = [o for (o,) in send_each(messages, send)]
         # Recorded once the chunk is out: writing while the pool sends would
         # compete with it for the interpreter.
-        pairs = list(zip(messages, outcomes, strict=True))
-        delays = record_each(pairs, whole_claim=whole_claim, now=now)
+        pairs = zip(messages, outcomes, strict=True)
+        delays = record(pairs, whole_claim=whole_claim, now=now)
     campaign_id = messages[0].campaign_id
     for delay in sorted(set(delays)):
         tasks.send_chunk.apply_async((campaign_id,), countdown=delay)
 
 
 def send_each(
-    messages: Sequence[Claimed], send: Callable[[Sequence[Claimed]], Outcome]
-) -> list[Outcome]:
+    messages: Sequence[Claimed], send: Callable[[Sequence[Claimed]], list[Outcome]]
+) -> list[list[Outcome]]:
     """One request per message, SEND_CONCURRENCY at a time, outcomes in order.
 
     Each pool thread takes the next message as it finishes the last, rather than
     one future per message: with thousands of messages a chunk, the futures
     cost the interpreter about as much as rendering the requests.
     """
-    outcomes: list[Outcome | None] = [None] * len(messages)
+    outcomes: list[list[Outcome] | None] = [None] * len(messages)
     # A range iterator hands out each index once, even to several threads.
     pending = iter(range(len(messages)))
 
@@ -345,18 +335,12 @@ def release(messages: Sequence[Claimed]) -> None:
     ).update(status=Status.QUEUED, claim="", attempts=F("attempts") - 1)
 
 
-def send_group(
-    compiled: CompiledRequest,
-    group: Sequence[Claimed],
-    *,
-    provider,
-    rules: ResponseRules,
-    secrets: list[str],
-) -> Outcome:
+def send_group(outbound: Outbound, group: Sequence[Claimed]) -> list[Outcome]:
+    provider = outbound.provider
     throttle.acquire(
         provider_id=provider.pk, count=len(group), per_second=provider.rate_limit
     )
-    request = compiled.render(
+    return outbound.send(
         [
             Outgoing(
                 to=m.to,
@@ -367,7 +351,6 @@ def send_group(
             for m in group
         ]
     )
-    return transport.send(request, rules=rules, secrets=wire_secrets(request, secrets))
 
 
 def finish_if_done(campaign_id: int) -> bool:
@@ -436,7 +419,9 @@ def cancel(*, campaign: Campaign) -> int:
 def retryable(campaign: Campaign):
     """Failed sends worth another try; undelivered messages did reach the provider."""
     return campaign.messages.filter(status=Status.FAILED).exclude(
-        failure_category__in=["undelivered", "opted_out"]
+        # An unconfirmed message may have been accepted: sending it again could
+        # reach the recipient twice.
+        failure_category__in=["undelivered", "opted_out", "unconfirmed"]
     )
 
 

@@ -130,7 +130,7 @@ class Targets:
 # How a row belongs to a provider, and what advance() reads; everything it
 # writes is in DELIVERY_FIELDS.
 OWNER = {Message: "sender", TestSend: "provider"}
-READ_FIELDS = {Message: ["status"], TestSend: ["delivery_state"]}
+READ_FIELDS = {Message: ["status", "failure_category"], TestSend: ["delivery_state"]}
 # Well under SQLite's limit of host parameters in one statement.
 IDS_PER_QUERY = 500
 

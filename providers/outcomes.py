@@ -6,7 +6,7 @@ Pure: judges a response's status, headers and body against a provider's rules.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -33,6 +33,8 @@ class Category(models.TextChoices):
     CONNECTION = "connection", "Connection failed"
     BLOCKED = "blocked", "Blocked by policy"
     INVALID = "invalid", "Not sent: invalid input"
+    # Some records of a batch were refused and the answer does not say which.
+    UNCONFIRMED = "unconfirmed", "Unconfirmed: partly refused batch"
     PENDING = "pending", "Sending…"
 
 
@@ -76,6 +78,7 @@ class Outcome:
     response_excerpt: str = ""
     retry_after: float | None = None
     latency_ms: int = 0
+    host: str = ""
     # The parsed answer, for reading per-record ids of a batch; never stored.
     data: Any = field(default=None, repr=False, compare=False)
 
@@ -98,19 +101,6 @@ class Outcome:
             diagnosis=redact_text(self.diagnosis, secrets),
             response_excerpt=redact_text(self.response_excerpt, secrets),
         )
-
-
-def record_ids(data: Any, path: str, count: int) -> list[str]:
-    """Per-record provider ids of a batch answer: the path's first index counts up."""
-    steps = path.split(".")
-    if "0" not in steps:
-        return [""] * count
-    at = steps.index("0")
-    found = []
-    for index in range(count):
-        value = dig(data, ".".join([*steps[:at], str(index), *steps[at + 1 :]]))
-        found.append("" if value is None else str(value))
-    return found
 
 
 def dig(data: Any, path: str) -> Any:
@@ -169,7 +159,12 @@ def judge_response(
         data = None
     said = provider_says(data)
     said = f" The provider says: {said}." if said else ""
-    base = {"status_code": status, "response_excerpt": excerpt, "data": data}
+    base = {
+        "status_code": status,
+        "response_excerpt": excerpt,
+        "data": data,
+        "host": host,
+    }
     if 200 <= status < 300:
         return judge_success(host, status, headers, body, data, truncated, rules, base)
     if 300 <= status < 400:
@@ -242,34 +237,162 @@ def judge_success(host, status, headers, body, data, truncated, rules, base) -> 
             "and status cannot be read; check the endpoint and the response settings.",
             **base,
         )
-    return apply_rules(host, status, data, rules, base)
+    # Accepted as a request; read_records() says what became of each message.
+    return Outcome(Category.ACCEPTED, f"Accepted by {host} ({status}).", **base)
 
 
-def apply_rules(host, status, data, rules, base) -> Outcome:
+# --- one outcome per message ----------------------------------------------------------
+
+EACH = "0"  # in a path, the step that stands for each record of a batch answer
+
+
+def per_record(path: str) -> bool:
+    return EACH in path.split(".")
+
+
+def at_record(path: str, index: int) -> str:
+    steps = path.split(".")
+    steps[steps.index(EACH)] = str(index)
+    return ".".join(steps)
+
+
+def read_records(
+    outcome: Outcome, *, rules: ResponseRules, message_ids: Sequence[str]
+) -> list[Outcome]:
+    """What the answer to one request says of each message it carried, in order.
+
+    A 2xx answer may still refuse some or all of its messages: by a status
+    value (8x8's status.code REJECTED), per record of a batch (Infobip's
+    messages.N.status), or only by counting (8x8's partner batch endpoint's
+    acceptedCount). A batch the answer cannot tell apart is never all sent.
+    """
+    if not outcome.accepted:
+        return [outcome] * len(message_ids)
+    positions = record_positions(outcome.data, rules, message_ids)
+    several = len(message_ids) > 1
+    found = [
+        read_record(outcome, rules, position, several=several) for position in positions
+    ]
+    return check_count(outcome, rules, found)
+
+
+def record_positions(
+    data: Any, rules: ResponseRules, message_ids: Sequence[str]
+) -> list[int | None]:
+    """Which record of the answer speaks of each message; None for none."""
+    if not rules.record_id_path:
+        return list(range(len(message_ids)))
+    steps = rules.record_id_path.split(".")
+    records = (
+        dig(data, ".".join(steps[: steps.index(EACH)]))
+        if per_record(rules.record_id_path)
+        else None
+    )
+    echoed = {
+        str(dig(data, at_record(rules.record_id_path, index))): index
+        for index in range(len(records) if isinstance(records, list) else 0)
+    }
+    return [echoed.get(message_id) for message_id in message_ids]
+
+
+def read_record(
+    outcome: Outcome, rules: ResponseRules, position: int | None, *, several: bool
+) -> Outcome:
+    data, host, status = outcome.data, outcome.host, outcome.status_code
+    if position is None:
+        return replace(
+            outcome,
+            category=Category.UNCONFIRMED,
+            diagnosis=f"{status} from {host}, but its answer has no record for this "
+            "message, so whether it was accepted is unknown.",
+        )
     if rules.rule:
-        value = dig(data, rules.rule_path)
-        listed = str(value) in rules.rule_values
-        refused = listed if rules.rule == "reject_if" else not listed
+        refused = refusal(data, rules, position)
         if refused:
-            said = provider_says(dig(data, rules.rule_path.rsplit(".", 1)[0]) or data)
-            return Outcome.failure(
-                Category.REJECTED,
-                f"{status} from {host}, but the provider refused the message: "
-                f"{rules.rule_path} is {value!r}" + (f" ({said})." if said else "."),
-                **base,
+            return replace(
+                outcome,
+                category=Category.REJECTED,
+                diagnosis=f"{status} from {host}, but the provider refused the "
+                f"message: {refused}",
             )
-    message_id = dig(data, rules.message_id_path) if rules.message_id_path else None
-    if rules.message_id_path and message_id in (None, ""):
-        return Outcome.failure(
-            Category.BAD_RESPONSE,
-            f"{status} from {host}, but its answer has no {rules.message_id_path}; "
-            "check the provider message id path.",
-            **base,
+    return accepted_record(outcome, rules, position, several=several)
+
+
+def refusal(data: Any, rules: ResponseRules, position: int) -> str:
+    """Why the response rule refuses this record; empty when it does not."""
+    path = rules.rule_path
+    if per_record(path):
+        path = at_record(path, position)
+    value = dig(data, path)
+    listed = str(value) in rules.rule_values
+    if listed != (rules.rule == "reject_if"):
+        return ""
+    parent = dig(data, path.rsplit(".", 1)[0]) if "." in path else None
+    said = provider_says(parent or data)
+    return f"{rules.rule_path} is {value!r}" + (f" ({said})." if said else ".")
+
+
+def accepted_record(
+    outcome: Outcome, rules: ResponseRules, position: int, *, several: bool
+) -> Outcome:
+    path = rules.message_id_path
+    if per_record(path):
+        path = at_record(path, position)
+    elif several:
+        path = ""  # one id for a whole batch names no message
+    message_id = dig(outcome.data, path) if path else None
+    if path and message_id in (None, "") and not several:
+        return replace(
+            outcome,
+            category=Category.BAD_RESPONSE,
+            diagnosis=f"{outcome.status_code} from {outcome.host}, but its answer has "
+            f"no {rules.message_id_path}; check the provider message id path.",
         )
     found = f"; provider message id {message_id}" if message_id else ""
-    return Outcome(
-        Category.ACCEPTED,
-        f"Accepted by {host} ({status}){found}.",
-        provider_message_id=str(message_id or ""),
-        **base,
+    return replace(
+        outcome,
+        diagnosis=f"Accepted by {outcome.host} ({outcome.status_code}){found}.",
+        provider_message_id="" if message_id is None else str(message_id),
     )
+
+
+def check_count(
+    outcome: Outcome, rules: ResponseRules, found: list[Outcome]
+) -> list[Outcome]:
+    """Hold per-message verdicts to the answer's own count of accepted records."""
+    if not rules.accepted_count_path:
+        return found
+    counted = dig(outcome.data, rules.accepted_count_path)
+    try:
+        accepted = int(counted)
+    except (TypeError, ValueError):
+        return [
+            replace(
+                o,
+                category=Category.BAD_RESPONSE,
+                diagnosis=f"{outcome.status_code} from {outcome.host}, but its "
+                f"answer has no number at {rules.accepted_count_path}; check the "
+                "accepted count field.",
+            )
+            for o in found
+        ]
+    if accepted >= sum(1 for o in found if o.accepted):
+        return found
+    total = len(found)
+    said = provider_says(outcome.data)
+    of = f"{outcome.status_code} from {outcome.host}: the provider accepted {accepted} "
+    of += f"of {total} record{'s' if total > 1 else ''}" + (
+        f" ({said})" if said else ""
+    )
+    if accepted == 0:
+        category, tail = Category.REJECTED, "; nothing was sent."
+    else:
+        category = Category.UNCONFIRMED
+        tail = (
+            " and does not say which; a delivery report will settle each message. "
+            "It is not retried, so nothing is sent twice."
+        )
+    return [
+        replace(o, category=category, diagnosis=of + tail) if o.accepted else o
+        for o in found
+    ]

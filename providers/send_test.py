@@ -6,12 +6,8 @@ import uuid
 
 from django.core.exceptions import ValidationError
 
-from . import transport
 from .models import Provider, Sender, TestSend
-from .outcomes import Category, Outcome
-from .redaction import redact_request
-from .rendering import Message, TemplateError, compile_request
-from .spec import wire_secrets
+from .pipeline import Category, Message, Outbound, Outcome, TemplateError
 
 
 def send_test_sms(
@@ -41,16 +37,16 @@ def attempt(test: TestSend) -> Outcome:
             f"{provider.nickname} is archived (inactive); nothing was sent.",
         )
     try:
-        compiled = compile_request(provider.request_spec(sender=test.sender))
+        outbound = Outbound(provider, test.sender)
     except TemplateError as err:
         return Outcome.failure(
             Category.INVALID, f"The provider's configuration is invalid: {err.message}"
         )
     message = Message(to=test.to, body=test.message, message_id=test.message_id)
-    request = compiled.render([message])
-    secrets = wire_secrets(request, provider.secret_values())
-    test.record_request(redact_request(request, secrets))
-    return transport.send(request, rules=provider.response_rules(), secrets=secrets)
+    request = outbound.render([message])
+    test.record_request(outbound.shown(request))
+    (outcome,) = outbound.send([message], request=request)
+    return outcome
 
 
 def record_invalid_input(

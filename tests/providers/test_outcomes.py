@@ -7,7 +7,14 @@ import json
 
 import pytest
 
-from providers.outcomes import Category, Outcome, ResponseRules, dig, judge_response
+from providers.outcomes import (
+    Category,
+    Outcome,
+    ResponseRules,
+    dig,
+    judge_response,
+    read_records,
+)
 
 HOST = "sms.8x8.com"
 JSON = {"Content-Type": "application/json"}
@@ -45,7 +52,7 @@ def judge(
 ) -> Outcome:
     if not isinstance(body, bytes):
         body = json.dumps(body).encode()
-    return judge_response(
+    answer = judge_response(
         host=host,
         status=status,
         headers=JSON if headers is None else headers,
@@ -54,6 +61,8 @@ def judge(
         rules=rules,
         retry_after=retry_after,
     )
+    (outcome,) = read_records(answer, rules=rules, message_ids=["m-1"])
+    return outcome
 
 
 def queued(code: str = "QUEUED", description: str = "SMS is accepted") -> dict:

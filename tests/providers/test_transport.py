@@ -15,7 +15,7 @@ import requests
 import responses
 
 from providers import transport
-from providers.outcomes import Category, Outcome, ResponseRules
+from providers.outcomes import Category, Outcome, ResponseRules, read_records
 from providers.rendering import HttpRequest
 
 from .fake_provider import Reply, closed_port, running
@@ -51,7 +51,10 @@ def sms_request(url: str = URL, *, body: bytes = BODY) -> HttpRequest:
 
 
 def send(url: str = URL, *, body: bytes = BODY, rules: ResponseRules = RULES):
-    return transport.send(sms_request(url, body=body), rules=rules, secrets=[KEY])
+    """Send one message and read its answer, as the outbound pipeline does."""
+    answer = transport.send(sms_request(url, body=body), rules=rules, secrets=[KEY])
+    (outcome,) = read_records(answer, rules=rules, message_ids=["m-1"])
+    return outcome
 
 
 @pytest.fixture
