@@ -115,12 +115,27 @@ def dig(data: Any, path: str) -> Any:
     return data
 
 
+# Where providers put their own words: 8x8 and Twilio "message", Vonage
+# "error-text", Sinch "text", Infobip requestError.serviceException.text.
+SAYS_KEYS = (
+    "message",
+    "error_description",
+    "error",
+    "error-text",
+    "detail",
+    "description",
+    "text",
+    "requestError",
+    "serviceException",
+)
+
+
 def provider_says(data: Any) -> str:
     """The provider's own error text, when its JSON carries one."""
     if not isinstance(data, Mapping):
         return ""
     parts = []
-    for key in ("message", "error_description", "error", "detail", "description"):
+    for key in SAYS_KEYS:
         value = data.get(key)
         if isinstance(value, str) and value:
             parts.append(value)

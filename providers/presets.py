@@ -282,6 +282,8 @@ PRESETS: tuple[Preset, ...] = (
         batch_key="messages",
         number_format="digits",
         message_id_path="messages.0.messageId",
+        # Infobip echoes each record's messageId (ours), refused ones included.
+        record_id_path="messages.0.messageId",
         response_rule="reject_if",
         response_rule_path="messages.0.status.groupName",
         response_rule_values="REJECTED,UNDELIVERABLE",

@@ -8,6 +8,10 @@ key, validates like 8x8 does and answers with 8x8's bodies. Magic numbers:
     +6590000003  answers only after SMS_SANDBOX_SLOW_SECONDS (a slow provider)
     +6590000004  accepted; its delivery report says undelivered
 
+In a batch, a record 8x8 would refuse (a bad number, a sender ID over 16
+characters, no text) is counted in rejectedCount inside a 200, as 8x8 does; the
+CleverTap partner endpoint answers with the counts alone.
+
 A moment after accepting (SMS_SANDBOX_DLR_DELAY), it posts a delivery report as
 8x8 does: CleverTap event groups to `partnerCallbackUrl` for the partner
 endpoint, 8x8's native webhook to `dlrCallbackUrl` for the others.
@@ -207,6 +211,22 @@ def records(data: dict, key: str) -> list[dict]:
     return items
 
 
+def accept_in_batch(record: dict, *, id_key: str = "clientMessageId") -> dict:
+    """Like accept(), but a record 8x8 refuses is counted as rejected inside the
+    batch's 200 answer instead of failing the whole request."""
+    try:
+        return accept(record, id_key=id_key)
+    except SandboxError as err:
+        if err.status != 400:
+            raise
+        return {
+            "umid": str(uuid.uuid4()),
+            "clientMessageId": record.get(id_key),
+            "destination": str(record.get("destination", "")).lstrip("+"),
+            "status": {"code": "REJECTED", "description": err.message},
+        }
+
+
 def batch_answer(answers: list[dict], data: dict, *, include: bool) -> dict:
     accepted = sum(1 for a in answers if a["status"]["code"] == "QUEUED")
     body = {
@@ -228,7 +248,9 @@ def single(data: dict) -> dict:
 @endpoint
 def batch(data: dict) -> dict:
     template = data.get("template") if isinstance(data.get("template"), dict) else {}
-    answers = [accept({**template, **item}) for item in records(data, "messages")]
+    answers = [
+        accept_in_batch({**template, **item}) for item in records(data, "messages")
+    ]
     return batch_answer(
         answers, data, include=bool(data.get("includeMessagesInResponse"))
     )
@@ -236,8 +258,9 @@ def batch(data: dict) -> dict:
 
 @endpoint
 def clevertap_batch(data: dict) -> dict:
-    answers = [accept(item, id_key="mid") for item in records(data, "msgs")]
-    return batch_answer(answers, data, include=True)
+    # The partner endpoint answers with counts only, as 8x8 does.
+    answers = [accept_in_batch(item, id_key="mid") for item in records(data, "msgs")]
+    return batch_answer(answers, data, include=False)
 
 
 urlpatterns = [

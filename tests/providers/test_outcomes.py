@@ -421,3 +421,168 @@ def test_it_digs_through_nested_dicts_and_lists(path, expected) -> None:
 def test_it_digs_into_a_top_level_list() -> None:
     assert dig([{"id": 7}], "0.id") == 7
     assert dig(None, "id") is None
+
+
+# --- one outcome per message of a batch ----------------------------------------------
+
+INFOBIP = ResponseRules(
+    message_id_path="messages.0.messageId",
+    rule="reject_if",
+    rule_path="messages.0.status.groupName",
+    rule_values=("REJECTED",),
+)
+IDS = ["m-1", "m-2", "m-3"]
+
+
+def batch(body: dict, rules: ResponseRules, ids: list[str] = IDS) -> list[Outcome]:
+    answer = judge_response(
+        host=HOST,
+        status=200,
+        headers=JSON,
+        body=json.dumps(body).encode(),
+        truncated=False,
+        rules=rules,
+    )
+    return read_records(answer, rules=rules, message_ids=ids)
+
+
+def record(message_id: str, group: str = "PENDING", **status: str) -> dict:
+    return {
+        "messageId": message_id,
+        "status": {"groupName": group, **status},
+    }
+
+
+def test_each_record_of_a_batch_answer_is_judged_on_its_own() -> None:
+    body = {
+        "messages": [
+            record("m-1"),
+            record("m-2", "REJECTED", description="Destination not reachable"),
+            record("m-3"),
+        ]
+    }
+
+    outcomes = batch(body, INFOBIP)
+
+    assert [o.category for o in outcomes] == ["accepted", "rejected", "accepted"]
+    assert [o.provider_message_id for o in outcomes] == ["m-1", "", "m-3"]
+    assert "Destination not reachable" in outcomes[1].diagnosis
+    assert not outcomes[1].transient  # a refusal is final, never retried
+
+
+def test_records_are_matched_by_our_message_id_when_the_answer_reorders_them() -> None:
+    rules = ResponseRules(
+        message_id_path="messages.0.umid",
+        rule="reject_if",
+        rule_path="messages.0.status.code",
+        rule_values=("REJECTED",),
+        record_id_path="messages.0.clientMessageId",
+    )
+    body = {
+        "messages": [
+            {"clientMessageId": "m-3", "umid": "u-3", "status": {"code": "QUEUED"}},
+            {"clientMessageId": "m-1", "umid": "u-1", "status": {"code": "REJECTED"}},
+        ]
+    }
+
+    outcomes = batch(body, rules)
+
+    assert [o.category for o in outcomes] == ["rejected", "unconfirmed", "accepted"]
+    assert outcomes[2].provider_message_id == "u-3"
+    assert "no record for this message" in outcomes[1].diagnosis
+
+
+@pytest.mark.parametrize(
+    ("accepted", "expected"),
+    [
+        (3, ["accepted"] * 3),
+        (0, ["rejected"] * 3),
+        (2, ["unconfirmed"] * 3),
+    ],
+)
+def test_a_counting_answer_is_never_read_as_all_sent(accepted, expected) -> None:
+    rules = ResponseRules(accepted_count_path="acceptedCount")
+    body = {"batchId": "b-1", "acceptedCount": accepted, "rejectedCount": 3 - accepted}
+
+    outcomes = batch(body, rules)
+
+    assert [o.category for o in outcomes] == expected
+    if accepted < 3:
+        assert f"accepted {accepted} of 3 records" in outcomes[0].diagnosis
+
+
+def test_a_single_message_refused_by_count_names_the_count() -> None:
+    rules = ResponseRules(accepted_count_path="acceptedCount")
+
+    (outcome,) = batch({"acceptedCount": 0, "rejectedCount": 1}, rules, ["m-1"])
+
+    assert outcome.category == Category.REJECTED
+    assert "accepted 0 of 1 record;" in outcome.diagnosis
+
+
+def test_an_unreadable_count_is_an_unreadable_answer() -> None:
+    rules = ResponseRules(accepted_count_path="acceptedCount")
+
+    outcomes = batch({"batchId": "b-1"}, rules)
+
+    assert {o.category for o in outcomes} == {Category.BAD_RESPONSE}
+    assert "acceptedCount" in outcomes[0].diagnosis
+
+
+def test_records_the_count_denies_are_not_taken_as_accepted() -> None:
+    rules = ResponseRules(
+        message_id_path="messages.0.messageId", accepted_count_path="accepted"
+    )
+    body = {"accepted": 1, "messages": [record("m-1"), record("m-2"), record("m-3")]}
+
+    outcomes = batch(body, rules)
+
+    assert {o.category for o in outcomes} == {Category.UNCONFIRMED}
+
+
+def test_a_batch_wide_id_is_not_given_to_every_message() -> None:
+    rules = ResponseRules(message_id_path="batchId")
+
+    outcomes = batch({"batchId": "b-1"}, rules)
+
+    assert [o.category for o in outcomes] == ["accepted"] * 3
+    assert [o.provider_message_id for o in outcomes] == ["", "", ""]
+
+
+def test_a_failed_request_is_the_same_failure_for_every_message() -> None:
+    answer = judge_response(
+        host=HOST,
+        status=401,
+        headers=JSON,
+        body=json.dumps(UNAUTHENTICATED_8X8).encode(),
+        truncated=False,
+        rules=INFOBIP,
+    )
+
+    outcomes = read_records(answer, rules=INFOBIP, message_ids=IDS)
+
+    assert [o.category for o in outcomes] == ["auth"] * 3
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "words"),
+    [
+        (
+            200,
+            {"messages": [{"status": "7", "error-text": "Number barred."}]},
+            "Number barred.",
+        ),
+        (
+            400,
+            {"requestError": {"serviceException": {"text": "Invalid login details"}}},
+            "Invalid login details",
+        ),
+        (400, {"code": 40001, "text": "Invalid 'from' field"}, "Invalid 'from' field"),
+    ],
+    ids=["vonage-refusal-in-200", "infobip-error", "sinch-error"],
+)
+def test_it_quotes_the_providers_own_words(status, body, words) -> None:
+    outcome = judge(status, body, rules=VONAGE)
+
+    assert outcome.category in (Category.REJECTED, Category.BAD_REQUEST)
+    assert words in outcome.diagnosis

@@ -254,13 +254,26 @@ def test_it_refuses_a_batch_with_a_non_object_message(post) -> None:
     assert_error(post(BATCH, {"messages": [message(), "oops"]}), 400, 1000)
 
 
-def test_it_refuses_a_whole_batch_with_an_invalid_number(post) -> None:
-    data = {"messages": [message(), message(destination="123")]}
+def test_it_counts_a_record_it_refuses_inside_a_batchs_200(post) -> None:
+    data = {
+        "messages": [message(), message(destination="123"), message(source="X" * 17)],
+        "includeMessagesInResponse": True,
+    }
 
-    assert_error(post(BATCH, data), 400, 1002)
+    response = post(BATCH, data)
+
+    assert response.status_code == 200
+    body = response.json()
+    assert (body["acceptedCount"], body["rejectedCount"]) == (1, 2)
+    assert [m["status"]["code"] for m in body["messages"]] == [
+        "QUEUED",
+        "REJECTED",
+        "REJECTED",
+    ]
+    assert body["messages"][2]["status"]["description"] == "Too long SMS Source"
 
 
-def test_it_answers_the_clevertap_batch_with_mid_as_client_message_id(post) -> None:
+def test_it_answers_a_clevertap_batch_with_counts_only(post) -> None:
     data = {
         "msgs": [
             {
@@ -283,12 +296,25 @@ def test_it_answers_the_clevertap_batch_with_mid_as_client_message_id(post) -> N
 
     assert response.status_code == 200
     body = response.json()
+    # Counts only: the partner endpoint does not say which record was refused.
     assert (body["acceptedCount"], body["rejectedCount"]) == (1, 1)
-    assert [m["clientMessageId"] for m in body["messages"]] == ["ct-1", "ct-2"]
-    assert [m["destination"] for m in body["messages"]] == [
-        "6591234567",
-        "6590000001",
-    ]
+    assert "messages" not in body
+    uuid.UUID(body["batchId"])
+
+
+def test_it_counts_a_guide_placeholder_sender_as_refused_in_a_clevertap_batch(
+    post,
+) -> None:
+    record = {
+        "source": "<Your Sender ID or Virtual Number>",
+        "destination": "+6591234567",
+        "text": "Hello",
+        "mid": "ct-1",
+    }
+
+    body = post(CLEVERTAP, {"msgs": [record]}).json()
+
+    assert (body["acceptedCount"], body["rejectedCount"]) == (0, 1)
 
 
 def test_it_refuses_a_clevertap_batch_without_msgs(post) -> None:
