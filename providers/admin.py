@@ -17,12 +17,13 @@ from django.utils.html import format_html, format_html_join
 from django.utils.timesince import timesince
 
 from . import presets
-from .forms import DLR_FIELDS, FORMS
+from .dlr import DeliveryState
+from .forms import DLR_FIELDS, FORMS, SenderForm
 from .models import Provider, Sender, TestSend
 from .outcomes import Category
 from .preview import preview_response, propose_mapping_response
 from .rendering import BUILTIN_VARIABLES, CLEVERTAP_PLACEHOLDERS, MOENGAGE_PLACEHOLDERS
-from .send_test_page import send_test_page, test_status
+from .send_test_page import send_test_page, test_status, use_message_id
 
 SCREEN_FIELDSETS = {
     Provider.SetupScreen.CLEVERTAP: [
@@ -167,6 +168,7 @@ class ProviderAdmin(admin.ModelAdmin):
             .annotate(
                 last_test_category=Subquery(latest.values("category")[:1]),
                 last_test_at=Subquery(latest.values("created_at")[:1]),
+                last_test_delivery=Subquery(latest.values("delivery_state")[:1]),
             )
         )
 
@@ -279,6 +281,11 @@ class ProviderAdmin(admin.ModelAdmin):
                 name="providers_provider_test_status",
             ),
             path(
+                "<int:object_id>/send-test/<int:test_id>/use-message-id/",
+                self.admin_site.admin_view(self.use_message_id_view),
+                name="providers_provider_use_message_id",
+            ),
+            path(
                 "propose-mapping/",
                 self.admin_site.admin_view(self.propose_mapping_view),
                 name="providers_provider_propose_mapping",
@@ -343,6 +350,17 @@ class ProviderAdmin(admin.ModelAdmin):
             get_object_or_404(TestSend, pk=test_id, provider_id=object_id)
         )
 
+    def use_message_id_view(
+        self, request: HttpRequest, object_id: int, test_id: int
+    ) -> HttpResponse:
+        if request.method != "POST":
+            return JsonResponse({"error": "POST the proposal to use it."}, status=405)
+        provider = get_object_or_404(Provider, pk=object_id)
+        if not self.has_change_permission(request, provider):
+            raise PermissionDenied
+        test = get_object_or_404(TestSend, pk=test_id, provider=provider)
+        return use_message_id(request, provider, test)
+
     def response_add(self, request, obj, post_url_continue=None):
         if "_continue" in request.POST or "_addanother" in request.POST:
             return super().response_add(request, obj, post_url_continue)
@@ -370,7 +388,12 @@ class ProviderAdmin(admin.ModelAdmin):
     def last_test_display(self, obj: Provider) -> str:
         if not getattr(obj, "last_test_at", None):
             return "—"
-        mark = "✓" if obj.last_test_category == Category.ACCEPTED else "✗"
+        # A refused message or a failed delivery is a failed test, whatever the
+        # HTTP status said.
+        passed = obj.last_test_category == Category.ACCEPTED and (
+            getattr(obj, "last_test_delivery", "") != DeliveryState.FAILED
+        )
+        mark = "✓" if passed else "✗"
         return format_html(
             '<span class="test-{}">{}</span> {} ago',
             "ok" if mark == "✓" else "failed",
@@ -462,6 +485,7 @@ class SenderChangeListFormSet(BaseModelFormSet):
 
 @admin.register(Sender)
 class SenderAdmin(admin.ModelAdmin):
+    form = SenderForm
     list_display = ["name", "provider", "sender_id", "sender_type", "is_default"]
     list_editable = ["is_default"]
     list_filter = ["sender_type", "is_default", "provider"]

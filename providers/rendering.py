@@ -37,6 +37,7 @@ CLEVERTAP_PLACEHOLDERS = {
 MOENGAGE_PLACEHOLDERS = {
     "Moesms_destination": "Recipient's mobile number (mandatory)",
     "Moesms_message": "Message text",
+    "$$MessageID": CLEVERTAP_PLACEHOLDERS["$$MessageID"],
 }
 BUILTIN_VARIABLES = {
     "sender_id": "The sender ID / virtual number of the sending sender",

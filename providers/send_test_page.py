@@ -2,22 +2,30 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from django import forms
 from django.conf import settings
+from django.contrib import messages
 from django.contrib.admin import ModelAdmin
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
+from django.urls import reverse
+from django.utils import timezone
 
-from . import encoding, phones
+from . import correlation, encoding, phones, presets
+from .correlation import Proposal
 from .dlr import DeliveryState
 from .models import Provider, Sender, TestSend
+from .outcomes import Category
 from .send_test import record_invalid_input, send_test_sms
 
 FINAL_STATES = (DeliveryState.DELIVERED, DeliveryState.FAILED)
+# How many of the provider's latest callbacks are read for one that matched nothing.
+RECENT_REPORTS = 20
 
 
 def send_test_page(
@@ -38,6 +46,9 @@ def send_test_page(
                 text=form.cleaned_data["message"],
                 user=request.user,
             )
+            done = correlate(provider, test)
+            if done:
+                messages.success(request, done)
             # Redirect so that reloading the result never sends again.
             return redirect(f"{request.path}?result={test.pk}")
         record_invalid_input(
@@ -56,14 +67,33 @@ def send_test_page(
         "form": form,
         "result": result,
         "recent_tests": TestSend.objects.filter(provider=provider)[:10],
+        **result_context(admin, request, provider, result),
     }
     return TemplateResponse(request, "admin/providers/provider/send_test.html", context)
 
 
+def result_context(
+    admin: ModelAdmin, request: HttpRequest, provider: Provider, result: TestSend | None
+) -> dict[str, Any]:
+    if result is None:
+        return {}
+    return {
+        "headline": headline(result),
+        "id_proposal": id_proposal(provider, result)
+        if admin.has_change_permission(request, provider)
+        else None,
+        "preset_hint": preset_hint(provider, result),
+    }
+
+
 def test_status(test: TestSend) -> JsonResponse:
     """What the verification checklist polls for."""
+    said = headline(test)
     return JsonResponse(
         {
+            "headline": said.text,
+            "ok": said.ok,
+            "unmatched": unmatched_report(test.provider, test),
             "accepted": test.succeeded,
             "delivery_state": test.delivery_state,
             "delivery_label": test.get_delivery_state_display()
@@ -75,6 +105,153 @@ def test_status(test: TestSend) -> JsonResponse:
             "final": test.delivery_state in FINAL_STATES,
         }
     )
+
+
+# --- what the result says ---------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Headline:
+    text: str
+    ok: bool
+
+
+def headline(test: TestSend) -> Headline:
+    """What happened, in one line: the provider's answer, then the delivery report."""
+    if test.category == Category.ACCEPTED:
+        return delivery_headline(test)
+    if test.category == Category.PENDING:
+        return Headline("Sending…", ok=True)
+    if test.category == Category.REJECTED:
+        _, _, why = test.diagnosis.partition("refused the message: ")
+        return Headline(f"Rejected by the provider: {why}".rstrip(": "), ok=False)
+    return Headline(f"Not delivered — {test.get_category_display()}", ok=False)
+
+
+def delivery_headline(test: TestSend) -> Headline:
+    if test.delivery_state == DeliveryState.DELIVERED:
+        return Headline("Delivered", ok=True)
+    if test.delivery_state == DeliveryState.FAILED:
+        detail = " ".join(
+            filter(None, [test.delivery_error_code, test.delivery_description])
+        )
+        return Headline(
+            "Accepted — delivery failed" + (f" ({detail})" if detail else ""), ok=False
+        )
+    return Headline("Accepted — waiting for the delivery report", ok=True)
+
+
+@dataclass(frozen=True)
+class PresetHint:
+    text: str
+    preset_name: str
+    url: str
+
+
+def preset_hint(provider: Provider, test: TestSend) -> PresetHint | None:
+    """For a refused request to a provider we know: the body its API expects."""
+    if test.category != Category.BAD_REQUEST:
+        return None
+    preset = presets.recognise(provider.endpoint)
+    if preset is None:
+        return None
+    fields = ", ".join(preset.body_fields())
+    return PresetHint(
+        text=f"{preset.label}'s API expects {fields} in the body.",
+        preset_name=preset.name,
+        url=reverse("admin:providers_provider_add") + f"?preset={preset.slug}",
+    )
+
+
+# --- correlation: reading the provider's message id ------------------------------
+
+
+def correlate(provider: Provider, test: TestSend) -> str:
+    """After an accepted test to a provider we know, read its message id from
+    where that provider puts it, so its delivery reports find their message.
+    What was done, for the user; "" when nothing was."""
+    if not needs_id_path(provider, test):
+        return ""
+    preset = presets.recognise(provider.endpoint)
+    if preset is None or not preset.message_id_path:
+        return ""
+    found = correlation.propose(test.response_excerpt, paths=(preset.message_id_path,))
+    if found is None:
+        return ""
+    adopt(provider, test, found)
+    return f"{preset.label} answers with {found.path}: set as the provider message id."
+
+
+def needs_id_path(provider: Provider, test: TestSend) -> bool:
+    return test.succeeded and not provider.message_id_path
+
+
+def id_proposal(provider: Provider, test: TestSend) -> Proposal | None:
+    """A likely provider message id in an accepted test's answer, to offer."""
+    if not needs_id_path(provider, test):
+        return None
+    return correlation.propose(test.response_excerpt)
+
+
+def adopt(provider: Provider, test: TestSend, found: Proposal) -> None:
+    """Read ids at `found.path` from now on, and give this test its id, so a
+    delivery report arriving afterwards matches it."""
+    provider.message_id_path = found.path
+    provider.save(update_fields=["message_id_path", "updated_at"])
+    test.provider_message_id = found.value[:200]
+    test.save(update_fields=["provider_message_id"])
+
+
+def use_message_id(
+    request: HttpRequest, provider: Provider, test: TestSend
+) -> HttpResponse:
+    """The one-click answer to the proposal on the result."""
+    path = request.POST.get("path", "")
+    found = (
+        correlation.propose(test.response_excerpt, paths=(path,))
+        if correlation.is_likely_path(path)
+        else None
+    )
+    if found is None:
+        messages.error(
+            request,
+            f"This test's answer has no message id at “{path}”; set the provider "
+            "message id path under Response handling instead.",
+        )
+    else:
+        adopt(provider, test, found)
+        messages.success(
+            request,
+            f"The provider message id path is now {found.path}: this test's id is "
+            f"{found.value}, and delivery reports carrying it will find it.",
+        )
+    url = reverse("admin:providers_provider_send_test", args=[provider.pk])
+    return redirect(f"{url}?result={test.pk}")
+
+
+def unmatched_report(provider: Provider, test: TestSend) -> str:
+    """A delivery report that came after this test but matched nothing, and why."""
+    if test.delivery_state or not test.succeeded:
+        return ""
+    since = provider.delivery_reports.filter(received_at__gte=test.created_at)
+    report = next((r for r in since[:RECENT_REPORTS] if r.unmatched_ids), None)
+    if report is None:
+        return ""
+    at = timezone.localtime(report.received_at).strftime("%H:%M:%S")
+    ours = {test.message_id, test.provider_message_id} - {""}
+    if ours & set(map(str, report.unmatched_ids)):
+        # It named this test, before the test's id was known.
+        return (
+            f"The delivery report for this test arrived at {at}, before its provider "
+            "message id was known, and matched nothing; send a new test to see the "
+            "next one land."
+        )
+    why = correlation.unmatched_reason(
+        message_id_path=provider.message_id_path,
+        payload=provider.payload,
+        proposal=id_proposal(provider, test),
+    )
+    return f"A delivery report arrived at {at} but matched no message: {why}"
 
 
 class SendTestSmsForm(forms.Form):

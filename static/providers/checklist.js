@@ -6,7 +6,14 @@
   const GIVE_UP_MS = 5 * 60 * 1000;
 
   function render(item, data) {
-    if (!data.delivery_state) return;
+    if (!data.delivery_state) {
+      // A report came but found no message: waiting longer would not help.
+      if (data.unmatched) {
+        item.className = "check-failed";
+        item.textContent = "✗ " + data.unmatched;
+      }
+      return;
+    }
     const waited = data.seconds_to_dlr != null ? " after " + data.seconds_to_dlr.toFixed(1) + " s" : "";
     if (data.delivery_state === "failed") {
       const detail = [data.error_code, data.description].filter(Boolean).join(" ");
@@ -19,6 +26,14 @@
       item.className = "check-waiting";
       item.textContent = "… Delivery report received — " + data.delivery_label + "; waiting for the final one";
     }
+  }
+
+  // The result's headline and colour follow the delivery report.
+  function renderHeadline(box, data) {
+    if (!box || !data.headline) return;
+    box.querySelector("[data-headline]").textContent = data.headline;
+    box.classList.toggle("test-result-success", data.ok);
+    box.classList.toggle("test-result-failure", !data.ok);
   }
 
   // The row's Delivery cell, as the list's template writes it.
@@ -37,15 +52,17 @@
       '[data-test-row="' + list.dataset.testId + '"] [data-delivery]'
     );
     if (list.querySelector("[data-check=accepted]").classList.contains("check-failed")) return;
+    const box = document.querySelector("[data-test-result]");
     const started = Date.now();
     function poll() {
       fetch(list.dataset.statusUrl, { credentials: "same-origin" })
         .then(function (response) { return response.json(); })
         .then(function (data) {
           render(item, data);
+          renderHeadline(box, data);
           renderRow(cell, data);
           if (!data.final && Date.now() - started < GIVE_UP_MS) setTimeout(poll, POLL_MS);
-          else if (!data.final) item.textContent = "… No delivery report yet; reload the page later.";
+          else if (!data.final && !data.unmatched) item.textContent = "… No delivery report yet; reload the page later.";
         })
         .catch(function () { setTimeout(poll, POLL_MS * 2); });
     }

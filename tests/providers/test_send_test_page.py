@@ -4,14 +4,17 @@ pytest-django's live server."""
 
 from __future__ import annotations
 
+import html
 import json
 import re
 import uuid
+from pathlib import Path
 
 import pytest
 import responses
 from django.conf import settings as django_settings
 from django.contrib.auth.models import Group, Permission, User
+from django.db import transaction
 from django.urls import reverse
 
 from providers import transport
@@ -70,6 +73,12 @@ def fact(page: str, label: str) -> str:
     return match.group(1).strip()
 
 
+def headline_of(page: str) -> str:
+    match = re.search(r"<h2 data-headline>(.*?)</h2>", page, re.S)
+    assert match, "no result headline on the page"
+    return html.unescape(match.group(1).strip())
+
+
 def field_errors(response, field: str) -> list[str]:
     return response.context["form"].errors.get(field, [])
 
@@ -98,7 +107,7 @@ def test_it_shows_the_form_with_a_country_code_and_a_default_message(
     assert "Country code" in page
     assert "Mobile number" in page
     assert f"This is a test message powered by {MOENGAGE_NICKNAME}" in page
-    assert "Success" not in page
+    assert "data-headline" not in page
     assert sandbox_key() not in page
 
 
@@ -112,7 +121,7 @@ def test_it_sends_to_the_sandbox_and_shows_success(admin_client, sandbox) -> Non
     assert test.to == "+6591234567"
     assert test.created_by.username == "admin"
     uuid.UUID(test.provider_message_id)
-    assert "<h2>Success</h2>" in page
+    assert headline_of(page) == "Accepted — waiting for the delivery report"
     assert fact(page, "Provider message id") == test.provider_message_id
     assert fact(page, "HTTP status") == "200"
     assert re.fullmatch(r"\d+ ms", fact(page, "Latency"))
@@ -158,9 +167,9 @@ def test_it_sends_through_the_clevertap_batch_preset(admin_client, live_server) 
     assert record["mid"] == test.message_id
     assert record["destination"] == "+6591234567"
     assert record["text"] == "Batch hello"
-    [answer] = json.loads(test.response_excerpt)["messages"]
-    assert answer["clientMessageId"] == test.message_id
-    assert "<h2>Success</h2>" in page
+    # The partner endpoint answers with counts only.
+    assert json.loads(test.response_excerpt)["acceptedCount"] == 1
+    assert headline_of(page) == "Accepted — waiting for the delivery report"
 
 
 def test_it_never_sends_again_when_the_result_is_reloaded(
@@ -190,7 +199,7 @@ def test_it_explains_a_wrong_api_key(admin_client, sandbox) -> None:
 
     assert test.category == Category.AUTH
     assert test.status_code == 401
-    assert "<h2>Failure</h2>" in page
+    assert headline_of(page) == "Not delivered — Authentication failed"
     assert "credentials" in test.diagnosis
     assert "API key" in test.diagnosis
     assert "Request was not authenticated properly" in test.diagnosis
@@ -207,8 +216,10 @@ def test_it_reports_the_sandboxs_rejected_number_as_rejected(
     assert test.category == Category.REJECTED
     assert test.status_code == 200
     assert "Destination is blocked" in test.diagnosis
-    assert "<h2>Failure</h2>" in page
-    assert "Rejected by provider" in page
+    assert headline_of(page).startswith(
+        "Rejected by the provider: status.code is 'REJECTED' (Destination is blocked"
+    )
+    assert "test-result-failure" in page
 
 
 def test_it_reports_a_provider_server_error(admin_client, sandbox) -> None:
@@ -217,7 +228,7 @@ def test_it_reports_a_provider_server_error(admin_client, sandbox) -> None:
     assert test.category == Category.SERVER_ERROR
     assert test.status_code == 500
     assert "Internal server error" in test.diagnosis
-    assert "<h2>Failure</h2>" in page
+    assert headline_of(page) == "Not delivered — Provider server error"
 
 
 def test_it_times_out_on_the_slow_number(admin_client, sandbox, settings) -> None:
@@ -230,7 +241,7 @@ def test_it_times_out_on_the_slow_number(admin_client, sandbox, settings) -> Non
     assert test.status_code is None
     assert test.diagnosis.startswith("localhost did not answer within 0.5 s")
     assert 500 <= test.latency_ms < 2000
-    assert "<h2>Failure</h2>" in page
+    assert headline_of(page) == "Not delivered — Timed out"
     assert "Timed out" in page
 
 
@@ -246,7 +257,7 @@ def test_it_blocks_an_endpoint_that_now_resolves_to_a_private_address(
     assert test.category == Category.BLOCKED
     assert test.diagnosis.startswith("localhost resolves to 127.0.0.1")
     assert test.status_code is None
-    assert "<h2>Failure</h2>" in page
+    assert headline_of(page) == "Not delivered — Blocked by policy"
     assert "Blocked by policy" in page
 
 
@@ -327,7 +338,7 @@ def test_it_reports_a_configuration_that_no_longer_compiles(
     assert test.category == Category.INVALID
     assert test.diagnosis.startswith("The provider's configuration is invalid: ")
     assert "subAccountId" in test.diagnosis
-    assert "<h2>Failure</h2>" in page
+    assert headline_of(page).startswith("Not delivered — Not sent")
 
 
 @pytest.mark.parametrize(
@@ -457,3 +468,282 @@ def test_it_forbids_marketing_to_send_a_test(client, sandbox, nothing_sent) -> N
     assert client.get(page_url(sandbox)).status_code == 403
     assert post_test(client, sandbox).status_code == 403
     assert not SentTest.objects.exists()
+
+
+# --- reading the provider's message id ------------------------------------------------
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "dlr"
+EIGHT_BY_EIGHT_MESSAGES = (
+    "https://sms.8x8.com/api/v1/subaccounts/{subAccountId}/messages"
+)
+
+
+@pytest.fixture
+def by_hand(live_server) -> Provider:
+    """The sandbox's 8x8 set up by hand: no message id path, no preset."""
+    provider = sandbox_provider(live_server.url, nickname="8x8 by hand")
+    Provider.objects.filter(pk=provider.pk).update(message_id_path="", preset="")
+    provider.refresh_from_db()
+    return provider
+
+
+def use_url(provider: Provider, test: SentTest) -> str:
+    return reverse(
+        "admin:providers_provider_use_message_id", args=[provider.pk, test.pk]
+    )
+
+
+def status_of(client, provider: Provider, test: SentTest) -> dict:
+    url = reverse("admin:providers_provider_test_status", args=[provider.pk, test.pk])
+    return client.get(url).json()
+
+
+def native_report(umid: str, *, state: str = "delivered", error: int = 0) -> str:
+    """8x8's own webhook for a message, as it posts it to the account's webhook;
+    without clientMessageId, since the payload sent none."""
+    report = json.loads((FIXTURES / "8x8_delivered.json").read_text())
+    report["payload"]["umid"] = umid
+    del report["payload"]["clientMessageId"]
+    report["payload"]["status"].update(state=state, errorCode=error)
+    if error:
+        report["payload"]["status"]["errorMessage"] = "Invalid destination"
+    return json.dumps(report)
+
+
+def post_report(client, provider: Provider, body: str) -> None:
+    # Inside a transaction the callback is applied at once, not left in the
+    # inbox for a thread that would outlive the test.
+    with transaction.atomic():
+        response = client.post(
+            f"/dlr/{provider.callback_token}/", body, content_type="application/json"
+        )
+    assert response.status_code == 200, response.content
+
+
+def test_it_proposes_the_id_it_finds_in_the_answer(admin_client, by_hand) -> None:
+    test, page = sent_and_shown(admin_client, by_hand)
+
+    assert test.category == Category.ACCEPTED
+    assert test.provider_message_id == ""
+    umid = json.loads(test.response_excerpt)["umid"]
+    assert "Use umid as the provider message id" in page
+    assert f'action="{use_url(by_hand, test)}"' in page
+    assert f"<code>{umid}</code>" in page
+
+
+def test_its_proposal_sets_the_path_and_lets_a_later_report_match(
+    admin_client, by_hand
+) -> None:
+    test, _ = sent_and_shown(admin_client, by_hand)
+    umid = json.loads(test.response_excerpt)["umid"]
+
+    response = admin_client.post(use_url(by_hand, test), {"path": "umid"})
+
+    assert response.status_code == 302
+    assert response["Location"] == f"{page_url(by_hand)}?result={test.pk}"
+    by_hand.refresh_from_db()
+    test.refresh_from_db()
+    assert by_hand.message_id_path == "umid"
+    assert test.provider_message_id == umid
+    page = admin_client.get(response["Location"]).content.decode()
+    assert "The provider message id path is now umid" in page
+    assert "Use umid as the provider message id" not in page
+
+    post_report(admin_client, by_hand, native_report(umid))
+
+    test.refresh_from_db()
+    assert test.delivery_state == "delivered"
+    status = status_of(admin_client, by_hand, test)
+    assert status["headline"] == "Delivered"
+    assert status["ok"] is True
+    assert status["unmatched"] == ""
+
+
+def test_its_proposal_refuses_a_path_the_answer_lacks(admin_client, by_hand) -> None:
+    test, _ = sent_and_shown(admin_client, by_hand)
+
+    for path in ("status.code", "messages.0.umid"):
+        response = admin_client.post(use_url(by_hand, test), {"path": path})
+        assert response.status_code == 302
+
+    by_hand.refresh_from_db()
+    assert by_hand.message_id_path == ""
+    page = admin_client.get(response["Location"]).content.decode()
+    assert "has no message id at “messages.0.umid”" in page
+
+
+def test_only_who_may_change_the_provider_is_offered_the_proposal(
+    client, by_hand
+) -> None:
+    staff_user(client, SUPPORT)
+    test, page = sent_and_shown(client, by_hand)
+
+    assert "Use umid" not in page
+    assert client.post(use_url(by_hand, test), {"path": "umid"}).status_code == 403
+    by_hand.refresh_from_db()
+    assert by_hand.message_id_path == ""
+
+
+@responses.activate
+def test_it_sets_a_known_providers_message_id_path_itself(admin_client) -> None:
+    provider = sandbox_provider("https://unused.example", nickname="8x8 direct")
+    Provider.objects.filter(pk=provider.pk).update(
+        endpoint=EIGHT_BY_EIGHT_MESSAGES, message_id_path=""
+    )
+    provider.refresh_from_db()
+    umid = "6f3c1a52-9d0e-5b7a-8c41-2e7d90b1f4a3"
+    responses.post(
+        "https://sms.8x8.com/api/v1/subaccounts/demo-account/messages",
+        json={"umid": umid, "status": {"code": "QUEUED"}},
+    )
+
+    test, page = sent_and_shown(admin_client, provider)
+
+    provider.refresh_from_db()
+    test.refresh_from_db()
+    assert provider.message_id_path == "umid"
+    assert test.provider_message_id == umid
+    assert "8x8 answers with umid: set as the provider message id." in page
+    assert "Use umid" not in page
+
+
+@responses.activate
+def test_it_names_the_fields_a_known_provider_expects_after_a_400(
+    admin_client,
+) -> None:
+    # The MoEngage guide's own field names, which 8x8's API does not know.
+    provider = sandbox_provider("https://unused.example", nickname="8x8 guide")
+    Provider.objects.filter(pk=provider.pk).update(
+        endpoint=EIGHT_BY_EIGHT_MESSAGES,
+        payload='{"sender": "{sender_id}", "recipient": "Moesms_destination", '
+        '"message": "Moesms_message"}',
+    )
+    responses.post(
+        "https://sms.8x8.com/api/v1/subaccounts/demo-account/messages",
+        status=400,
+        json={"code": 3002, "message": "Missed MSISDN"},
+    )
+
+    test, page = sent_and_shown(admin_client, provider)
+
+    assert test.category == Category.BAD_REQUEST
+    assert "Missed MSISDN" in test.diagnosis
+    assert "8x8&#x27;s API expects source, destination, text in the body." in page
+    add = reverse("admin:providers_provider_add")
+    assert f'href="{add}?preset=8x8-moengage"' in page
+    assert admin_client.get(f"{add}?preset=8x8-moengage").status_code == 200
+
+
+def test_it_names_no_fields_for_a_provider_it_does_not_know(
+    admin_client, by_hand
+) -> None:
+    _, page = sent_and_shown(admin_client, by_hand, number="+6590000002")
+
+    assert "data-preset-hint" not in page
+
+
+# --- what the result says, as the delivery report lands -------------------------------
+
+
+@pytest.mark.parametrize(
+    ("state", "error", "headline", "ok"),
+    [
+        ("delivered", 0, "Delivered", True),
+        (
+            "undelivered",
+            15,
+            "Accepted — delivery failed (15 Invalid destination)",
+            False,
+        ),
+    ],
+)
+def test_its_headline_follows_the_delivery_report(
+    admin_client, sandbox, state, error, headline, ok
+) -> None:
+    test, _ = sent_and_shown(admin_client, sandbox)
+    status = status_of(admin_client, sandbox, test)
+    assert status["headline"] == "Accepted — waiting for the delivery report"
+
+    post_report(
+        admin_client,
+        sandbox,
+        native_report(test.provider_message_id, state=state, error=error),
+    )
+
+    status = status_of(admin_client, sandbox, test)
+    assert (status["headline"], status["ok"]) == (headline, ok)
+    page = admin_client.get(f"{page_url(sandbox)}?result={test.pk}").content.decode()
+    assert headline_of(page) == headline
+    assert ("test-result-success" if ok else "test-result-failure") in page
+
+
+def test_a_failed_delivery_is_a_failed_test_in_the_provider_list(
+    admin_client, sandbox
+) -> None:
+    test, _ = sent_and_shown(admin_client, sandbox)
+    post_report(
+        admin_client,
+        sandbox,
+        native_report(test.provider_message_id, state="undelivered", error=15),
+    )
+
+    page = admin_client.get(
+        reverse("admin:providers_provider_changelist")
+    ).content.decode()
+    assert '<span class="test-failed">✗</span>' in page
+    assert "test-ok" not in page
+
+
+# --- a report that matched nothing ----------------------------------------------------
+
+
+def test_its_checklist_says_why_a_report_matched_nothing(admin_client, by_hand) -> None:
+    test, _ = sent_and_shown(admin_client, by_hand)
+    umid = json.loads(test.response_excerpt)["umid"]
+
+    post_report(admin_client, by_hand, native_report(umid))
+
+    unmatched = status_of(admin_client, by_hand, test)["unmatched"]
+    assert re.fullmatch(
+        r"A delivery report arrived at \d\d:\d\d:\d\d but matched no message: this "
+        r"provider's answers are not read for a message id — set the provider "
+        r"message id path \(Use umid below\)\.",
+        unmatched,
+    )
+
+
+def test_its_checklist_says_a_report_came_before_the_id_was_known(
+    admin_client, by_hand
+) -> None:
+    test, _ = sent_and_shown(admin_client, by_hand)
+    umid = json.loads(test.response_excerpt)["umid"]
+    post_report(admin_client, by_hand, native_report(umid))
+
+    admin_client.post(use_url(by_hand, test), {"path": "umid"})
+
+    unmatched = status_of(admin_client, by_hand, test)["unmatched"]
+    assert "before its provider message id was known" in unmatched
+
+
+def test_its_checklist_ignores_reports_from_before_the_test(
+    admin_client, by_hand
+) -> None:
+    post_report(admin_client, by_hand, native_report("an-older-message"))
+    test, _ = sent_and_shown(admin_client, by_hand)
+
+    assert status_of(admin_client, by_hand, test)["unmatched"] == ""
+
+
+# --- $$MessageID on the MoEngage screen -----------------------------------------------
+
+
+def test_a_moengage_payload_may_send_our_message_id(admin_client, by_hand) -> None:
+    Provider.objects.filter(pk=by_hand.pk).update(
+        payload='{"source": "{sender_id}", "destination": "Moesms_destination", '
+        '"text": "Moesms_message", "clientMessageId": "$$MessageID"}'
+    )
+
+    test, _ = sent_and_shown(admin_client, by_hand)
+
+    assert json.loads(test.request_body)["clientMessageId"] == test.message_id
+    assert json.loads(test.response_excerpt)["clientMessageId"] == test.message_id
