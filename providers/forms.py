@@ -11,6 +11,7 @@ from django.forms.models import construct_instance
 from . import validators
 from .dlr import DeliveryState
 from .models import Header, Provider, ProviderVariable, Sender, UrlParameter
+from .paste_safety import PasteSafetyMixin
 from .redaction import redact_text
 from .rendering import (
     BUILTIN_VARIABLES,
@@ -102,7 +103,7 @@ class StatusValuesField(forms.CharField):
         return table
 
 
-class ProviderForm(forms.ModelForm):
+class ProviderForm(PasteSafetyMixin, forms.ModelForm):
     """Fields and checks shared by both setup screens."""
 
     screen = Provider.SetupScreen.CLEVERTAP
@@ -227,6 +228,7 @@ class ProviderForm(forms.ModelForm):
                 self.fields["basic_password"].widget.attrs["placeholder"] = (
                     "Stored — leave blank to keep"
                 )
+        self.start_paste_safety()
 
     def _load_rows(self) -> None:
         for name, model in self.row_models():
@@ -283,7 +285,9 @@ class ProviderForm(forms.ModelForm):
 
     def clean_basic_password(self) -> str:
         password = self.cleaned_data.get("basic_password", "")
-        return password or self.instance.basic_password or ""
+        return (
+            password or self.held.basic_password or self.instance.basic_password or ""
+        )
 
     def clean_rate_limit(self) -> int:
         # Blank means no limit, like 0.
@@ -291,6 +295,7 @@ class ProviderForm(forms.ModelForm):
 
     def clean_dlr_credentials(self) -> str:
         given = self.cleaned_data.get("dlr_credentials", "").strip()
+        given = given or self.held.dlr_credentials
         if not given:
             return self.instance.dlr_credentials or ""
         if given == "-":
@@ -314,6 +319,9 @@ class ProviderForm(forms.ModelForm):
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean()
         self._check_request_shape(cleaned)
+        self.check_guide_text(cleaned)
+        self.check_credentials(cleaned)
+        self.check_sender_rules(cleaned)
         if any(name in self.errors for name in REQUEST_FIELDS):
             return cleaned
         spec = build_request_spec(
@@ -334,6 +342,11 @@ class ProviderForm(forms.ModelForm):
         self._check_sender_id(self.compiled)
         self._check_endpoint(self.compiled)
         return cleaned
+
+    def full_clean(self) -> None:
+        super().full_clean()
+        if self.is_bound and self._errors:
+            self.hold_typed_secrets()
 
     def unsaved_provider(self) -> Provider:
         return construct_instance(self, copy.copy(self.instance))
@@ -586,3 +599,32 @@ FORMS = {
     Provider.SetupScreen.CLEVERTAP: ClevertapProviderForm,
     Provider.SetupScreen.MOENGAGE: MoengageProviderForm,
 }
+
+
+class SenderForm(forms.ModelForm):
+    """A sender edited on its own, held to its provider's documented limits."""
+
+    class Meta:
+        model = Sender
+        fields = [
+            "provider",
+            "name",
+            "sender_id",
+            "sender_type",
+            "is_default",
+            "quiet_hours_start",
+            "quiet_hours_end",
+            "time_zone",
+        ]
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        provider = cleaned.get("provider")
+        if provider and cleaned.get("sender_id"):
+            try:
+                validators.validate_sender_for_endpoint(
+                    cleaned["sender_id"], provider.endpoint
+                )
+            except ValidationError as err:
+                self.add_error("sender_id", err)
+        return cleaned

@@ -26,7 +26,9 @@ def preview_response(form: ProviderForm) -> JsonResponse:
     form.is_valid()
     compiled = form.compiled
     if compiled is None:
-        return JsonResponse({"ok": False, "errors": labelled_errors(form)})
+        return JsonResponse(
+            {"ok": False, "errors": labelled_errors(form), "fixes": form.fixes_json()}
+        )
     batch = bool(compiled.spec.batch_key)
     request = compiled.render(
         [SAMPLE_MESSAGE, SECOND_SAMPLE] if batch else [SAMPLE_MESSAGE]
@@ -50,6 +52,7 @@ def preview_response(form: ProviderForm) -> JsonResponse:
             },
             "messages": 2 if batch else 1,
             "errors": labelled_errors(form),
+            "fixes": form.fixes_json(),
         }
     )
 

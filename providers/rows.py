@@ -32,6 +32,10 @@ class KeyValueRowsWidget(forms.Widget):
         super().__init__(attrs)
         self.name_label = name_label
         self.masks: Mapping[str, str] = {}
+        # Lower-cased names of rows whose value the server holds from a failed
+        # save (see held_secrets), and of plain rows whose typed value is a key.
+        self.held_names: set[str] = set()
+        self.withheld: set[str] = set()
 
     def value_from_datadict(self, data: Any, files: Any, name: str) -> list[dict]:
         names = data.getlist(f"{name}-name")
@@ -47,19 +51,22 @@ class KeyValueRowsWidget(forms.Widget):
 
     def get_context(self, name: str, value: Any, attrs: dict | None) -> dict:
         context = super().get_context(name, value, attrs)
-        rows = []
-        for row in value or []:
-            row = dict(row)
-            if row.get("secret"):
-                # Write-only, like a password field: even a value just typed into a
-                # form that failed validation is not sent back to the browser.
-                row["value"] = ""
-                mask = self.masks.get(row["name"].lower())
-                if mask:
-                    row["hint"] = f"{mask} stored — leave blank to keep"
-            rows.append(row)
+        rows = [self.shown_row(dict(row)) for row in value or []]
         context["widget"].update(rows=rows, name_label=self.name_label)
         return context
+
+    def shown_row(self, row: dict) -> dict:
+        name = row.get("name", "").lower()
+        if row.get("secret") or name in self.withheld:
+            # Write-only, like a password field: even a value just typed into a
+            # form that failed validation is not sent back to the browser.
+            row["value"] = ""
+            mask = self.masks.get(name)
+            if mask:
+                row["hint"] = f"{mask} stored — leave blank to keep"
+        if name in self.held_names and not row["value"]:
+            row["hint"] = "kept from your last attempt — leave blank to keep"
+        return row
 
     def format_value(self, value: Any) -> Any:
         return value
@@ -88,6 +95,7 @@ class KeyValueRowsField(forms.Field):
         self.value_required = value_required
         self.reserved = reserved
         self.kept: dict[str, str] = {}
+        self.held: dict[str, str] = {}
 
     def keep_secrets(self, rows: list[RowValue]) -> None:
         """Remember stored secret values so blank secret inputs keep them."""
@@ -95,6 +103,11 @@ class KeyValueRowsField(forms.Field):
         self.widget.masks = {
             r.name.lower(): crypto.mask(r.value) for r in rows if r.secret
         }
+
+    def hold(self, values: dict[str, str]) -> None:
+        """Values typed into a failed save: blank rows of these names take them."""
+        self.held = dict(values)
+        self.widget.held_names = {name.lower() for name in values}
 
     def key(self, name: str) -> str:
         return name.lower() if self.case_insensitive else name
@@ -138,6 +151,8 @@ class KeyValueRowsField(forms.Field):
         seen.add(self.key(name))
         value = value.strip()
         validators.validate_no_line_breaks(value)
+        if not value:
+            value = self.held.get(self.key(name), "")
         if secret and not value:
             value = self.kept.get(self.key(name), "")
         if not value and (secret or self.value_required):

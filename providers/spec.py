@@ -39,7 +39,9 @@ def build_request_spec(
         body_type=provider.body_type,
         payload=provider.payload if post else "",
         url_parameters=tuple((r.name, r.value) for r in url_parameters),
-        headers=tuple((r.name, r.value) for r in headers),
+        headers=with_content_type(
+            headers, json_body=post and provider.body_type == "json"
+        ),
         variables=names,
         batch_key=provider.batch_key if (post and provider.batch_enabled) else "",
         number_format=provider.number_format,
@@ -47,6 +49,19 @@ def build_request_spec(
         if basic
         else None,
     )
+
+
+def with_content_type(
+    headers: Iterable[RowValue], *, json_body: bool
+) -> tuple[tuple[str, str], ...]:
+    """The headers, plus the JSON Content-Type a JSON body needs if none is set.
+
+    Guides list it as a header to add, and providers answer 415 without it.
+    """
+    pairs = tuple((r.name, r.value) for r in headers)
+    if json_body and not any(name.lower() == "content-type" for name, _ in pairs):
+        pairs += (("Content-Type", "application/json"),)
+    return pairs
 
 
 def secrets_of(provider: Provider, rows: Iterable[RowValue]) -> list[str]:

@@ -10,6 +10,8 @@ from urllib.parse import urlsplit
 from django.conf import settings
 from django.core.exceptions import ValidationError
 
+from .presets import recognise
+
 IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 # RFC 9110 token characters.
 HEADER_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+\Z")
@@ -50,6 +52,18 @@ def validate_sender_id(value: str) -> None:
         raise ValidationError(
             "Sender IDs may contain letters, digits, spaces and + - . & only.",
             code="invalid_sender_id",
+        )
+
+
+def validate_sender_for_endpoint(sender_id: str, endpoint: str) -> None:
+    """The documented sender-ID limits of the provider serving `endpoint`."""
+    preset = recognise(endpoint) if sender_id else None
+    if preset is None:
+        return
+    problems = preset.sender_rules.problems(sender_id, provider=preset.label)
+    if problems:
+        raise ValidationError(
+            [ValidationError(p, code="sender_id_refused") for p in problems]
         )
 
 

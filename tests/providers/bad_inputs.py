@@ -120,7 +120,7 @@ BAD_INPUTS = [
         BadInput(
             "clevertap",
             "payload",
-            "invalid_json",
+            "guide_placeholder",
             {"payload": SEED_PAYLOAD},
             says='"partnerCallbackUrl": "{callback_url}"',
         ),

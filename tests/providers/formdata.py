@@ -7,6 +7,7 @@ Single fields are plain values; key/value rows post as parallel lists
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from django.http import QueryDict
@@ -166,3 +167,31 @@ def values(rows: Any) -> dict[str, str]:
 def as_post(data: QueryDict, **extra: str) -> dict[str, list[str]]:
     """Data for the test client, which would keep only the last of repeated keys."""
     return {**dict(data.lists()), **{k: [v] for k, v in extra.items()}}
+
+
+# 8x8's CleverTap guide, pasted as it stands: a comment, a quoted and an unquoted
+# guide placeholder (seed 000, "Sample Payload Structure").
+GUIDE_PAYLOAD = """{
+  "msgs": [
+    {
+  "source": "<Your Sender ID or Virtual Number>", // Must be a valid sender ID or number registered in your 8x8 account.
+  "destination": "$$To",
+  "text": "$$Body",
+  "mid": "$$MessageID",
+  "encoding": "Auto",
+  "partnerCallbackUrl": <Delivery Report Callback URL HERE>
+    }
+  ]
+}"""  # noqa: E501
+GUIDE_HEADERS: list[Row] = [
+    ("Authorization", "Bearer <API_KEY>", False),
+    ("Content-Type", "application/json", False),
+]
+# A key as a user would paste it into a header; obviously not a real one.
+TYPED_KEY = "example-key-0000aaaa"
+
+
+def held_token(html: str) -> str:
+    """The sealed secrets a failed save's page carries to the next submit."""
+    match = re.search(r'name="held_secrets" value="([^"]+)"', html)
+    return match[1] if match else ""
