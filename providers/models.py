@@ -11,7 +11,7 @@ from django.db.models.functions import Lower
 from django.urls import reverse
 from django.utils.crypto import constant_time_compare
 
-from . import crypto, validators
+from . import crypto, presets, validators
 from .dlr import RANK, DeliveryState, DlrMapping, StatusUpdate
 from .fields import EncryptedTextField
 from .outcomes import Category, Outcome, ResponseRules
@@ -19,6 +19,15 @@ from .rendering import HttpRequest, RequestSpec
 from .rows import RowValue
 
 MAX_BATCH_SIZE = 1000
+# How a provider's answers are read; a recognised provider's preset has them all.
+RESPONSE_FIELDS = (
+    "message_id_path",
+    "response_rule",
+    "response_rule_path",
+    "response_rule_values",
+    "accepted_count_path",
+    "record_id_path",
+)
 
 
 def new_callback_token() -> str:
@@ -266,6 +275,21 @@ class Provider(models.Model):
 
     def get_absolute_url(self) -> str:
         return reverse("admin:providers_provider_change", args=[self.pk])
+
+    def save(self, *args, **kwargs) -> None:
+        self.adopt_documented_rules()
+        super().save(*args, **kwargs)
+
+    def adopt_documented_rules(self) -> bool:
+        """Read a recognised provider's answers as it documents them, unless the
+        user set how to read them: a hand-built 8x8 connector then learns that a
+        200 can refuse a message, and where 8x8 puts its message id."""
+        preset = presets.recognise(self.endpoint)
+        if preset is None or any(getattr(self, name) for name in RESPONSE_FIELDS):
+            return False
+        for name in RESPONSE_FIELDS:
+            setattr(self, name, getattr(preset, name))
+        return True
 
     @property
     def callback_url(self) -> str:

@@ -20,7 +20,7 @@ from campaigns import sending
 from campaigns.models import Message
 from providers import presets
 from providers.forms import FORMS
-from providers.models import Provider, TestSend
+from providers.models import Provider
 from providers.outcomes import TRANSIENT, Category
 from providers.send_test import send_test_sms
 from tests.providers.formdata import preset_data
@@ -104,7 +104,7 @@ def test_every_preset_has_answers_to_replay() -> None:
 def test_a_test_send_ends_as_the_answer_says(wire, path) -> None:
     answer = answer_file(path)
     provider = preset_provider(path.parent.name)
-    latest = TestSend.objects.order_by("-pk").values_list("message_id", flat=True)
+    latest = provider.test_sends.order_by("-pk").values_list("message_id", flat=True)
     replay(wire, answer, lambda: [latest.first()], provider=provider)
 
     test = send_test_sms(

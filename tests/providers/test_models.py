@@ -6,6 +6,7 @@ import pytest
 from django.db import IntegrityError, transaction
 
 from providers.models import Provider, Sender
+from providers.outcomes import ResponseRules
 
 pytestmark = pytest.mark.django_db
 
@@ -180,3 +181,36 @@ def test_it_validates_a_new_default_without_tripping_the_one_default_rule() -> N
     candidate.save()
 
     assert defaults() == {("Next", PROMOTIONAL)}
+
+
+@pytest.mark.django_db
+def test_a_hand_built_8x8_provider_reads_answers_as_8x8_documents() -> None:
+    provider = Provider.objects.create(
+        nickname="8x8_SMS",
+        endpoint="https://sms.8x8.com/api/v1/subaccounts/{subAccountId}"
+        "/partners/clevertap/batch",
+        payload='{"msgs": [{"destination": "$$To", "text": "$$Body"}]}',
+    )
+
+    assert provider.accepted_count_path == "acceptedCount"
+    assert provider.response_rules().accepted_count_path == "acceptedCount"
+
+
+@pytest.mark.django_db
+def test_rules_the_user_set_are_kept() -> None:
+    provider = Provider.objects.create(
+        nickname="8x8 single",
+        endpoint="https://sms.8x8.com/api/v1/subaccounts/acme/messages",
+        message_id_path="clientMessageId",
+    )
+
+    assert (provider.message_id_path, provider.response_rule) == ("clientMessageId", "")
+
+
+@pytest.mark.django_db
+def test_an_unknown_provider_gets_no_rules() -> None:
+    provider = Provider.objects.create(
+        nickname="Other", endpoint="https://api.example.com/sms"
+    )
+
+    assert provider.response_rules() == ResponseRules()
