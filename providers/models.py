@@ -273,12 +273,12 @@ class Provider(models.Model):
     def __str__(self) -> str:
         return self.nickname
 
-    def get_absolute_url(self) -> str:
-        return reverse("admin:providers_provider_change", args=[self.pk])
-
     def save(self, *args, **kwargs) -> None:
         self.adopt_documented_rules()
         super().save(*args, **kwargs)
+
+    def get_absolute_url(self) -> str:
+        return reverse("admin:providers_provider_change", args=[self.pk])
 
     def adopt_documented_rules(self) -> bool:
         """Read a recognised provider's answers as it documents them, unless the
