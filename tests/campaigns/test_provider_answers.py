@@ -16,9 +16,10 @@ from pathlib import Path
 import pytest
 import responses
 
-from campaigns import sending
+from campaigns import sending, tracking
 from campaigns.models import Message
 from providers import presets
+from providers.dlr import parse
 from providers.forms import FORMS
 from providers.models import Provider
 from providers.outcomes import TRANSIENT, Category
@@ -151,3 +152,40 @@ def state(category: str) -> tuple[str, str]:
     if category in TRANSIENT:
         return Status.QUEUED, category  # tried again later
     return Status.FAILED, category
+
+
+def clevertap_report(event: str, message_id: str) -> list:
+    """A CleverTap-format delivery report, as 8x8's partner endpoint posts it."""
+    item = {
+        "ts": 1733400000,
+        "meta": message_id,
+        "code": "15" if event == "failed" else "",
+    }
+    return [{"event": event, "data": [item]}]
+
+
+@pytest.mark.django_db
+def test_delivery_reports_settle_an_unconfirmed_batch_and_retry_leaves_it(
+    wire,
+) -> None:
+    path = ANSWERS / "8x8-clevertap" / "partly_rejected.json"
+    provider = preset_provider("8x8-clevertap")
+    campaign = campaign_to(numbers(3), message="Replayed")
+    sending.launch(campaign=campaign)
+    messages = campaign.messages.order_by("pk")
+    ids = list(messages.values_list("message_id", flat=True))
+    replay(wire, answer_file(path), lambda: ids, provider=provider)
+    sending.process_chunk(campaign_id=campaign.pk)
+
+    for event, message_id in (("delivered", ids[0]), ("failed", ids[1])):
+        _, updates = parse(clevertap_report(event, message_id))
+        tracking.apply_updates(provider=provider, updates=updates)
+    retried = sending.retry_failed(campaign=campaign)
+
+    assert list(messages.values_list("status", "failure_category")) == [
+        (Status.DELIVERED, ""),
+        (Status.FAILED, "undelivered"),
+        (Status.FAILED, "unconfirmed"),
+    ]
+    assert retried == 0  # any of them may have reached its recipient
+    assert len(wire.calls) == 1
