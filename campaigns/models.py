@@ -13,6 +13,16 @@ from providers.models import Provider, Sender
 from providers.pipeline import Category
 
 UNCONFIRMED = Category.UNCONFIRMED.value
+# Why a message failed or was skipped: a send's outcome, or what came after.
+FAILURE_CHOICES = [
+    *(
+        (value, label)
+        for value, label in Category.choices
+        if value not in ("accepted", "pending")
+    ),
+    ("undelivered", "Undelivered (delivery report)"),
+    ("opted_out", "Opted out"),
+]
 
 
 class Campaign(models.Model):
@@ -154,7 +164,9 @@ class Message(models.Model):
     provider_message_id = models.CharField(
         "provider message id", max_length=200, blank=True, db_index=True
     )
-    failure_category = models.CharField("failure", max_length=20, blank=True)
+    failure_category = models.CharField(
+        "failure", max_length=20, blank=True, choices=FAILURE_CHOICES
+    )
     failure_reason = models.CharField("reason", max_length=500, blank=True)
     sent_at = models.DateTimeField("sent", null=True, blank=True)
     delivered_at = models.DateTimeField("delivery report", null=True, blank=True)

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from django.db.models import Count
 
-from .models import Campaign, Message
+from .models import FAILURE_CHOICES, Campaign, Message
 
 Status = Message.Status
+LABELS = dict(FAILURE_CHOICES)
 
 
 def campaign_stats(campaign: Campaign) -> dict:
@@ -37,5 +38,8 @@ def campaign_stats(campaign: Campaign) -> dict:
         )
         if reached_provider
         else None,
-        "failures": list(failures),
+        "failures": [
+            {**failure, "failure_label": LABELS.get(failure["failure_category"], "")}
+            for failure in failures
+        ],
     }

@@ -23,7 +23,7 @@
     }
     data.failures.forEach(function (failure) {
       const row = document.createElement("tr");
-      [failure.failure_category || "—", failure.failure_reason || "—", failure.count].forEach(function (value) {
+      [failure.failure_label || failure.failure_category || "—", failure.failure_reason || "—", failure.count].forEach(function (value) {
         const cell = document.createElement("td");
         cell.textContent = value;
         row.appendChild(cell);

@@ -321,8 +321,8 @@ def test_progress_gives_the_campaigns_figures(admin_client, wire, client) -> Non
         "cancelled": 0,
     }
     assert progress["delivery_rate"] == 50.0
-    reasons = {f["failure_category"]: f["count"] for f in progress["failures"]}
-    assert reasons == {"bad_request": 1, "opted_out": 1}
+    reasons = {f["failure_label"]: f["count"] for f in progress["failures"]}
+    assert reasons == {"Bad request": 1, "Opted out": 1}
 
 
 def test_the_message_list_filters_by_status_and_searches_by_number(
