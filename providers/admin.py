@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -16,7 +17,7 @@ from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.timesince import timesince
 
-from . import presets
+from . import dlr, presets
 from .dlr import DeliveryState
 from .forms import DLR_FIELDS, FORMS, SenderForm
 from .models import Provider, Sender, TestSend
@@ -124,6 +125,16 @@ VIEW_ONLY_FIELDS = {
 }
 
 
+def known_format(sample: str) -> str | None:
+    """8x8's or CleverTap's callback format, read without a mapping; else None.
+    Both are JSON, so a sample that is not JSON is neither."""
+    try:
+        kind = dlr.detect_format(json.loads(sample))
+    except ValueError:
+        return None
+    return None if kind == "mapped" else kind
+
+
 def rows_table(rows: Any) -> str:
     return (
         format_html(
@@ -154,7 +165,7 @@ class ProviderAdmin(admin.ModelAdmin):
     actions = ["rotate_callback_urls"]
     search_fields = ["nickname", "endpoint"]
     readonly_fields = ["callback_url_display", *VIEW_ONLY_FIELDS.values()]
-    change_form_template = "admin/providers/provider/change_form.html"
+    change_form_template = "admin/providers/provider/setup_form.html"
     view_on_site = False
 
     def get_queryset(self, request: HttpRequest):
@@ -333,7 +344,17 @@ class ProviderAdmin(admin.ModelAdmin):
             self.has_add_permission(request) or self.has_change_permission(request)
         ):
             raise PermissionDenied
-        return propose_mapping_response(request.POST.get("sample", ""))
+        sample = request.POST.get("sample", "")
+        kind = known_format(sample)
+        if kind is None:
+            return propose_mapping_response(sample)
+        # Given the form's current settings, the note also checks them.
+        note = dlr.correlation_note(
+            kind,
+            payload=request.POST.get("payload"),
+            message_id_path=request.POST.get("message_id_path"),
+        )
+        return JsonResponse({"ok": True, "format": kind, "mapping": None, "note": note})
 
     def send_test_view(self, request: HttpRequest, object_id: int) -> HttpResponse:
         provider = get_object_or_404(Provider, pk=object_id)

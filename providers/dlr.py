@@ -357,3 +357,55 @@ def propose_mapping(sample: Any) -> DlrMapping:
         taken.add(chosen[name])
     values = {word: state for state, words in COMMON_VALUES.items() for word in words}
     return DlrMapping(**chosen, values=values)
+
+
+# --- which field finds the message ------------------------------------------------
+
+OUR_ID = "$$MessageID"
+
+
+def correlation_note(
+    kind: str, *, payload: str | None = None, message_id_path: str | None = None
+) -> str:
+    """For a callback in a format read without a mapping: which of its fields
+    finds the message, and, when the provider's settings are given, whether the
+    provider is set up to capture that id."""
+    if kind == "8x8":
+        note = (
+            "8x8 reports carry umid (8x8's id) and clientMessageId (yours, when the "
+            f"payload sends {OUR_ID} as clientMessageId)."
+        )
+        return note + eight_by_eight_check(payload, message_id_path)
+    if kind == "clevertap":
+        note = (
+            "CleverTap reports carry meta, the id you sent: the payload must send "
+            f"{OUR_ID} (as 8x8's partner endpoint's mid)."
+        )
+        return note + clevertap_check(payload)
+    return ""
+
+
+def eight_by_eight_check(payload: str | None, message_id_path: str | None) -> str:
+    if payload is None:
+        return ""
+    if OUR_ID in payload:
+        return f" This payload sends {OUR_ID}, so reports find their message by it."
+    if message_id_path:
+        return (
+            f" 8x8's id is read from its answers at {message_id_path}, so reports "
+            "find their message by umid."
+        )
+    return (
+        " Warning: this provider captures neither — set the provider message id "
+        f"path to umid under Response handling, or send {OUR_ID} as "
+        "clientMessageId in the payload; until then its reports match no message."
+    )
+
+
+def clevertap_check(payload: str | None) -> str:
+    if payload is None or OUR_ID in payload:
+        return ""
+    return (
+        f" Warning: this payload does not send {OUR_ID}, so its reports match no "
+        "message."
+    )

@@ -5,12 +5,15 @@ from __future__ import annotations
 import base64
 import json
 import re
+from pathlib import Path
 from urllib.parse import parse_qsl
 
 import pytest
 from django.urls import reverse
 
 from providers import presets
+from providers.forms import FORMS
+from providers.management.commands.seed_demo import form_data
 from providers.models import Provider, Sender
 
 from .bad_inputs import BAD_INPUTS, BadInput
@@ -474,3 +477,101 @@ def test_it_lets_each_type_have_a_default_in_the_sender_changelist(
 
     assert response.status_code == 302
     assert defaults() == {"Alpha", "Charlie"}
+
+
+# --- Map automatically, for formats read without a mapping ----------------------------
+
+PROPOSE_URL = reverse("admin:providers_provider_propose_mapping")
+DLR_FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "dlr"
+
+
+def proposed(admin_client, name: str, **settings: str) -> dict:
+    sample = (DLR_FIXTURES / name).read_text()
+    return admin_client.post(PROPOSE_URL, {"sample": sample, **settings}).json()
+
+
+def test_map_automatically_says_which_8x8_fields_find_the_message(
+    admin_client,
+) -> None:
+    answer = proposed(admin_client, "8x8_delivered.json")
+
+    assert answer["ok"] is True
+    assert answer["format"] == "8x8"
+    assert answer["mapping"] is None
+    assert "8x8 reports carry umid (8x8's id) and clientMessageId" in answer["note"]
+
+
+def test_map_automatically_warns_when_the_provider_captures_neither_id(
+    admin_client,
+) -> None:
+    answer = proposed(
+        admin_client,
+        "8x8_delivered.json",
+        payload='{"source": "{sender_id}", "text": "Moesms_message"}',
+        message_id_path="",
+    )
+
+    assert "Warning: this provider captures neither" in answer["note"]
+
+
+def test_map_automatically_is_content_with_a_message_id_path(admin_client) -> None:
+    answer = proposed(
+        admin_client,
+        "8x8_delivered.json",
+        payload='{"text": "Moesms_message"}',
+        message_id_path="umid",
+    )
+
+    assert "Warning" not in answer["note"]
+    assert "read from its answers at umid" in answer["note"]
+
+
+def test_map_automatically_checks_a_clevertap_payload_sends_our_id(
+    admin_client,
+) -> None:
+    answer = proposed(
+        admin_client, "clevertap_delivered.json", payload='{"msgs": [{"mid": "1"}]}'
+    )
+
+    assert answer["format"] == "clevertap"
+    assert "meta" in answer["note"]
+    assert "does not send $$MessageID" in answer["note"]
+
+
+def test_map_automatically_still_proposes_a_mapping_for_other_formats(
+    admin_client,
+) -> None:
+    answer = proposed(admin_client, "msg91_delivered.json")
+
+    assert answer["ok"] is True
+    assert answer["format"] == "mapped"
+    assert answer["mapping"]["dlr_status_path"]
+
+
+def test_the_moengage_palette_offers_our_message_id(admin_client) -> None:
+    page = admin_client.get(f"{ADD_URL}?screen=moengage").content.decode()
+
+    assert 'data-insert="Moesms_destination"' in page
+    assert 'data-insert="$$MessageID"' in page
+
+
+def test_the_moengage_screen_accepts_our_message_id_in_the_payload() -> None:
+    initial = presets.BY_SLUG["8x8-moengage"].initial()
+    initial["payload"] = initial["payload"].replace(
+        '"text": "Moesms_message"',
+        '"text": "Moesms_message", "clientMessageId": "$$MessageID"',
+    )
+    for row in initial["variables"]:
+        row["value"] = "demo-account" if row["name"] == "subAccountId" else "k" * 20
+    initial.update(
+        nickname="8x8 with our id",
+        sender_name="8x8 with our id",
+        sender_id="ACME",
+        sender_type="transactional",
+        is_active=True,
+    )
+
+    form = FORMS["moengage"](form_data(initial), instance=Provider())
+
+    assert form.is_valid(), form.errors
+    assert '"clientMessageId": "$$MessageID"' in form.save().payload

@@ -21,6 +21,7 @@ from providers.dlr import (
     DlrError,
     DlrMapping,
     StatusUpdate,
+    correlation_note,
     detect_format,
     parse,
     propose_mapping,
@@ -455,3 +456,46 @@ def test_it_proposes_from_the_first_record_of_a_list() -> None:
     sample = [load("msg91_failed.json"), load("msg91_delivered.json")]
 
     assert propose_mapping(sample).status_path == "status"
+
+
+# --- what Map automatically says of a format read without a mapping -------------------
+
+EIGHT_BY_EIGHT_PAYLOAD = '{"source": "{sender_id}", "text": "Moesms_message"}'
+
+
+def test_it_names_the_fields_that_find_the_message_in_8x8s_reports() -> None:
+    note = correlation_note("8x8")
+
+    assert note == (
+        "8x8 reports carry umid (8x8's id) and clientMessageId (yours, when the "
+        "payload sends $$MessageID as clientMessageId)."
+    )
+
+
+@pytest.mark.parametrize(
+    ("payload", "path", "says"),
+    [
+        (EIGHT_BY_EIGHT_PAYLOAD, "", "Warning: this provider captures neither"),
+        (EIGHT_BY_EIGHT_PAYLOAD, "umid", "read from its answers at umid"),
+        ('{"clientMessageId": "$$MessageID"}', "", "This payload sends $$MessageID"),
+    ],
+)
+def test_it_checks_the_provider_captures_an_id_8x8_reports_carry(
+    payload, path, says
+) -> None:
+    note = correlation_note("8x8", payload=payload, message_id_path=path)
+
+    assert says in note
+    assert ("Warning" in note) == (says.startswith("Warning"))
+
+
+def test_it_checks_a_clevertap_payload_sends_our_id_as_meta() -> None:
+    assert "meta" in correlation_note("clevertap")
+    assert "Warning" in correlation_note("clevertap", payload='{"mid": "x"}')
+    assert "Warning" not in correlation_note(
+        "clevertap", payload='{"mid": "$$MessageID"}'
+    )
+
+
+def test_it_says_nothing_of_a_mapped_format() -> None:
+    assert correlation_note("mapped", payload="{}", message_id_path="") == ""
