@@ -141,3 +141,29 @@ def test_a_connector_made_by_hand_is_correlated_in_one_click(
     expect(result.locator("[data-headline]")).to_have_text("Delivered")
     expect(result).to_have_class(re.compile(r"\btest-result-success\b"))
     screenshot(page, "delivered")
+
+
+def test_map_automatically_warns_that_8x8_reports_would_match_nothing(
+    admin_page: Page,
+) -> None:
+    provider = Provider.objects.create(
+        nickname="8x8 no id",
+        setup_screen=Provider.SetupScreen.MOENGAGE,
+        endpoint="https://sms.8x8.com/api/v1/subaccounts/acme/messages",
+        payload=PAYLOAD,
+    )
+    page = admin_page
+    page.goto(f"/admin/providers/provider/{provider.pk}/change/")
+    # As the form stands, not as last saved: clear the id path the screen may
+    # have filled in for a known endpoint.
+    page.locator("summary", has_text="Response handling").click()
+    page.get_by_label("Provider message id path").fill("")
+    page.locator("summary", has_text="Delivery reports").click()
+    page.locator("#id_dlr_sample").fill(FIXTURE.read_text())
+    page.get_by_role("button", name="Map automatically").click()
+
+    note = page.locator("[data-correlation-note]")
+    expect(note).to_contain_text(
+        "8x8 reports carry umid (8x8's id) and clientMessageId"
+    )
+    expect(note).to_contain_text("Warning: this provider captures neither")
