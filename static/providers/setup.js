@@ -99,22 +99,44 @@
     });
   }
 
+  // Beside the payload, so that the request shows next to the text that makes it.
+  function placePreview(panel) {
+    const payloadRow = document.querySelector(".form-row.field-payload");
+    if (!payloadRow) return;
+    const pair = document.createElement("div");
+    pair.className = "payload-and-preview";
+    payloadRow.parentNode.insertBefore(pair, payloadRow);
+    pair.appendChild(payloadRow);
+    pair.appendChild(panel);
+  }
+
   function initPreview(form) {
     const panel = document.getElementById("request-preview");
     if (!panel) return;
+    placePreview(panel);
     const output = panel.querySelector("[data-preview-request]");
     const errors = panel.querySelector("[data-preview-errors]");
+    const waiting = output.textContent;
+    // A form nobody has typed into yet is not wrong: it shows no problems.
+    let quiet = panel.dataset.startQuiet === "1";
     let timer = null;
     let sequence = 0;
 
     function show(data) {
       errors.textContent = "";
-      Object.entries(data.errors || {}).forEach(function ([field, messages]) {
+      if (quiet) {
+        errors.hidden = true;
+        if (!data.ok) { output.textContent = waiting; return; }
+      }
+      Object.entries(quiet ? {} : data.errors || {}).forEach(function ([field, messages]) {
         messages.forEach(function (message) {
           const line = document.createElement("div");
           line.textContent = field + ": " + message;
           errors.appendChild(line);
         });
+      });
+      (quiet ? [] : data.fixes || []).forEach(function (fix) {
+        errors.appendChild(fixButton(fix));
       });
       errors.hidden = !errors.childElementCount;
       if (!data.ok) {
@@ -136,14 +158,114 @@
     }
 
     form.addEventListener("input", function () {
+      quiet = false;
       clearTimeout(timer);
       timer = setTimeout(refresh, 350);
     });
     form.addEventListener("change", function () {
+      quiet = false;
       clearTimeout(timer);
       timer = setTimeout(refresh, 50);
     });
     refresh();
+  }
+
+  // "Move it to a secret variable": a key typed in the clear goes into a new
+  // provider variable marked Secret, and the header, parameter or payload field
+  // refers to it. After a refused save the page no longer has the key (the server
+  // holds it), so the new variable is left blank and takes the held value.
+  function rowNamed(field, name) {
+    const rows = document.querySelectorAll("[data-kv-rows=" + field + "] tr.kv-row");
+    return Array.from(rows).find(function (row) {
+      return row.querySelector(".kv-name").value.trim().toLowerCase() === name.toLowerCase();
+    });
+  }
+
+  function takeFromRow(fix) {
+    const row = rowNamed(fix.field, fix.name);
+    if (!row) return "";
+    const input = row.querySelector(".kv-value");
+    const prefix = fix.template.slice(0, fix.template.indexOf("{"));
+    let value = input.value.trim();
+    if (prefix && value.toLowerCase().startsWith(prefix.toLowerCase())) {
+      value = value.slice(prefix.length).trim();
+    }
+    input.value = fix.template;
+    return value;
+  }
+
+  function escapeRegExp(text) { return text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&"); }
+
+  function takeFromPayload(fix) {
+    const area = document.getElementById("id_payload");
+    if (!area) return "";
+    const name = escapeRegExp(fix.name);
+    const placeholder = "{" + fix.variable + "}";
+    const json = new RegExp('("' + name + '"\\s*:\\s*)"((?:[^"\\\\]|\\\\.)*)"');
+    const line = new RegExp("^(\\s*" + name + "\\s*=\\s*)(.*)$", "m");
+    let found = area.value.match(json);
+    let value = "";
+    if (found) {
+      value = JSON.parse('"' + found[2] + '"');
+      area.value = area.value.replace(found[0], function () { return found[1] + '"' + placeholder + '"'; });
+    } else if ((found = area.value.match(line))) {
+      value = found[2].trim();
+      area.value = area.value.replace(found[0], function () { return found[1] + placeholder; });
+    }
+    // After a refused save the page shows the variable, not the key.
+    return value.indexOf("{") === -1 ? value : "";
+  }
+
+  function addSecretVariable(name, value) {
+    const container = document.querySelector("[data-kv-rows=variables]");
+    if (!container) return;
+    let row = rowNamed("variables", name);
+    if (!row) {
+      const blank = Array.from(container.querySelectorAll("tr.kv-row")).find(function (r) {
+        return !r.querySelector(".kv-name").value && !r.querySelector(".kv-value").value;
+      });
+      if (!blank) container.querySelector(".kv-add").click();
+      row = blank || container.querySelector("tbody").lastElementChild;
+    }
+    row.querySelector(".kv-name").value = name;
+    const input = row.querySelector(".kv-value");
+    input.value = value;
+    if (!value) input.placeholder = "kept from your last attempt — leave blank to keep";
+    row.querySelector(".kv-secret").value = "1";
+  }
+
+  function moveToSecret(fix) {
+    const value = fix.field === "payload" ? takeFromPayload(fix) : takeFromRow(fix);
+    addSecretVariable(fix.variable, value);
+    const form = document.getElementById("provider_form");
+    if (form) form.dispatchEvent(new Event("change", { bubbles: true }));
+  }
+
+  function fixButton(fix) {
+    const button = document.createElement("button");
+    button.type = "button";
+    button.className = "button move-to-secret";
+    button.textContent = "Move it to a secret variable";
+    button.title = "Adds a provider variable " + fix.variable + " marked Secret and uses " + fix.template;
+    button.addEventListener("click", function () {
+      moveToSecret(fix);
+      button.disabled = true;
+      button.textContent = "Moved to {" + fix.variable + "}";
+    });
+    return button;
+  }
+
+  function initCredentialFixes() {
+    const data = document.getElementById("credential-fixes");
+    if (!data) return;
+    JSON.parse(data.textContent).forEach(function (fix) {
+      const row = document.querySelector(".form-row.field-" + fix.field);
+      const list = row && row.querySelector(".errorlist");
+      if (!list) return;
+      const item = document.createElement("li");
+      item.appendChild(fixButton(fix));
+      list.appendChild(item);
+    });
   }
 
   // Show only the fields that apply to the current choices.
@@ -176,6 +298,7 @@
     initDependentFields(form);
     initPalette(form);
     initPreview(form);
+    initCredentialFixes();
   });
 })();
 

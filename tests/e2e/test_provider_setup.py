@@ -23,6 +23,8 @@ SUB_ACCOUNT = "acme_sub01"
 API_KEY = "e2e-api-key-0000WXYZ"
 MASKED_API_KEY = "••••WXYZ"
 STORED_HINT = "stored — leave blank to keep"
+WAITING = "Fill in the endpoint and payload to see the request."
+TYPED_KEY = "e2e-typed-key-0000QRST"
 
 
 def place_cursor(field: Locator, position: int) -> None:
@@ -61,11 +63,14 @@ def test_clevertap_preset_is_completed_previewed_and_saved(
     expect(page.locator(".field-payload #placeholder-palette")).to_be_visible()
 
     request, errors = preview(page)
-    expect(errors).to_contain_text("Nickname: This field is required.")
-    expect(errors).to_contain_text("Variable 2 (apiKey): enter a value.")
-    expect(request).to_have_text("Fix the problems above to see the request.")
+    # Nothing typed yet: nothing is wrong, the preview says what to fill in.
+    expect(request).to_have_text(WAITING)
+    expect(errors).to_be_hidden()
+    expect(page.locator(".errorlist")).to_have_count(0)
 
     page.get_by_label("Nickname").fill("8x8 e2e")
+    expect(errors).to_contain_text("Variable 2 (apiKey): enter a value.")
+    expect(request).to_have_text("Fix the problems above to see the request.")
     values = page.locator("input[name=variables-value]")
     values.nth(0).fill(SUB_ACCOUNT)
     values.nth(1).fill(API_KEY)
@@ -225,3 +230,63 @@ def test_moengage_screen_filled_by_hand_reopens_in_moengage_screen(
     expect(request).to_contain_text(f"Authorization: Bearer {MASKED_API_KEY}")
     assert API_KEY not in page.content()
     screenshot(page, "reopened")
+
+
+def test_a_key_typed_in_a_header_moves_to_a_secret_variable_in_one_click(
+    admin_page: Page, screenshot
+) -> None:
+    page = admin_page
+    page.set_viewport_size({"width": 1440, "height": 900})
+    page.goto(ADD_URL + "?screen=clevertap")
+    page.get_by_label("Nickname").fill("8x8 typed key")
+    page.get_by_label("HTTP Endpoint").fill(
+        "https://sms.8x8.com/api/v1/subaccounts/{subAccountId}/messages"
+    )
+    variables = page.locator("[data-kv-rows=variables]")
+    variables.locator("input[name=variables-name]").first.fill("subAccountId")
+    variables.locator("input[name=variables-value]").first.fill(SUB_ACCOUNT)
+    headers = page.locator("[data-kv-rows=headers]")
+    headers.locator("input[name=headers-name]").first.fill("Authorization")
+    headers.locator("input[name=headers-value]").first.fill(f"Bearer {TYPED_KEY}")
+    page.get_by_label("JSON").check()
+    page.locator("#id_payload").fill(
+        '{"source": "{sender_id}", "destination": "$$To", "text": "$$Body"}'
+    )
+    page.get_by_label("Sender ID / Virtual Number").fill("ACME")
+
+    request, errors = preview(page)
+    expect(errors).to_contain_text("Move it to a secret variable")
+    # The preview is a column beside the payload, not below the whole form.
+    payload_box = page.locator("#id_payload").bounding_box()
+    preview_box = page.locator("#request-preview").bounding_box()
+    assert preview_box["x"] >= payload_box["x"] + payload_box["width"]
+    assert abs(preview_box["y"] - payload_box["y"]) < 200
+
+    page.get_by_role("button", name="Save", exact=True).click()
+
+    # Refused, and the key is not written back into the page.
+    expect(page.locator(".errornote")).to_be_visible()
+    expect(page.locator("[data-held-note]")).to_contain_text(
+        "Your secret values are kept"
+    )
+    assert TYPED_KEY not in page.content()
+    screenshot(page, "refused")
+    page.locator(".field-headers").get_by_role(
+        "button", name="Move it to a secret variable"
+    ).click()
+
+    expect(headers.locator("input[name=headers-value]").first).to_have_value(
+        "Bearer {apiKey}"
+    )
+    new_variable = variables.locator("tr.kv-row").last
+    expect(new_variable.locator("input[name=variables-name]")).to_have_value("apiKey")
+    expect(new_variable.locator("select[name=variables-secret]")).to_have_value("1")
+    expect(request).to_contain_text("Authorization: Bearer ••••QRST")
+
+    page.get_by_role("button", name="Save", exact=True).click()
+
+    expect(page.locator(".messagelist .success")).to_contain_text("saved")
+    provider = Provider.objects.get(nickname="8x8 typed key")
+    assert provider.variables.get(name="apiKey").value == TYPED_KEY
+    assert provider.variables.get(name="apiKey").secret
+    assert provider.headers.get(name="Authorization").value == "Bearer {apiKey}"
