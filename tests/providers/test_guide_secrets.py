@@ -265,8 +265,8 @@ def test_the_preview_shows_the_content_type_it_adds(admin_client) -> None:
 def test_a_blank_add_form_starts_without_errors(admin_client) -> None:
     html = page_of(admin_client.get(ADD_URL))
 
-    assert "errorlist" not in html
-    assert "errornote" not in html
+    assert 'class="errorlist' not in html
+    assert 'class="errornote' not in html
     assert "Fill in the endpoint and payload to see the request." in html
 
 
