@@ -3,7 +3,8 @@
 The rows live on the provider's main form, so that the setup screens can show
 them in the order of the guides and validate them together with the payload.
 Secret values are write-only: the form never renders them, and a secret row left
-blank keeps the value already stored under its name.
+blank keeps the value already stored under its name, or the one typed into a
+save that failed (held sealed by held_secrets, never put back into the page).
 """
 
 from __future__ import annotations
