@@ -10,7 +10,14 @@ from django.forms.models import construct_instance
 
 from . import validators
 from .dlr import DeliveryState
-from .models import Header, Provider, ProviderVariable, Sender, UrlParameter
+from .models import (
+    RESPONSE_FIELDS,
+    Header,
+    Provider,
+    ProviderVariable,
+    Sender,
+    UrlParameter,
+)
 from .paste_safety import PasteSafetyMixin
 from .redaction import redact_text
 from .rendering import (
@@ -181,12 +188,7 @@ class ProviderForm(PasteSafetyMixin, forms.ModelForm):
             "batch_size",
             "number_format",
             "rate_limit",
-            "message_id_path",
-            "response_rule",
-            "response_rule_path",
-            "response_rule_values",
-            "accepted_count_path",
-            "record_id_path",
+            *RESPONSE_FIELDS,
             "is_active",
             *DLR_FIELDS,
         ]
