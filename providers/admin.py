@@ -20,7 +20,7 @@ from django.utils.timesince import timesince
 from . import dlr, presets
 from .dlr import DeliveryState
 from .forms import DLR_FIELDS, FORMS, SenderForm
-from .models import Provider, Sender, TestSend
+from .models import RESPONSE_FIELDS, Provider, Sender, TestSend
 from .outcomes import Category
 from .preview import preview_response, propose_mapping_response
 from .rendering import BUILTIN_VARIABLES, CLEVERTAP_PLACEHOLDERS, MOENGAGE_PLACEHOLDERS
@@ -100,12 +100,7 @@ RESPONSE_FIELDSET = (
         "fields": [
             "number_format",
             "rate_limit",
-            "message_id_path",
-            "response_rule",
-            "response_rule_path",
-            "response_rule_values",
-            "accepted_count_path",
-            "record_id_path",
+            *RESPONSE_FIELDS,
             "is_active",
         ],
     },
@@ -165,7 +160,6 @@ class ProviderAdmin(admin.ModelAdmin):
     actions = ["rotate_callback_urls"]
     search_fields = ["nickname", "endpoint"]
     readonly_fields = ["callback_url_display", *VIEW_ONLY_FIELDS.values()]
-    change_form_template = "admin/providers/provider/setup_form.html"
     view_on_site = False
 
     def get_queryset(self, request: HttpRequest):

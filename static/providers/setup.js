@@ -323,14 +323,22 @@
     button.addEventListener("click", function () {
       const body = new FormData();
       body.append("sample", sample.value);
+      // As they stand in the form, not as last saved: the answer says whether
+      // they capture the id the sample's format correlates on.
+      ["payload", "message_id_path"].forEach(function (name) {
+        const field = form.querySelector("[name=" + name + "]");
+        if (field) body.append(name, field.value);
+      });
       body.append("csrfmiddlewaretoken", form.querySelector("[name=csrfmiddlewaretoken]").value);
+      note.classList.remove("errornote");
       fetch(endpoint.dataset.url, { method: "POST", body: body, credentials: "same-origin" })
         .then(function (response) { return response.json(); })
         .then(function (data) {
           if (!data.ok) { note.textContent = data.error; return; }
           if (!data.mapping) {
             note.textContent = "This is " + (data.format === "8x8" ? "8x8's" : "CleverTap's") +
-              " own format: it is understood without a mapping.";
+              " own format: it is understood without a mapping. " + (data.note || "");
+            note.classList.toggle("errornote", (data.note || "").indexOf("Warning:") !== -1);
             return;
           }
           Object.entries(data.mapping).forEach(function ([name, value]) {

@@ -162,7 +162,7 @@ def test_map_automatically_warns_that_8x8_reports_would_match_nothing(
     page.locator("#id_dlr_sample").fill(FIXTURE.read_text())
     page.get_by_role("button", name="Map automatically").click()
 
-    note = page.locator("[data-correlation-note]")
+    note = page.locator("[data-mapping-note]")
     expect(note).to_contain_text(
         "8x8 reports carry umid (8x8's id) and clientMessageId"
     )
