@@ -1,0 +1,241 @@
+"""How many actions a user takes from the login page to a verified test SMS
+(accepted, then Delivered by the sandbox's report): with a provider set up by
+hand from 8x8's CleverTap guide, its sample payload pasted verbatim, and with
+the 8x8 via CleverTap preset. Run with `-s` to see each flow's actions."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from django.conf import settings as django_settings
+from playwright.sync_api import Locator, Page, expect
+
+from .conftest import ADMIN_PASSWORD, ADMIN_USERNAME
+
+pytestmark = [
+    pytest.mark.e2e,
+    # WhiteNoise warns that `collectstatic` has not run; the live server serves the
+    # source static files itself.
+    pytest.mark.filterwarnings("ignore:No directory at:UserWarning"),
+]
+
+# The issue's goals, and the counts measured now: more than measured fails, more
+# than the goal is reported as an expected failure until the product gets there.
+HAND_BUILT_GOAL, HAND_BUILT_MEASURED = 20, 31
+PRESET_GOAL, PRESET_MEASURED = 12, 15
+SUB_ACCOUNT = "demo-account"
+SENDER_ID = "smsbridge"
+MOBILE_NUMBER = "91234567"
+ENDPOINT_PATH = "/api/v1/subaccounts/{subAccountId}/partners/clevertap/batch"
+# 8x8's CleverTap guide, "Sample Payload Structure (JSON)", exactly as printed.
+GUIDE_PAYLOAD = """{
+  "msgs": [
+    {
+  "source": "<Your Sender ID or Virtual Number>", // Must be a valid sender ID or number registered in your 8x8 account.
+  "destination": "$$To",
+  "text": "$$Body",
+  "mid": "$$MessageID",
+  "encoding": "Auto",
+  "partnerCallbackUrl": <Delivery Report Callback URL HERE>
+    }
+  ]
+}"""  # noqa: E501
+# The same, as the page's messages say to write it.
+FIXED_PAYLOAD = """{
+  "msgs": [
+    {
+  "source": "{sender_id}",
+  "destination": "$$To",
+  "text": "$$Body",
+  "mid": "$$MessageID",
+  "encoding": "Auto",
+  "partnerCallbackUrl": "{callback_url}"
+    }
+  ]
+}"""
+PRESET = "8x8 via CleverTap (partner batch endpoint)"
+# The sandbox posts its report after SMS_SANDBOX_DLR_DELAY; the checklist polls.
+DLR_TIMEOUT_MS = 10_000
+
+
+class User:
+    """The page as a user drives it: every click, fill (one field's whole value,
+    typed or pasted), check, select and typed URL counts once. Waiting and
+    reading do not count."""
+
+    def __init__(self, page: Page) -> None:
+        self.page = page
+        self.actions: list[str] = []
+
+    def goto(self, url: str) -> None:
+        self.actions.append(f"type the URL {url}")
+        self.page.goto(url)
+
+    def click(self, target: Locator, what: str) -> None:
+        self.actions.append(f"click {what}")
+        target.click()
+
+    def fill(self, target: Locator, value: str, what: str) -> None:
+        shown = value if len(value) <= 40 else value[:37] + "…"
+        self.actions.append(f"fill {what}: {shown!r}")
+        target.fill(value)
+
+    def check(self, target: Locator, what: str) -> None:
+        self.actions.append(f"tick {what}")
+        target.check()
+
+    def select(self, target: Locator, value: str, what: str) -> None:
+        self.actions.append(f"select {what}: {value}")
+        target.select_option(value)
+
+    def report(self, flow: str) -> str:
+        lines = [f"{flow}: {len(self.actions)} actions"]
+        lines += [f"  {n:2}. {a}" for n, a in enumerate(self.actions, start=1)]
+        return "\n".join(lines)
+
+
+@pytest.fixture
+def sandbox_url(live_server, settings) -> str:
+    """The sandbox's base URL; {callback_url} then points back at the live server,
+    so the sandbox's delivery report reaches it."""
+    settings.PUBLIC_BASE_URL = live_server.url
+    return f"{live_server.url}/sandbox"
+
+
+def settle(page: Page) -> None:
+    """Let the preview the last edit set off finish before the next save.
+
+    The live server's threads share an in-memory SQLite: a preview still reading
+    while Save writes fails with "database table is locked".
+    """
+    with page.expect_response(lambda response: "/preview/" in response.url):
+        page.evaluate("document.activeElement && document.activeElement.blur()")
+
+
+def log_in(user: User) -> None:
+    page = user.page
+    user.goto("/admin/login/")
+    user.fill(page.get_by_label("Username"), ADMIN_USERNAME, "Username")
+    user.fill(page.get_by_label("Password"), ADMIN_PASSWORD, "Password")
+    user.click(page.get_by_role("button", name="Log in"), "Log in")
+    expect(page.locator("#user-tools")).to_contain_text(ADMIN_USERNAME)
+
+
+def open_add_screen(user: User) -> None:
+    page = user.page
+    user.click(page.get_by_role("link", name="Providers", exact=True), "Providers")
+    user.click(page.get_by_role("link", name="Add provider"), "Add provider")
+
+
+def save(user: User) -> None:
+    settle(user.page)
+    user.click(user.page.get_by_role("button", name="Save", exact=True), "Save")
+
+
+def send_test_until_delivered(user: User) -> None:
+    page = user.page
+    expect(page).to_have_url(re.compile(r"/admin/providers/provider/\d+/send-test/$"))
+    user.fill(page.get_by_label("Mobile number"), MOBILE_NUMBER, "Mobile number")
+    user.click(page.get_by_role("button", name="Send Test"), "Send Test")
+    result = page.locator("[data-test-result]")
+    expect(page.locator("[data-check=accepted]")).to_have_text(
+        "✓ Request accepted by the provider"
+    )
+    expect(result.locator("[data-headline]")).to_have_text(
+        "Delivered", timeout=DLR_TIMEOUT_MS
+    )
+
+
+def within(user: User, flow: str, *, measured: int, goal: int) -> None:
+    report = user.report(flow)
+    print("\n" + report)
+    count = len(user.actions)
+    assert count <= measured, f"More actions than the {measured} measured:\n{report}"
+    if count > goal:
+        pytest.xfail(f"{flow}: {count} actions, goal {goal}")
+
+
+def test_a_provider_built_by_hand_from_the_clevertap_guide(
+    page: Page, superuser, sandbox_url: str, screenshot
+) -> None:
+    user = User(page)
+    log_in(user)
+    open_add_screen(user)
+    user.click(
+        page.get_by_role("link", name="Generic provider (CleverTap style)"),
+        "Generic provider (CleverTap style)",
+    )
+    user.fill(page.get_by_label("Nickname"), "8x8_SMS", "Nickname")
+    user.fill(
+        page.get_by_label("HTTP Endpoint"), sandbox_url + ENDPOINT_PATH, "HTTP Endpoint"
+    )
+    headers = page.locator("[data-kv-rows=headers]")
+    user.fill(headers.locator(".kv-name").nth(0), "Authorization", "header key")
+    user.fill(headers.locator(".kv-value").nth(0), "Bearer <API_KEY>", "header value")
+    user.click(headers.get_by_role("button", name="Add row"), "Headers: Add row")
+    user.fill(headers.locator(".kv-name").nth(1), "Content-Type", "header key")
+    user.fill(headers.locator(".kv-value").nth(1), "application/json", "header value")
+    json_choice = page.get_by_label("JSON")
+    if not json_choice.is_checked():
+        user.check(json_choice, "Parameters: JSON")
+    user.fill(page.locator("#id_payload"), GUIDE_PAYLOAD, "Payload (the guide's)")
+    user.check(page.get_by_label("Batch", exact=True), "Batch")
+    user.fill(page.get_by_label("Key name"), "msgs", "Key name")
+    save(user)
+    expect(page.locator(".errornote")).to_be_visible()
+    screenshot(page, "guide-refused")
+
+    # What the page says: {apiKey} as a secret variable, {sender_id} with the
+    # sender ID, "{callback_url}", and no // comment.
+    user.fill(headers.locator(".kv-value").nth(0), "Bearer {apiKey}", "header value")
+    variables = page.locator("[data-kv-rows=variables]")
+    user.fill(variables.locator(".kv-name").nth(0), "apiKey", "variable name")
+    user.fill(
+        variables.locator(".kv-value").nth(0),
+        django_settings.SMS_SANDBOX_API_KEY,
+        "variable value",
+    )
+    user.select(variables.locator(".kv-secret").nth(0), "1", "Secret")
+    user.fill(page.locator("#id_payload"), FIXED_PAYLOAD, "Payload (edited)")
+    user.fill(page.get_by_label("Sender ID / Virtual Number"), SENDER_ID, "Sender ID")
+    save(user)
+    # Only then is the endpoint's {subAccountId} reported as undefined.
+    expect(page.locator(".field-endpoint .errorlist")).to_contain_text(
+        "{subAccountId} is not defined"
+    )
+    user.click(variables.get_by_role("button", name="Add row"), "Variables: Add row")
+    user.fill(variables.locator(".kv-name").nth(1), "subAccountId", "variable name")
+    user.fill(variables.locator(".kv-value").nth(1), SUB_ACCOUNT, "variable value")
+    save(user)
+    send_test_until_delivered(user)
+
+    screenshot(page, "delivered")
+    within(
+        user,
+        "Hand-built from the CleverTap guide",
+        measured=HAND_BUILT_MEASURED,
+        goal=HAND_BUILT_GOAL,
+    )
+
+
+def test_the_8x8_via_clevertap_preset(
+    page: Page, superuser, sandbox_url: str, screenshot
+) -> None:
+    user = User(page)
+    log_in(user)
+    open_add_screen(user)
+    user.click(page.get_by_role("link", name=PRESET), PRESET)
+    user.fill(page.get_by_label("Nickname"), "8x8 preset", "Nickname")
+    user.fill(
+        page.get_by_label("HTTP Endpoint"), sandbox_url + ENDPOINT_PATH, "HTTP Endpoint"
+    )
+    values = page.locator("[data-kv-rows=variables] .kv-value")
+    user.fill(values.nth(0), SUB_ACCOUNT, "subAccountId")
+    user.fill(values.nth(1), django_settings.SMS_SANDBOX_API_KEY, "apiKey")
+    user.fill(page.get_by_label("Sender ID / Virtual Number"), SENDER_ID, "Sender ID")
+    save(user)
+    send_test_until_delivered(user)
+
+    screenshot(page, "delivered")
+    within(user, "8x8 via CleverTap preset", measured=PRESET_MEASURED, goal=PRESET_GOAL)
