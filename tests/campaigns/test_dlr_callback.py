@@ -737,13 +737,23 @@ def test_it_proposes_a_mapping_for_a_query_string_sample(admin_client) -> None:
 
 
 @pytest.mark.parametrize(
-    ("name", "kind"),
-    [("8x8_undelivered.json", "8x8"), ("clevertap_mixed.json", "clevertap")],
+    ("name", "kind", "correlates_on"),
+    [
+        ("8x8_undelivered.json", "8x8", "umid"),
+        ("clevertap_mixed.json", "clevertap", "meta"),
+    ],
 )
-def test_it_says_8x8_and_clevertap_need_no_mapping(admin_client, name, kind) -> None:
+def test_it_says_8x8_and_clevertap_need_no_mapping(
+    admin_client, name, kind, correlates_on
+) -> None:
     answer = propose(admin_client, raw(name).decode())
 
-    assert answer == {"ok": True, "format": kind, "mapping": None}
+    assert {k: answer[k] for k in ("ok", "format", "mapping")} == {
+        "ok": True,
+        "format": kind,
+        "mapping": None,
+    }
+    assert correlates_on in answer["note"]  # which field finds the message
 
 
 def test_it_asks_for_a_sample_when_none_is_pasted(admin_client) -> None:

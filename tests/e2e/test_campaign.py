@@ -125,7 +125,7 @@ def test_one_time_campaign_is_launched_and_its_delivery_reports_tracked(
     failure = panel.locator("[data-failures] tr")
     expect(failure).to_have_count(1)
     expect(failure.locator("td")).to_have_text(
-        ["undelivered", re.compile(r"^Invalid destination"), "1"]
+        ["Undelivered (delivery report)", re.compile(r"^Invalid destination"), "1"]
     )
     assert page.evaluate("window.sameCampaignPage") is True
     screenshot(page, "campaign-progress")
