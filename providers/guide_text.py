@@ -3,12 +3,14 @@
 Guides show values to replace as `<API_KEY>` or `<Your Sender ID>`, and their
 sample payloads carry `//` comments. A JSON parser stops at the first of these,
 which would make the user fix them one save at a time; this scan finds every one
-of them, with its line, in one pass. Pure functions over strings.
+of them, with its line, in one pass, and rewrites the text the way each message
+says to write it instead. Pure functions over strings.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from .rendering import TOKEN
@@ -37,6 +39,10 @@ class Finding:
     column: int
     code: str
     message: str
+    # What the message says to write in place of text[start:end].
+    start: int = 0
+    end: int = 0
+    fix: str = ""
 
 
 @dataclass(frozen=True)
@@ -92,12 +98,17 @@ def placeholder_message(
     )
 
 
+def is_guide_placeholder(inside: str) -> bool:
+    """Whether `<inside>` in a one-line value is a guide's, not literal text."""
+    return bool(GUIDE_WORDS.search(inside)) or inside.startswith("http")
+
+
 def scan_value(text: str) -> list[str]:
     """Guide placeholders in a one-line value (endpoint, header, URL parameter)."""
     found = [
         placeholder_message(m[1], quoted=True)
         for m in ANGLE.finditer(text)
-        if GUIDE_WORDS.search(m[1]) or m[1].startswith("http")
+        if is_guide_placeholder(m[1])
     ]
     found += [
         placeholder_message(m[1], quoted=True, braces="{}")
@@ -106,9 +117,37 @@ def scan_value(text: str) -> list[str]:
     return found
 
 
+def fix_value(text: str) -> str:
+    """The value with each placeholder scan_value reports replaced by what its
+    message says to write: `Bearer <API_KEY>` -> `Bearer {apiKey}`."""
+
+    def use(match: re.Match[str]) -> str:
+        if match.re is ANGLE and not is_guide_placeholder(match[1]):
+            return match[0]
+        return suggestion_for(match[1]).use
+
+    return SPACED_BRACES.sub(use, ANGLE.sub(use, text))
+
+
 def scan_json(text: str) -> Scan:
     """Every comment and guide placeholder in a JSON payload, quoted or not."""
     return _JsonScanner(text).run()
+
+
+def fix_json(text: str) -> str:
+    """The payload written as scan_json's messages say: placeholders replaced and
+    quoted, comments deleted. Other JSON errors are left for the user."""
+    parts, pos = [], 0
+    for finding in sorted(scan_json(text).findings, key=lambda f: f.start):
+        parts += [text[pos : finding.start], finding.fix]
+        pos = finding.end
+    return "".join(parts) + text[pos:]
+
+
+def variables_used(texts: Iterable[str]) -> list[str]:
+    """The `{name}` variables the texts use, in order of first use."""
+    names = (m["var"] for text in texts for m in TOKEN.finditer(text) if m["var"])
+    return list(dict.fromkeys(names))
 
 
 class _JsonScanner:
@@ -140,14 +179,16 @@ class _JsonScanner:
         angle = ANGLE.match(text, pos)
         if char == "<" and angle:
             message = placeholder_message(angle[1], key=self.key, quoted=False)
-            return self.blank(pos, angle.end(), "guide_placeholder", message, '""')
+            use = '"' + suggestion_for(angle[1]).use + '"'
+            return self.replace(pos, angle.end(), "guide_placeholder", message, use)
         token = TOKEN.match(text, pos)
         if token:
             message = (
                 "Put placeholders and values inside double quotes, e.g. "
                 f'"{self.key or "destination"}": "{token[0]}".'
             )
-            return self.blank(pos, token.end(), "invalid_json", message, '""')
+            use = f'"{token[0]}"'
+            return self.replace(pos, token.end(), "invalid_json", message, use)
         return pos + 1
 
     def string(self, start: int) -> int:
@@ -159,7 +200,9 @@ class _JsonScanner:
         for match in ANGLE.finditer(content):
             if GUIDE_WORDS.search(match[1]):
                 message = placeholder_message(match[1], quoted=True)
-                self.add(start + 1 + match.start(), "guide_placeholder", message)
+                at, end = start + 1 + match.start(), start + 1 + match.end()
+                use = suggestion_for(match[1]).use
+                self.add(at, "guide_placeholder", message, span=(at, end), fix=use)
         return pos + 1
 
     def comment(self, start: int) -> int:
@@ -174,11 +217,28 @@ class _JsonScanner:
             f"JSON does not allow // comments; delete “{shown}” (the provider's "
             "sample payload may include one)."
         )
-        return self.blank(start, end, "invalid_json", message, "")
+        self.add(start, "invalid_json", message, span=self.deletion(start, end))
+        return self.blank(start, end, "")
 
-    def blank(self, start: int, end: int, code: str, message: str, fill: str) -> int:
-        """Record a finding and blank its text, keeping line breaks and length."""
-        self.add(start, code, message)
+    def deletion(self, start: int, end: int) -> tuple[int, int]:
+        """The span that deletes a comment: with the spaces before it, or with its
+        whole line when nothing else is on it."""
+        line_start = self.text.rfind("\n", 0, start) + 1
+        before = len(self.text[:start].rstrip(" \t"))
+        if before > line_start:
+            return before, end
+        if self.text.startswith("\n", end):
+            return line_start, end + 1
+        rest = self.text[end:]
+        return start, end + len(rest) - len(rest.lstrip(" \t"))
+
+    def replace(self, start: int, end: int, code: str, message: str, fix: str) -> int:
+        """Record a finding to be fixed with `fix`, and blank it out as `""`."""
+        self.add(start, code, message, span=(start, end), fix=fix)
+        return self.blank(start, end, '""')
+
+    def blank(self, start: int, end: int, fill: str) -> int:
+        """Blank the text out, keeping line breaks and length."""
         for pos in range(start, end):
             if self.out[pos] != "\n":
                 self.out[pos] = " "
@@ -186,9 +246,10 @@ class _JsonScanner:
             self.out[start + offset] = char
         return end
 
-    def add(self, pos: int, code: str, message: str) -> None:
+    def add(
+        self, pos: int, code: str, message: str, *, span: tuple[int, int], fix: str = ""
+    ) -> None:
         line = self.text.count("\n", 0, pos) + 1
         column = pos - (self.text.rfind("\n", 0, pos) + 1) + 1
-        self.findings.append(
-            Finding(line, column, code, f"Line {line}, column {column}: {message}")
-        )
+        shown = f"Line {line}, column {column}: {message}"
+        self.findings.append(Finding(line, column, code, shown, *span, fix))

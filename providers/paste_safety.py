@@ -15,10 +15,12 @@ from django.core.exceptions import ValidationError
 
 from . import credentials, guide_text, held_secrets, validators
 from .credentials import CredentialFix
-from .rendering import json_error_message
+from .rendering import BUILTIN_VARIABLES, json_error_message
 
 VALUE_FIELDS = ("endpoint", "basic_username")
 ROW_FIELDS = ("headers", "url_parameters")
+# The errors "Use smsbridge's placeholders" answers.
+GUIDE_FIX_CODES = frozenset({"guide_placeholder", "invalid_json", "undefined_variable"})
 
 
 class PasteSafetyMixin:
@@ -79,6 +81,107 @@ class PasteSafetyMixin:
             errors = json_payload_errors(payload)
         if errors:
             self.add_error("payload", errors)
+
+    # --- the one-click fix ------------------------------------------------------------
+
+    def guide_fix(self) -> dict[str, Any] | None:
+        """The texts of a failed form rewritten as its guide-placeholder messages
+        say, and the provider variables they then need, added blank; None when no
+        error asks for it. Built from the form's data as the page shows it, so a
+        secret the page does not show is not in it either."""
+        where = [
+            name
+            for name, errors in (self.errors.as_data() if self.is_bound else {}).items()
+            if any(error.code in GUIDE_FIX_CODES for error in errors)
+        ]
+        if not where:
+            return None
+        fields, rows = self._fixed_fields(), self._fixed_rows()
+        variables = self._variables_needed(fields, rows)
+        if not (fields or rows or variables):
+            return None
+        names = ", ".join(v["name"] for v in variables)
+        label = "Use smsbridge's placeholders"
+        if not (fields or rows):
+            label = f"Add variable{'s' if len(variables) > 1 else ''} {names}"
+        return {
+            "label": label,
+            "where": where,
+            "fields": fields,
+            "rows": rows,
+            "variables": variables,
+        }
+
+    def _fixed_fields(self) -> dict[str, str]:
+        """Changed single fields only, payload included."""
+        fixed = {
+            name: guide_text.fix_value(self.data.get(name, ""))
+            for name in VALUE_FIELDS
+            if name in self.fields
+        }
+        payload = self.data.get("payload", "")
+        if payload.strip():
+            fixed["payload"] = self._fixed_payload(payload)
+        return {k: v for k, v in fixed.items() if v != self.data.get(k, "")}
+
+    def _fixed_payload(self, payload: str) -> str:
+        body_type = self.data.get("body_type") or "json"
+        if body_type != "form":
+            fixed = guide_text.fix_json(payload)
+        else:
+            lines = payload.splitlines(keepends=True)
+            fixed = "".join(guide_text.fix_value(line) for line in lines)
+        # A key typed into a payload that only now parses goes to its variable,
+        # as the page would otherwise get it back in the clear.
+        for fix in credentials.in_payload(fixed, body_type, self._variable_names()):
+            fixed = credentials.withhold_in_payload(fixed, fix, body_type)
+        return fixed
+
+    def _fixed_rows(self) -> list[dict[str, str]]:
+        """Changed rows only; never a secret row, whose value the page lacks."""
+        fixed = []
+        for name in ROW_FIELDS:
+            for row in self._raw_rows(name):
+                new = guide_text.fix_value(row["value"])
+                withheld = row["name"].lower() in self.fields[name].widget.withheld
+                if new != row["value"] and not (row["secret"] or withheld):
+                    fixed.append(
+                        {"field": name, "name": row["name"].strip(), "value": new}
+                    )
+        return fixed
+
+    def _variables_needed(
+        self, fields: dict[str, str], rows: list[dict[str, str]]
+    ) -> list[dict[str, Any]]:
+        """Variables the fixed texts use that no row defines yet, in order."""
+        fixed_rows = {(r["field"], r["name"]): r["value"] for r in rows}
+        texts = [fields.get(name, self.data.get(name, "")) for name in VALUE_FIELDS]
+        texts += [
+            fixed_rows.get((name, row["name"].strip()), row["value"])
+            for name in ROW_FIELDS
+            for row in self._raw_rows(name)
+        ]
+        texts.append(fields.get("payload", self.data.get("payload", "")))
+        known = self._variable_names() | set(BUILTIN_VARIABLES)
+        return [
+            {"name": name, "secret": bool(credentials.CREDENTIAL_NAME.search(name))}
+            for name in guide_text.variables_used(texts)
+            if name not in known
+        ]
+
+    def _variable_names(self) -> set[str]:
+        return {
+            row["name"].strip()
+            for row in self._raw_rows("variables")
+            if row["name"].strip()
+        }
+
+    def _raw_rows(self, name: str) -> list[dict[str, Any]]:
+        """A row field's rows as posted, before any validation."""
+        if name not in self.fields:
+            return []
+        widget = self.fields[name].widget
+        return widget.value_from_datadict(self.data, self.files, name)
 
     # --- keys typed in the clear ----------------------------------------------------
 
@@ -157,7 +260,10 @@ class PasteSafetyMixin:
         else:
             field = self.fields[fix.field]
             held.hold_row(fix.field, field.key(fix.name), fix.literal)
-            field.widget.withheld.add(fix.name.lower())
+            # A new set: the widget's own is shared with every other form (Django
+            # copies widgets shallowly), so adding to it would hide this row's
+            # value on every later page.
+            field.widget.withheld = field.widget.withheld | {fix.name.lower()}
             field.hold(held.rows[fix.field])
 
     def _hold_dlr_credentials(self, held: held_secrets.Held, data: Any) -> None:

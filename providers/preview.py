@@ -27,7 +27,12 @@ def preview_response(form: ProviderForm) -> JsonResponse:
     compiled = form.compiled
     if compiled is None:
         return JsonResponse(
-            {"ok": False, "errors": labelled_errors(form), "fixes": form.fixes_json()}
+            {
+                "ok": False,
+                "errors": labelled_errors(form),
+                "fixes": form.fixes_json(),
+                "guide_fix": form.guide_fix(),
+            }
         )
     batch = bool(compiled.spec.batch_key)
     request = compiled.render(
@@ -53,6 +58,7 @@ def preview_response(form: ProviderForm) -> JsonResponse:
             "messages": 2 if batch else 1,
             "errors": labelled_errors(form),
             "fixes": form.fixes_json(),
+            "guide_fix": form.guide_fix(),
         }
     )
 

@@ -138,6 +138,9 @@
       (quiet ? [] : data.fixes || []).forEach(function (fix) {
         errors.appendChild(fixButton(fix));
       });
+      if (!quiet && data.guide_fix) {
+        errors.appendChild(guideFixButton(data.guide_fix, data.fixes || []));
+      }
       errors.hidden = !errors.childElementCount;
       if (!data.ok) {
         output.textContent = "Fix the problems above to see the request.";
@@ -216,9 +219,11 @@
     return value.indexOf("{") === -1 ? value : "";
   }
 
-  function addSecretVariable(name, value) {
+  // The variable row named `name`: the existing one, else a blank row, else a
+  // new one, with the name filled in.
+  function variableRow(name) {
     const container = document.querySelector("[data-kv-rows=variables]");
-    if (!container) return;
+    if (!container) return null;
     let row = rowNamed("variables", name);
     if (!row) {
       const blank = Array.from(container.querySelectorAll("tr.kv-row")).find(function (r) {
@@ -228,6 +233,12 @@
       row = blank || container.querySelector("tbody").lastElementChild;
     }
     row.querySelector(".kv-name").value = name;
+    return row;
+  }
+
+  function addSecretVariable(name, value) {
+    const row = variableRow(name);
+    if (!row) return;
     const input = row.querySelector(".kv-value");
     input.value = value;
     if (!value) input.placeholder = "kept from your last attempt — leave blank to keep";
@@ -235,6 +246,8 @@
   }
 
   function moveToSecret(fix) {
+    if (fix.moved) return;
+    fix.moved = true;
     const value = fix.field === "payload" ? takeFromPayload(fix) : takeFromRow(fix);
     addSecretVariable(fix.variable, value);
     const form = document.getElementById("provider_form");
@@ -255,17 +268,80 @@
     return button;
   }
 
-  function initCredentialFixes() {
-    const data = document.getElementById("credential-fixes");
-    if (!data) return;
-    JSON.parse(data.textContent).forEach(function (fix) {
-      const row = document.querySelector(".form-row.field-" + fix.field);
-      const list = row && row.querySelector(".errorlist");
-      if (!list) return;
-      const item = document.createElement("li");
-      item.appendChild(fixButton(fix));
-      list.appendChild(item);
+  function addToErrors(field, button) {
+    const row = document.querySelector(".form-row.field-" + field);
+    const list = row && row.querySelector(".errorlist");
+    if (!list) return;
+    const item = document.createElement("li");
+    item.appendChild(button);
+    list.appendChild(item);
+  }
+
+  function initCredentialFixes(fixes) {
+    fixes.forEach(function (fix) { addToErrors(fix.field, fixButton(fix)); });
+  }
+
+  // "Use smsbridge's placeholders": the server has rewritten the pasted guide's
+  // texts as its messages say (guide_text.fix_json and fix_value); the page puts
+  // them in place and adds the provider variables they use, blank, to be filled.
+  function useGuidePlaceholders(fix, credentialFixes) {
+    const form = document.getElementById("provider_form");
+    // First, so that a key typed in the payload reaches its secret variable.
+    credentialFixes.forEach(moveToSecret);
+    Object.entries(fix.fields).forEach(function ([name, value]) {
+      const field = form.querySelector("[name=" + name + "]");
+      if (field) field.value = value;
     });
+    fix.rows.forEach(function (row) {
+      const found = rowNamed(row.field, row.name);
+      if (found) found.querySelector(".kv-value").value = row.value;
+    });
+    const toFill = fix.variables.filter(function (variable) {
+      return !rowNamed("variables", variable.name);
+    }).map(function (variable) {
+      const row = variableRow(variable.name);
+      if (variable.secret) row.querySelector(".kv-secret").value = "1";
+      return row.querySelector(".kv-value");
+    });
+    form.dispatchEvent(new Event("input", { bubbles: true }));
+    form.dispatchEvent(new Event("change", { bubbles: true }));
+    const sender = document.getElementById("id_sender_id");
+    if (sender && !sender.value && JSON.stringify(fix).indexOf("{sender_id}") !== -1) {
+      toFill.push(sender);
+    }
+    if (toFill.length) toFill[0].focus();
+  }
+
+  function guideFixButton(fix, credentialFixes) {
+    const names = fix.variables.map(function (variable) { return variable.name; }).join(", ");
+    const button = document.createElement("button");
+    button.type = "button";
+    button.className = "button guide-fix";
+    button.textContent = fix.label;
+    button.title = "Rewrites the guide's placeholders and comments as the messages say" +
+      (names ? " and adds the provider variables " + names : "");
+    button.addEventListener("click", function () {
+      useGuidePlaceholders(fix, credentialFixes);
+      document.querySelectorAll("button.guide-fix").forEach(function (done) {
+        done.disabled = true;
+        done.textContent = names ? "Done — now fill in " + names : "Done";
+      });
+    });
+    return button;
+  }
+
+  function initGuideFix(credentialFixes) {
+    const data = document.getElementById("guide-fix");
+    if (!data) return;
+    const fix = JSON.parse(data.textContent);
+    fix.where.forEach(function (field) {
+      addToErrors(field, guideFixButton(fix, credentialFixes));
+    });
+  }
+
+  function readJson(id) {
+    const element = document.getElementById(id);
+    return element ? JSON.parse(element.textContent) : null;
   }
 
   // Show only the fields that apply to the current choices.
@@ -298,7 +374,10 @@
     initDependentFields(form);
     initPalette(form);
     initPreview(form);
-    initCredentialFixes();
+    // Parsed once: both kinds of button move the same keys, once.
+    const credentialFixes = readJson("credential-fixes") || [];
+    initCredentialFixes(credentialFixes);
+    initGuideFix(credentialFixes);
   });
 })();
 

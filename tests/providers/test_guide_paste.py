@@ -9,7 +9,13 @@ import json
 import pytest
 
 from providers.forms import FORMS
-from providers.guide_text import scan_json, scan_value
+from providers.guide_text import (
+    fix_json,
+    fix_value,
+    scan_json,
+    scan_value,
+    variables_used,
+)
 from providers.rendering import Message
 
 from .formdata import GUIDE_HEADERS, GUIDE_PAYLOAD, ROWS, error_codes, screen_data
@@ -82,6 +88,78 @@ def test_it_names_what_to_use_instead_of_a_guide_placeholder(value, says) -> Non
     assert says in message
 
 
+# --- the one-click fix (pure) -------------------------------------------------------
+
+GUIDE_PAYLOAD_FIXED = """{
+  "msgs": [
+    {
+  "source": "{sender_id}",
+  "destination": "$$To",
+  "text": "$$Body",
+  "mid": "$$MessageID",
+  "encoding": "Auto",
+  "partnerCallbackUrl": "{callback_url}"
+    }
+  ]
+}"""
+
+
+def test_it_writes_the_guides_payload_as_its_messages_say() -> None:
+    assert fix_json(GUIDE_PAYLOAD) == GUIDE_PAYLOAD_FIXED
+
+
+@pytest.mark.parametrize(
+    ("text", "fixed"),
+    [
+        ('{\n  // the sender\n  "to": "$$To"\n}', '{\n  "to": "$$To"\n}'),
+        ('{\n  /* sender */ "to": $$To\n}', '{\n  "to": "$$To"\n}'),
+        ('{"a": 1, /* x */ "b": 2}', '{"a": 1, "b": 2}'),
+        ('{"to": "$$To" // last\n}', '{"to": "$$To"\n}'),
+        ('{"key": "Bearer <API_KEY>"}', '{"key": "Bearer {apiKey}"}'),
+        ('{"url": <https://example.com/dlr>}', '{"url": "https://example.com/dlr"}'),
+        ('{"to": {sender_id}}', '{"to": "{sender_id}"}'),
+    ],
+)
+def test_it_deletes_comments_and_quotes_what_it_replaces(text, fixed) -> None:
+    assert fix_json(text) == fixed
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        '{"text": "Reply <STOP> to opt out: $$Body", "to": "$$To"}',
+        '{"a": "quote \\" then // not a comment"}',
+        '{"to": "$$To", "text": "$$Body" "x"}',
+    ],
+)
+def test_it_leaves_message_text_and_other_json_errors_alone(text) -> None:
+    assert fix_json(text) == text
+
+
+@pytest.mark.parametrize(
+    ("value", "fixed"),
+    [
+        ("Bearer <API_KEY>", "Bearer {apiKey}"),
+        ("Bearer {Api Key}", "Bearer {apiKey}"),
+        ("<https://sms.8x8.com/api/v1/x>", "https://sms.8x8.com/api/v1/x"),
+        (
+            "https://sms.8x8.com/api/v1/subaccounts/<Subaccount ID>/messages",
+            "https://sms.8x8.com/api/v1/subaccounts/{subaccountId}/messages",
+        ),
+        ("Reply <STOP>", "Reply <STOP>"),
+        ("application/json", "application/json"),
+    ],
+)
+def test_it_writes_a_value_as_its_message_says(value, fixed) -> None:
+    assert fix_value(value) == fixed
+
+
+def test_it_lists_the_variables_used_once_in_order() -> None:
+    texts = ["https://x/{subAccountId}", "Bearer {apiKey}", "$$To {sender_id} {apiKey}"]
+
+    assert variables_used(texts) == ["subAccountId", "apiKey", "sender_id"]
+
+
 # --- the whole guide in one save ----------------------------------------------------
 
 
@@ -136,6 +214,87 @@ def test_it_refuses_a_guide_placeholder_in_a_moengage_url_parameter() -> None:
 
     assert error_codes(form, "url_parameters") == ["guide_placeholder"]
     assert "{sender_id}" in form.errors["url_parameters"][0]
+
+
+# --- the one-click fix on the form ------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_the_fix_rewrites_the_guide_and_adds_the_variables_it_needs() -> None:
+    form = bound(
+        payload=GUIDE_PAYLOAD,
+        sender_id="",
+        rows={"headers": GUIDE_HEADERS, "variables": []},
+    )
+    assert not form.is_valid()
+
+    fix = form.guide_fix()
+
+    assert fix["label"] == "Use smsbridge's placeholders"
+    assert fix["where"] == ["headers", "payload"]
+    assert fix["fields"] == {"payload": GUIDE_PAYLOAD_FIXED}
+    assert fix["rows"] == [
+        {"field": "headers", "name": "Authorization", "value": "Bearer {apiKey}"}
+    ]
+    assert fix["variables"] == [
+        {"name": "subAccountId", "secret": False},
+        {"name": "apiKey", "secret": True},
+    ]
+
+
+@pytest.mark.django_db
+def test_the_fixed_guide_needs_only_the_values() -> None:
+    fix = bound(payload=GUIDE_PAYLOAD, rows={"headers": GUIDE_HEADERS, "variables": []})
+    fix.is_valid()
+    plan = fix.guide_fix()
+    rows = [(r["name"], r["value"], False) for r in plan["rows"]]
+    filled = [("subAccountId", "acme_sub", False), ("apiKey", "k" * 20, True)]
+
+    form = bound(
+        payload=plan["fields"]["payload"],
+        batch_enabled="on",
+        batch_key="msgs",
+        rows={"headers": [*rows, GUIDE_HEADERS[1]], "variables": filled},
+    )
+
+    assert form.is_valid(), form.errors
+
+
+@pytest.mark.django_db
+def test_an_undefined_endpoint_variable_is_added_in_one_click() -> None:
+    form = bound(rows={"variables": [("apiKey", "k" * 20, True)]})
+    assert not form.is_valid()
+    assert error_codes(form, "endpoint") == ["undefined_variable"]
+
+    fix = form.guide_fix()
+
+    assert fix["label"] == "Add variable subAccountId"
+    assert fix["where"] == ["endpoint"]
+    assert (fix["fields"], fix["rows"]) == ({}, [])
+    assert fix["variables"] == [{"name": "subAccountId", "secret": False}]
+
+
+@pytest.mark.django_db
+def test_there_is_no_fix_without_a_guide_error() -> None:
+    valid = bound()
+    other = bound(sender_id="")
+
+    assert valid.is_valid()
+    assert valid.guide_fix() is None
+    assert not other.is_valid()
+    assert other.guide_fix() is None
+
+
+@pytest.mark.django_db
+def test_the_fix_leaves_secret_rows_alone() -> None:
+    headers = [("Authorization", "Bearer <API_KEY>", True)]
+    form = bound(payload=GUIDE_PAYLOAD, rows={"headers": headers})
+    assert not form.is_valid()
+
+    fix = form.guide_fix()
+
+    assert fix["rows"] == []
+    assert "Bearer" not in json.dumps(fix)
 
 
 # --- Content-Type -------------------------------------------------------------------

@@ -16,6 +16,8 @@ from providers.models import Provider
 from .formdata import (
     API_KEY,
     BASIC_PASSWORD,
+    GUIDE_HEADERS,
+    GUIDE_PAYLOAD,
     TYPED_KEY,
     as_post,
     error_codes,
@@ -41,8 +43,8 @@ def page_of(response) -> str:
     return response.content.decode()
 
 
-def fixes_on(html: str) -> list[dict]:
-    start = html.index('id="credential-fixes"')
+def fixes_on(html: str, element: str = "credential-fixes") -> list[dict]:
+    start = html.index(f'id="{element}"')
     return json.loads(html[html.index(">", start) + 1 : html.index("</script>", start)])
 
 
@@ -159,6 +161,26 @@ def test_a_key_in_the_payload_is_replaced_by_its_variable_on_the_page(
     assert "&quot;token&quot;: &quot;{apiToken}&quot;" in html
 
 
+def test_a_key_in_a_guide_payload_stays_out_of_the_one_click_fix(
+    admin_client,
+) -> None:
+    # Unparseable until its comment goes, so no check has seen the key yet.
+    pasted = (
+        '{"to": "$$To", "text": "$$Body", "source": "{sender_id}",\n'
+        f' "password": "{TYPED_KEY}" // your 8x8 password\n}}'
+    )
+    data = screen_data("clevertap", payload=pasted)
+
+    answer = admin_client.post(PREVIEW_URL, as_post(data)).json()
+    html = page_of(post(admin_client, payload=pasted))
+
+    fix = answer["guide_fix"]
+    assert fix == fixes_on(html, "guide-fix")
+    assert TYPED_KEY not in json.dumps(fix)
+    assert '"password": "{password}"\n}' in fix["fields"]["payload"]
+    assert {"name": "password", "secret": True} in fix["variables"]
+
+
 # --- secrets kept across a failed save -----------------------------------------------
 
 
@@ -250,6 +272,21 @@ def test_the_preview_lists_the_problems_and_the_fix(admin_client) -> None:
     assert "Move it to a secret variable" in answer["errors"]["Headers"][0]
     assert answer["fixes"][0]["template"] == "Bearer {apiKey}"
     assert TYPED_KEY not in json.dumps(answer)
+
+
+def test_the_preview_offers_to_use_smsbridges_placeholders(admin_client) -> None:
+    data = screen_data(
+        "clevertap",
+        payload=GUIDE_PAYLOAD,
+        rows={"headers": GUIDE_HEADERS, "variables": NO_KEY_VARIABLES},
+    )
+
+    answer = admin_client.post(PREVIEW_URL, as_post(data)).json()
+
+    fix = answer["guide_fix"]
+    assert fix["label"] == "Use smsbridge's placeholders"
+    assert '"source": "{sender_id}"' in fix["fields"]["payload"]
+    assert fix["variables"] == [{"name": "apiKey", "secret": True}]
 
 
 def test_the_preview_shows_the_content_type_it_adds(admin_client) -> None:
