@@ -189,6 +189,7 @@ class Provider(models.Model):
         "record message id field",
         max_length=200,
         blank=True,
+        validators=[validators.validate_record_path],
         help_text="Where each record of the answer echoes $$MessageID, e.g. "
         "messages.0.clientMessageId; records are then matched by id, not position.",
     )

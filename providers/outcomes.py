@@ -297,17 +297,22 @@ def record_positions(
     """Which record of the answer speaks of each message; None for none."""
     if not rules.record_id_path:
         return list(range(len(message_ids)))
-    steps = rules.record_id_path.split(".")
-    records = (
-        dig(data, ".".join(steps[: steps.index(EACH)]))
-        if per_record(rules.record_id_path)
-        else None
-    )
+    path = rules.record_id_path
+    records = records_of(data, path)
     echoed = {
-        str(dig(data, at_record(rules.record_id_path, index))): index
-        for index in range(len(records) if isinstance(records, list) else 0)
+        str(dig(data, at_record(path, index))): index for index in range(len(records))
     }
     return [echoed.get(message_id) for message_id in message_ids]
+
+
+def records_of(data: Any, path: str) -> list:
+    """The array a per-record path walks (`messages` for messages.0.id)."""
+    steps = path.split(".")
+    if EACH not in steps:
+        return []
+    before = steps[: steps.index(EACH)]
+    found = dig(data, ".".join(before)) if before else data
+    return found if isinstance(found, list) else []
 
 
 def read_record(

@@ -134,3 +134,13 @@ def validate_time_zone(value: str) -> None:
             code="invalid_time_zone",
             params={"value": value},
         ) from err
+
+
+def validate_record_path(value: str) -> None:
+    """A path into each record of a batch answer needs its `0` step."""
+    if value and "0" not in value.split("."):
+        raise ValidationError(
+            "Write the path of the first record with 0 for its position, e.g. "
+            "messages.0.clientMessageId: the 0 stands for each record in turn.",
+            code="record_path_without_index",
+        )

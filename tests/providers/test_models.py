@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
 from providers.models import Provider, Sender
@@ -214,3 +215,20 @@ def test_an_unknown_provider_gets_no_rules() -> None:
     )
 
     assert provider.response_rules() == ResponseRules()
+
+
+@pytest.mark.parametrize("path", ["clientMessageId", "messages.10.id"])
+def test_a_record_id_path_needs_the_step_for_each_record(path) -> None:
+    provider = Provider(nickname="x", endpoint="https://api.example.com/sms")
+    provider.record_id_path = path
+
+    with pytest.raises(ValidationError) as caught:
+        provider.clean_fields(
+            exclude=[
+                f.name for f in Provider._meta.fields if f.name != "record_id_path"
+            ]
+        )
+
+    assert (
+        caught.value.error_dict["record_id_path"][0].code == "record_path_without_index"
+    )

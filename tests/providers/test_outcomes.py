@@ -586,3 +586,21 @@ def test_it_quotes_the_providers_own_words(status, body, words) -> None:
 
     assert outcome.category in (Category.REJECTED, Category.BAD_REQUEST)
     assert words in outcome.diagnosis
+
+
+def test_an_answer_that_is_itself_the_list_of_records_is_matched_by_id() -> None:
+    rules = ResponseRules(message_id_path="0.sid", record_id_path="0.ref")
+    answer = judge_response(
+        host=HOST,
+        status=200,
+        headers=JSON,
+        body=json.dumps(
+            [{"ref": "m-2", "sid": "s-2"}, {"ref": "m-1", "sid": "s-1"}]
+        ).encode(),
+        truncated=False,
+        rules=rules,
+    )
+
+    outcomes = read_records(answer, rules=rules, message_ids=["m-1", "m-2"])
+
+    assert [o.provider_message_id for o in outcomes] == ["s-1", "s-2"]
