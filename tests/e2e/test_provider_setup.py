@@ -1,5 +1,6 @@
 """The provider setup screens in a real browser: chooser, presets, the placeholder
-palette, key/value rows, the live request preview, saving and reopening."""
+palette, key/value rows, the live request preview and its one-click fixes, saving
+and reopening."""
 
 from __future__ import annotations
 
@@ -290,3 +291,88 @@ def test_a_key_typed_in_a_header_moves_to_a_secret_variable_in_one_click(
     assert provider.variables.get(name="apiKey").value == TYPED_KEY
     assert provider.variables.get(name="apiKey").secret
     assert provider.headers.get(name="Authorization").value == "Bearer {apiKey}"
+
+
+GUIDE_PAYLOAD = (
+    '{\n  "msgs": [\n    {\n'
+    '  "source": "<Your Sender ID or Virtual Number>", // registered with 8x8\n'
+    '  "destination": "$$To",\n  "text": "$$Body",\n'
+    '  "partnerCallbackUrl": <Delivery Report Callback URL HERE>\n    }\n  ]\n}'
+)
+
+
+def test_a_pasted_guide_takes_smsbridges_placeholders_in_one_click_from_the_preview(
+    admin_page: Page, screenshot
+) -> None:
+    page = admin_page
+    page.goto(ADD_URL + "?screen=clevertap")
+    page.get_by_label("Nickname").fill("8x8 pasted guide")
+    page.get_by_label("HTTP Endpoint").fill(
+        "https://sms.8x8.com/api/v1/subaccounts/{subAccountId}/partners/clevertap/batch"
+    )
+    headers = page.locator("[data-kv-rows=headers]")
+    headers.locator("input[name=headers-name]").first.fill("Authorization")
+    headers.locator("input[name=headers-value]").first.fill("Bearer <API_KEY>")
+    page.get_by_label("JSON").check()
+    page.locator("#id_payload").fill(GUIDE_PAYLOAD)
+
+    request, errors = preview(page)
+    expect(errors).to_contain_text("JSON does not allow // comments")
+    errors.get_by_role("button", name="Use smsbridge's placeholders").click()
+
+    expect(page.locator("#id_payload")).to_have_value(
+        '{\n  "msgs": [\n    {\n  "source": "{sender_id}",\n'
+        '  "destination": "$$To",\n  "text": "$$Body",\n'
+        '  "partnerCallbackUrl": "{callback_url}"\n    }\n  ]\n}'
+    )
+    expect(headers.locator("input[name=headers-value]").first).to_have_value(
+        "Bearer {apiKey}"
+    )
+    variables = page.locator("[data-kv-rows=variables]")
+    names = variables.locator("input[name=variables-name]")
+    expect(names).to_have_count(2)
+    expect(names.nth(0)).to_have_value("subAccountId")
+    expect(names.nth(1)).to_have_value("apiKey")
+    expect(variables.locator("select[name=variables-secret]").nth(1)).to_have_value("1")
+    values = variables.locator("input[name=variables-value]")
+    expect(values.nth(0)).to_be_focused()
+    expect(errors).to_contain_text("Variable 1 (subAccountId): enter a value.")
+    screenshot(page, "fixed")
+
+    values.nth(0).fill(SUB_ACCOUNT)
+    values.nth(1).fill(API_KEY)
+    page.get_by_label("Sender ID / Virtual Number").fill("ACME")
+    expect(request).to_contain_text(f"Authorization: Bearer {MASKED_API_KEY}")
+    expect(request).to_contain_text('"source":"ACME"')
+    expect(errors).to_be_hidden()
+
+
+def test_an_endpoint_variable_not_yet_defined_is_added_in_one_click(
+    admin_page: Page,
+) -> None:
+    page = admin_page
+    page.goto(ADD_URL + "?screen=clevertap")
+    page.get_by_label("Nickname").fill("8x8 endpoint variable")
+    page.get_by_label("HTTP Endpoint").fill(
+        "https://sms.8x8.com/api/v1/subaccounts/{subAccountId}/messages"
+    )
+    page.get_by_label("JSON").check()
+    page.locator("#id_payload").fill(
+        '{"source": "{sender_id}", "destination": "$$To", "text": "$$Body"}'
+    )
+    page.get_by_label("Sender ID / Virtual Number").fill("ACME")
+
+    request, errors = preview(page)
+    expect(errors).to_contain_text("{subAccountId} is not defined")
+    errors.get_by_role("button", name="Add variable subAccountId").click()
+
+    variables = page.locator("[data-kv-rows=variables]")
+    expect(variables.locator("input[name=variables-name]").first).to_have_value(
+        "subAccountId"
+    )
+    value = variables.locator("input[name=variables-value]").first
+    expect(value).to_be_focused()
+    value.fill(SUB_ACCOUNT)
+    expect(request).to_contain_text(
+        f"POST https://sms.8x8.com/api/v1/subaccounts/{SUB_ACCOUNT}/messages"
+    )

@@ -123,6 +123,17 @@ def test_it_proposes_a_secret_variable_and_never_shows_the_typed_key(
     assert held_secrets.NOTE in unescape(html)
 
 
+def test_a_refused_key_does_not_blank_the_header_on_later_pages(admin_client) -> None:
+    headers = [("Authorization", f"Bearer {TYPED_KEY}", False), JSON_TYPE]
+    page_of(
+        post(admin_client, rows={"headers": headers, "variables": NO_KEY_VARIABLES})
+    )
+
+    html = page_of(post(admin_client, nickname=""))
+
+    assert 'value="Bearer {apiKey}"' in html
+
+
 def test_the_moved_key_is_saved_as_a_secret_variable_without_retyping(
     admin_client,
 ) -> None:
