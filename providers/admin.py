@@ -216,7 +216,15 @@ class ProviderAdmin(admin.ModelAdmin):
     def get_changeform_initial_data(self, request: HttpRequest) -> dict[str, Any]:
         initial = super().get_changeform_initial_data(request)
         preset = presets.BY_SLUG.get(request.GET.get("preset", ""))
-        return {**initial, **preset.initial()} if preset else initial
+        if preset is None:
+            return initial
+        filled = preset.initial()
+        taken = Provider.objects.filter(nickname__istartswith=filled["nickname"])
+        filled["nickname"] = presets.free_nickname(
+            filled["nickname"],
+            taken={name.lower() for name in taken.values_list("nickname", flat=True)},
+        )
+        return {**initial, **filled}
 
     def add_view(self, request: HttpRequest, form_url: str = "", extra_context=None):
         chosen = (

@@ -26,8 +26,10 @@ from .rendering import (
     CompiledRequest,
     Context,
     TemplateError,
+    batch_record,
     compile_request,
     fill,
+    parse_json_payload,
     tokens_in,
     url_escape,
 )
@@ -378,7 +380,18 @@ class ProviderForm(PasteSafetyMixin, forms.ModelForm):
                     code="batch_needs_json",
                 ),
             )
-        if batch and not cleaned.get("batch_key", "").strip():
+        key = cleaned.get("batch_key", "").strip()
+        if batch and not key:
+            # As the screen proposes it: the payload's one top-level array, holding
+            # one record. A payload that does not parse yet gets its own error.
+            try:
+                document = parse_json_payload(cleaned.get("payload", ""))
+                (key,) = [k for k, v in document.items() if isinstance(v, list)]
+                batch_record(document, key)
+            except (TemplateError, AttributeError, ValueError):
+                key = ""
+            cleaned["batch_key"] = key
+        if batch and not key:
             self.add_error(
                 "batch_key",
                 ValidationError(

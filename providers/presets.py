@@ -120,10 +120,19 @@ class Preset:
             return self.payload
         return json.dumps(self.payload, indent=2)
 
+    @property
+    def nickname(self) -> str:
+        """The nickname a new provider starts with: 8x8's own guides suggest
+        "8x8 SMS"; other providers go by their name ("Twilio")."""
+        if self.provider_name:
+            return f"{self.provider_name} SMS"
+        return self.name.partition(" (")[0]
+
     def initial(self) -> dict[str, Any]:
         """Initial data for a setup screen's form."""
         return {
             "preset": self.slug,
+            "nickname": self.nickname,
             "method": self.method,
             "endpoint": self.endpoint,
             "authentication": self.authentication,
@@ -333,6 +342,16 @@ PRESETS: tuple[Preset, ...] = (
 )
 
 BY_SLUG = {preset.slug: preset for preset in PRESETS}
+
+
+def free_nickname(wanted: str, *, taken: set[str]) -> str:
+    """`wanted`, or `wanted 2`, `wanted 3`… if taken; `taken` is lower-cased, as
+    nicknames are unique whatever their letter case."""
+    nickname, number = wanted, 1
+    while nickname.lower() in taken:
+        number += 1
+        nickname = f"{wanted} {number}"
+    return nickname
 
 
 def recognise(endpoint: str) -> Preset | None:

@@ -3,6 +3,39 @@
 (function () {
   "use strict";
 
+  // A table copied from a guide: one row a line, the key and value separated by
+  // a tab (as copied from an HTML table) or else by the first colon. The table's
+  // own heading line ("Key", "Value"), if copied too, is not a row.
+  function pastedRows(lines, nameLabel) {
+    return lines.map(function (line) {
+      const tab = line.indexOf("\t");
+      const at = tab !== -1 ? tab : line.indexOf(":");
+      return at === -1 ? [line.trim(), ""] : [line.slice(0, at).trim(), line.slice(at + 1).trim()];
+    }).filter(function ([name, value]) {
+      return !(name.toLowerCase() === nameLabel.toLowerCase() && value.toLowerCase() === "value");
+    });
+  }
+
+  function isBlankRow(row) {
+    return Boolean(row) && !row.querySelector(".kv-name").value && !row.querySelector(".kv-value").value;
+  }
+
+  // Fills the row pasted into, then the blank rows below it, then new rows.
+  function pasteRows(container, row, pairs) {
+    const template = container.querySelector("template");
+    pairs.forEach(function ([name, value], index) {
+      if (index && !isBlankRow(row.nextElementSibling)) {
+        row.after(template.content.cloneNode(true));
+      }
+      row = index ? row.nextElementSibling : row;
+      row.querySelector(".kv-name").value = name;
+      row.querySelector(".kv-value").value = value;
+    });
+    row.querySelector(".kv-value").focus();
+    container.dispatchEvent(new Event("input", { bubbles: true }));
+    container.dispatchEvent(new Event("change", { bubbles: true }));
+  }
+
   function initRows(container) {
     const body = container.querySelector("tbody");
     const template = container.querySelector("template");
@@ -10,6 +43,15 @@
       body.appendChild(template.content.cloneNode(true));
       body.lastElementChild.querySelector("input").focus();
       container.dispatchEvent(new Event("input", { bubbles: true }));
+    });
+    container.addEventListener("paste", function (event) {
+      if (!event.target.classList.contains("kv-name") || !event.clipboardData) return;
+      const text = event.clipboardData.getData("text/plain");
+      const lines = text.split(/\r?\n/).filter(function (line) { return line.trim(); });
+      if (lines.length < 2) return;  // one line pastes as usual
+      event.preventDefault();
+      const label = container.querySelector("th").textContent.trim();
+      pasteRows(container, event.target.closest("tr"), pastedRows(lines, label));
     });
     container.addEventListener("click", function (event) {
       if (event.target.classList.contains("kv-remove")) {
@@ -366,11 +408,48 @@
     apply();
   }
 
+  // The keys of the payload's top-level arrays. Read over the text, since a
+  // payload pasted from a guide is not JSON yet: strings, // comments and
+  // brackets are enough to tell the levels apart.
+  function topLevelArrayKeys(text) {
+    const token = /"(?:[^"\\\n]|\\.)*"|\/\/[^\n]*|[{}[\]]/g;
+    const opensArray = /\s*:\s*\[/y;
+    const keys = [];
+    let depth = 0;
+    let found;
+    while ((found = token.exec(text))) {
+      const [part] = found;
+      if (part === "{" || part === "[") depth += 1;
+      else if (part === "}" || part === "]") depth -= 1;
+      else if (part[0] === '"' && depth === 1) {
+        opensArray.lastIndex = token.lastIndex;
+        if (opensArray.test(text)) keys.push(part.slice(1, -1));
+      }
+    }
+    return keys;
+  }
+
+  // Batch ticked with no key name: propose the payload's one top-level array.
+  function initBatchKey(form) {
+    const batch = form.querySelector("[name=batch_enabled]");
+    const key = form.querySelector("[name=batch_key]");
+    const payload = form.querySelector("[name=payload]");
+    if (!batch || !key || !payload) return;
+    function propose(event) {
+      if (event.target !== batch && event.target !== payload) return;
+      if (!batch.checked || key.value.trim()) return;
+      const keys = topLevelArrayKeys(payload.value);
+      if (keys.length === 1) key.value = keys[0];
+    }
+    form.addEventListener("change", propose);
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
     const form = document.getElementById("provider_form");
     document.querySelectorAll("[data-kv-rows]").forEach(initRows);
     initCopyButtons();
     if (!form) return;
+    initBatchKey(form);
     initDependentFields(form);
     initPalette(form);
     initPreview(form);

@@ -10,8 +10,16 @@ from providers.forms import FORMS, ClevertapProviderForm, MoengageProviderForm
 from providers.models import Provider, Sender
 from providers.rendering import Message
 
-from .bad_inputs import BAD_INPUTS, BadInput
-from .formdata import API_KEY, HEADER_SECRET, ROWS, error_codes, screen_data, values
+from .bad_inputs import BAD_INPUTS, ONE_RECORD, SEED_PAYLOAD, BadInput
+from .formdata import (
+    API_KEY,
+    CLEVERTAP_PAYLOAD,
+    HEADER_SECRET,
+    ROWS,
+    error_codes,
+    screen_data,
+    values,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -97,7 +105,12 @@ def test_it_accepts_a_url_with_double_slashes_inside_a_json_string() -> None:
 # --- bad input, one error on the field it concerns ---------------------------------
 
 
-@pytest.mark.parametrize("case", BAD_INPUTS)
+# A batch without a key name now takes the payload's one array of one record, which
+# is what the shared "batch-without-key" case sends: the batch tests below cover it.
+STILL_BAD = [case for case in BAD_INPUTS if case.id != "batch-without-key"]
+
+
+@pytest.mark.parametrize("case", STILL_BAD)
 def test_it_reports_bad_input_on_its_field_with_a_code(case: BadInput) -> None:
     form = bound(case.screen, rows=case.rows, **case.fields)
 
@@ -223,6 +236,51 @@ def test_it_refuses_per_message_placeholders_outside_the_batch_record() -> None:
     form = bound(batch_enabled="on", batch_key="msgs", payload=payload)
 
     assert "per_message_outside_record" in error_codes(form, "payload")
+
+
+def test_it_takes_a_blank_batch_key_from_the_payloads_one_array() -> None:
+    provider = saved(batch_enabled="on", batch_key="", payload=ONE_RECORD)
+
+    assert provider.batch_key == "msgs"
+
+
+def test_it_repeats_the_record_of_a_batch_key_taken_from_the_payload() -> None:
+    form = bound(batch_enabled="on", batch_key="", payload=ONE_RECORD)
+
+    assert form.is_valid(), form.errors
+    request = form.compiled.render(
+        [Message(to="+1", body="a"), Message(to="+2", body="b")]
+    )
+    assert [r["destination"] for r in json.loads(request.body)["msgs"]] == ["+1", "+2"]
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        pytest.param(CLEVERTAP_PAYLOAD, id="no-array"),
+        pytest.param(
+            json.dumps({"msgs": [{"text": "$$Body"}], "to": ["$$To"]}), id="two-arrays"
+        ),
+        pytest.param(
+            json.dumps({"msgs": [{"text": "$$Body"}, {"text": "$$Body"}]}),
+            id="two-records",
+        ),
+        pytest.param(json.dumps({"msgs": ["$$To"]}), id="not-an-object"),
+        pytest.param(SEED_PAYLOAD, id="not-json-yet"),
+    ],
+)
+def test_it_asks_for_the_batch_key_when_the_payload_does_not_say(payload) -> None:
+    form = bound(batch_enabled="on", batch_key="", payload=payload)
+
+    assert "batch_key_required" in error_codes(form, "batch_key")
+
+
+def test_it_keeps_a_batch_key_given_even_when_another_array_would_do() -> None:
+    payload = json.dumps({"msgs": [{"text": "$$Body", "destination": "$$To"}]})
+
+    form = bound(batch_enabled="on", batch_key="messages", payload=payload)
+
+    assert "batch_key_missing" in error_codes(form, "batch_key")
 
 
 def test_it_refuses_a_sender_id_with_a_line_break() -> None:

@@ -43,6 +43,32 @@ def test_it_gives_every_preset_a_unique_slug_and_a_known_screen() -> None:
     assert presets.BY_SLUG.keys() == set(slugs)
 
 
+@pytest.mark.parametrize(
+    ("slug", "nickname"),
+    [
+        ("8x8-clevertap", "8x8 SMS"),
+        ("8x8-moengage", "8x8 SMS"),
+        ("twilio", "Twilio"),
+        ("vonage", "Vonage"),
+        ("infobip", "Infobip"),
+        ("plivo", "Plivo"),
+        ("sinch", "Sinch"),
+    ],
+)
+def test_it_suggests_the_nickname_a_provider_goes_by(slug, nickname) -> None:
+    assert presets.BY_SLUG[slug].initial()["nickname"] == nickname
+
+
+def test_it_keeps_a_free_nickname_as_it_is() -> None:
+    assert presets.free_nickname("Twilio", taken={"vonage"}) == "Twilio"
+
+
+def test_it_numbers_a_nickname_taken_in_any_letter_case() -> None:
+    taken = {"8x8 sms", "8x8 sms 2"}
+
+    assert presets.free_nickname("8x8 SMS", taken=taken) == "8x8 SMS 3"
+
+
 @pytest.mark.parametrize("preset", PRESETS)
 def test_it_leaves_only_credentials_for_the_user_to_fill(preset) -> None:
     blank = [
