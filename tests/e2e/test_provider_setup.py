@@ -376,3 +376,153 @@ def test_an_endpoint_variable_not_yet_defined_is_added_in_one_click(
     expect(request).to_contain_text(
         f"POST https://sms.8x8.com/api/v1/subaccounts/{SUB_ACCOUNT}/messages"
     )
+
+
+# --- a guide's table pasted into the rows ------------------------------------------
+
+
+def paste(field: Locator, text: str) -> None:
+    """Paste as Ctrl+V does: a paste event carrying the text, and the text put in
+    the field unless a script took the event."""
+    field.focus()
+    field.evaluate(
+        """(field, text) => {
+            const data = new DataTransfer();
+            data.setData("text/plain", text);
+            const paste = new ClipboardEvent(
+                "paste", {clipboardData: data, bubbles: true, cancelable: true}
+            );
+            if (field.dispatchEvent(paste)) field.value += text;
+        }""",
+        text,
+    )
+
+
+def rows_of(page: Page, field: str) -> list[tuple[str, str]]:
+    rows = page.locator(f"[data-kv-rows={field}] tr.kv-row")
+    return [
+        (row.locator(".kv-name").input_value(), row.locator(".kv-value").input_value())
+        for row in rows.all()
+    ]
+
+
+@pytest.mark.parametrize(
+    ("screen", "field", "text", "rows"),
+    [
+        pytest.param(
+            "clevertap",
+            "headers",
+            "Authorization\tBearer {apiKey}\r\nContent-Type\tapplication/json\r\n",
+            [
+                ("Authorization", "Bearer {apiKey}"),
+                ("Content-Type", "application/json"),
+            ],
+            id="headers-copied-from-a-table",
+        ),
+        pytest.param(
+            "moengage",
+            "url_parameters",
+            "username: acme\n\ncallback: https://example.com/dlr?a=1\n",
+            [("username", "acme"), ("callback", "https://example.com/dlr?a=1")],
+            id="parameters-as-key-colon-value",
+        ),
+        pytest.param(
+            "clevertap",
+            "variables",
+            "Name\tValue\nsubAccountId\tacme_sub01\napiKey\t",
+            [("subAccountId", "acme_sub01"), ("apiKey", "")],
+            id="variables-with-the-tables-heading",
+        ),
+    ],
+)
+def test_a_table_pasted_into_a_key_fills_one_row_per_line(
+    admin_page: Page, screen: str, field: str, text: str, rows: list
+) -> None:
+    page = admin_page
+    page.goto(f"{ADD_URL}?screen={screen}")
+
+    paste(page.locator(f"[data-kv-rows={field}] .kv-name").first, text)
+
+    assert rows_of(page, field) == rows
+    expect(page.locator(f"[data-kv-rows={field}] .kv-value").last).to_be_focused()
+
+
+def test_a_table_pasted_below_filled_rows_keeps_them_in_order(
+    admin_page: Page,
+) -> None:
+    page = admin_page
+    page.goto(f"{ADD_URL}?preset=8x8-clevertap")
+    headers = page.locator("[data-kv-rows=headers]")
+    headers.get_by_role("button", name="Add row").click()
+
+    paste(headers.locator(".kv-name").nth(2), "Accept: */*\nX-Trace: on")
+
+    assert rows_of(page, "headers") == [
+        ("Authorization", "Bearer {apiKey}"),
+        ("Content-Type", "application/json"),
+        ("Accept", "*/*"),
+        ("X-Trace", "on"),
+    ]
+    paste(headers.locator(".kv-name").nth(0), "X-One: 1\nX-Two: 2")
+    assert [name for name, _ in rows_of(page, "headers")] == [
+        "X-One",
+        "X-Two",
+        "Content-Type",
+        "Accept",
+        "X-Trace",
+    ]
+
+
+def test_a_single_line_pastes_into_the_key_as_usual(admin_page: Page) -> None:
+    page = admin_page
+    page.goto(f"{ADD_URL}?screen=clevertap")
+
+    paste(page.locator("[data-kv-rows=headers] .kv-name").first, "Authorization\n")
+
+    # The browser's own paste: one row, the line break dropped from the input.
+    assert rows_of(page, "headers") == [("Authorization", "")]
+
+
+# --- Batch proposes its key ----------------------------------------------------------
+
+NESTED_ARRAYS = (
+    '{"messages": [{"destinations": [{"to": "$$To"}], "text": "$$Body", '
+    '"from": "{sender_id}"}]}'
+)
+
+
+@pytest.mark.parametrize(
+    ("payload", "typed", "key"),
+    [
+        pytest.param(NESTED_ARRAYS, "", "messages", id="the-top-level-array"),
+        pytest.param(
+            '{"a": [{"to": "$$To"}], "b": ["$$Body"]}', "", "", id="two-arrays"
+        ),
+        pytest.param(NESTED_ARRAYS, "msgs", "msgs", id="a-key-already-typed"),
+    ],
+)
+def test_ticking_batch_proposes_the_payloads_one_top_level_array(
+    admin_page: Page, payload: str, typed: str, key: str
+) -> None:
+    page = admin_page
+    page.goto(f"{ADD_URL}?screen=clevertap")
+    page.locator("#id_payload").fill(payload)
+    page.get_by_label("Key name").evaluate("(field, v) => { field.value = v; }", typed)
+
+    page.get_by_label("Batch", exact=True).check()
+
+    expect(page.get_by_label("Key name")).to_have_value(key)
+
+
+def test_a_payload_pasted_after_ticking_batch_proposes_its_key(
+    admin_page: Page,
+) -> None:
+    page = admin_page
+    page.goto(f"{ADD_URL}?screen=clevertap")
+    page.get_by_label("Batch", exact=True).check()
+    payload = page.locator("#id_payload")
+
+    payload.fill(NESTED_ARRAYS)
+    payload.blur()
+
+    expect(page.get_by_label("Key name")).to_have_value("messages")
