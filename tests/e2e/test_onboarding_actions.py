@@ -12,6 +12,8 @@ import pytest
 from django.conf import settings as django_settings
 from playwright.sync_api import Locator, Page, expect
 
+from tests.providers.formdata import GUIDE_PAYLOAD, GUIDE_PAYLOAD_FIXED
+
 from .conftest import ADMIN_PASSWORD, ADMIN_USERNAME
 
 pytestmark = [
@@ -28,32 +30,6 @@ SUB_ACCOUNT = "demo-account"
 SENDER_ID = "smsbridge"
 MOBILE_NUMBER = "91234567"
 ENDPOINT_PATH = "/api/v1/subaccounts/{subAccountId}/partners/clevertap/batch"
-# 8x8's CleverTap guide, "Sample Payload Structure (JSON)", exactly as printed.
-GUIDE_PAYLOAD = """{
-  "msgs": [
-    {
-  "source": "<Your Sender ID or Virtual Number>", // Must be a valid sender ID or number registered in your 8x8 account.
-  "destination": "$$To",
-  "text": "$$Body",
-  "mid": "$$MessageID",
-  "encoding": "Auto",
-  "partnerCallbackUrl": <Delivery Report Callback URL HERE>
-    }
-  ]
-}"""  # noqa: E501
-# The same, as the page's messages say to write it.
-FIXED_PAYLOAD = """{
-  "msgs": [
-    {
-  "source": "{sender_id}",
-  "destination": "$$To",
-  "text": "$$Body",
-  "mid": "$$MessageID",
-  "encoding": "Auto",
-  "partnerCallbackUrl": "{callback_url}"
-    }
-  ]
-}"""
 # The guide's header table, as copied from the page: tab-separated lines.
 GUIDE_HEADERS = "Authorization\tBearer <API_KEY>\nContent-Type\tapplication/json\n"
 FIX = "Use smsbridge's placeholders"
@@ -228,7 +204,7 @@ def test_a_provider_built_by_hand_from_the_clevertap_guide(
     expect(fix).to_be_visible()
     screenshot(page, "guide-previewed")
     user.click(fix, f"{FIX} (in the preview)")
-    expect(page.locator("#id_payload")).to_have_value(FIXED_PAYLOAD)
+    expect(page.locator("#id_payload")).to_have_value(GUIDE_PAYLOAD_FIXED)
     expect(headers.locator(".kv-value").nth(0)).to_have_value("Bearer {apiKey}")
     variables = page.locator("[data-kv-rows=variables]")
     expect(variables.locator(".kv-name")).to_have_count(2)

@@ -10,6 +10,7 @@ import pytest
 from playwright.sync_api import BrowserContext, Locator, Page, expect
 
 from providers.models import Provider
+from tests.providers.formdata import GUIDE_PAYLOAD, GUIDE_PAYLOAD_FIXED
 
 pytestmark = [
     pytest.mark.e2e,
@@ -293,14 +294,6 @@ def test_a_key_typed_in_a_header_moves_to_a_secret_variable_in_one_click(
     assert provider.headers.get(name="Authorization").value == "Bearer {apiKey}"
 
 
-GUIDE_PAYLOAD = (
-    '{\n  "msgs": [\n    {\n'
-    '  "source": "<Your Sender ID or Virtual Number>", // registered with 8x8\n'
-    '  "destination": "$$To",\n  "text": "$$Body",\n'
-    '  "partnerCallbackUrl": <Delivery Report Callback URL HERE>\n    }\n  ]\n}'
-)
-
-
 def test_a_pasted_guide_takes_smsbridges_placeholders_in_one_click_from_the_preview(
     admin_page: Page, screenshot
 ) -> None:
@@ -320,11 +313,7 @@ def test_a_pasted_guide_takes_smsbridges_placeholders_in_one_click_from_the_prev
     expect(errors).to_contain_text("JSON does not allow // comments")
     errors.get_by_role("button", name="Use smsbridge's placeholders").click()
 
-    expect(page.locator("#id_payload")).to_have_value(
-        '{\n  "msgs": [\n    {\n  "source": "{sender_id}",\n'
-        '  "destination": "$$To",\n  "text": "$$Body",\n'
-        '  "partnerCallbackUrl": "{callback_url}"\n    }\n  ]\n}'
-    )
+    expect(page.locator("#id_payload")).to_have_value(GUIDE_PAYLOAD_FIXED)
     expect(headers.locator("input[name=headers-value]").first).to_have_value(
         "Bearer {apiKey}"
     )

@@ -181,7 +181,8 @@ BAD_INPUTS = [
             "clevertap",
             "batch_key",
             "batch_key_required",
-            {"batch_enabled": "on", "batch_key": "", "payload": ONE_RECORD},
+            # No single top-level array to take as the key.
+            {"batch_enabled": "on", "batch_key": "", "payload": CLEVERTAP_PAYLOAD},
         ),
         id="batch-without-key",
     ),

@@ -183,6 +183,19 @@ GUIDE_PAYLOAD = """{
     }
   ]
 }"""  # noqa: E501
+# The same, as the page's messages say to write it (the one-click fix's result).
+GUIDE_PAYLOAD_FIXED = """{
+  "msgs": [
+    {
+  "source": "{sender_id}",
+  "destination": "$$To",
+  "text": "$$Body",
+  "mid": "$$MessageID",
+  "encoding": "Auto",
+  "partnerCallbackUrl": "{callback_url}"
+    }
+  ]
+}"""
 GUIDE_HEADERS: list[Row] = [
     ("Authorization", "Bearer <API_KEY>", False),
     ("Content-Type", "application/json", False),

@@ -194,12 +194,7 @@ def test_it_never_renders_stored_secrets_on_the_change_page(admin_client) -> Non
 # --- bad input through the real views ----------------------------------------------
 
 
-# A batch without a key name now takes the payload's one array of one record, which
-# is what the shared "batch-without-key" case sends (see test_forms).
-STILL_BAD = [case for case in BAD_INPUTS if case.id != "batch-without-key"]
-
-
-@pytest.mark.parametrize("case", STILL_BAD)
+@pytest.mark.parametrize("case", BAD_INPUTS)
 def test_it_answers_bad_input_with_the_form_and_a_field_error(
     admin_client, case: BadInput
 ) -> None:

@@ -105,12 +105,7 @@ def test_it_accepts_a_url_with_double_slashes_inside_a_json_string() -> None:
 # --- bad input, one error on the field it concerns ---------------------------------
 
 
-# A batch without a key name now takes the payload's one array of one record, which
-# is what the shared "batch-without-key" case sends: the batch tests below cover it.
-STILL_BAD = [case for case in BAD_INPUTS if case.id != "batch-without-key"]
-
-
-@pytest.mark.parametrize("case", STILL_BAD)
+@pytest.mark.parametrize("case", BAD_INPUTS)
 def test_it_reports_bad_input_on_its_field_with_a_code(case: BadInput) -> None:
     form = bound(case.screen, rows=case.rows, **case.fields)
 

@@ -18,7 +18,14 @@ from providers.guide_text import (
 )
 from providers.rendering import Message
 
-from .formdata import GUIDE_HEADERS, GUIDE_PAYLOAD, ROWS, error_codes, screen_data
+from .formdata import (
+    GUIDE_HEADERS,
+    GUIDE_PAYLOAD,
+    GUIDE_PAYLOAD_FIXED,
+    ROWS,
+    error_codes,
+    screen_data,
+)
 
 EIGHT_BY_EIGHT = "https://sms.8x8.com/api/v1/subaccounts/{subAccountId}/messages"
 
@@ -89,19 +96,6 @@ def test_it_names_what_to_use_instead_of_a_guide_placeholder(value, says) -> Non
 
 
 # --- the one-click fix (pure) -------------------------------------------------------
-
-GUIDE_PAYLOAD_FIXED = """{
-  "msgs": [
-    {
-  "source": "{sender_id}",
-  "destination": "$$To",
-  "text": "$$Body",
-  "mid": "$$MessageID",
-  "encoding": "Auto",
-  "partnerCallbackUrl": "{callback_url}"
-    }
-  ]
-}"""
 
 
 def test_it_writes_the_guides_payload_as_its_messages_say() -> None:
