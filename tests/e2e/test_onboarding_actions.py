@@ -14,6 +14,7 @@ from playwright.sync_api import Locator, Page, expect
 
 from tests.providers.formdata import GUIDE_PAYLOAD, GUIDE_PAYLOAD_FIXED
 
+from .clipboard import paste
 from .conftest import ADMIN_PASSWORD, ADMIN_USERNAME
 
 pytestmark = [
@@ -67,18 +68,7 @@ class User:
     def paste(self, target: Locator, text: str, what: str) -> None:
         """Paste into the field, as Ctrl+V does: a paste event carrying the text."""
         self.actions.append(f"paste into {what}: {text!r}")
-        target.focus()
-        target.evaluate(
-            """(field, text) => {
-                const data = new DataTransfer();
-                data.setData("text/plain", text);
-                const paste = new ClipboardEvent(
-                    "paste", {clipboardData: data, bubbles: true, cancelable: true}
-                );
-                if (field.dispatchEvent(paste)) field.value += text;
-            }""",
-            text,
-        )
+        paste(target, text)
 
     def set_up(self, target: Locator, value: str, why: str) -> None:
         self.not_counted.append(f"not counted: {why}")

@@ -12,6 +12,8 @@ from playwright.sync_api import BrowserContext, Locator, Page, expect
 from providers.models import Provider
 from tests.providers.formdata import GUIDE_PAYLOAD, GUIDE_PAYLOAD_FIXED
 
+from .clipboard import paste
+
 pytestmark = [
     pytest.mark.e2e,
     # WhiteNoise warns that `collectstatic` has not run; the live server serves the
@@ -368,23 +370,6 @@ def test_an_endpoint_variable_not_yet_defined_is_added_in_one_click(
 
 
 # --- a guide's table pasted into the rows ------------------------------------------
-
-
-def paste(field: Locator, text: str) -> None:
-    """Paste as Ctrl+V does: a paste event carrying the text, and the text put in
-    the field unless a script took the event."""
-    field.focus()
-    field.evaluate(
-        """(field, text) => {
-            const data = new DataTransfer();
-            data.setData("text/plain", text);
-            const paste = new ClipboardEvent(
-                "paste", {clipboardData: data, bubbles: true, cancelable: true}
-            );
-            if (field.dispatchEvent(paste)) field.value += text;
-        }""",
-        text,
-    )
 
 
 def rows_of(page: Page, field: str) -> list[tuple[str, str]]:
