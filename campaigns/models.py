@@ -161,6 +161,11 @@ class Message(models.Model):
     next_attempt_at = models.DateTimeField("next attempt", null=True, blank=True)
     claimed_at = models.DateTimeField("claimed", null=True, blank=True)
     claim = models.CharField("claim", max_length=32, blank=True, db_index=True)
+    maybe_sent = models.BooleanField(
+        "may have reached the provider",
+        default=False,
+        help_text="An attempt was cut off when its worker stopped.",
+    )
     provider_message_id = models.CharField(
         "provider message id", max_length=200, blank=True, db_index=True
     )

@@ -2,7 +2,8 @@
 
 Every write is conditional on the claim, so a worker whose claim was taken back
 (it was presumed dead) cannot overwrite what the next one did, and on SENDING, so
-a delivery report that landed first is never overwritten by "sent".
+a delivery report that landed first is never overwritten by "sent". An attempt
+is counted when its answer is recorded, so one cut off by a crash is not.
 """
 
 from __future__ import annotations
@@ -15,7 +16,9 @@ from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.db import connection, transaction
+from django.db.models import F
 
+from providers.outcomes import Category
 from providers.pipeline import Outcome
 
 from .models import Message
@@ -66,6 +69,7 @@ def mark_sent(
 ) -> None:
     updated = claimed(messages, whole_claim=whole_claim).update(
         status=Status.SENT,
+        attempts=F("attempts") + 1,
         claim="",
         sent_at=now,
         failure_category="",
@@ -97,22 +101,29 @@ def mark_failed(
 ) -> list[float]:
     """Fail what is permanent or out of attempts; queue the rest again later."""
     limit = settings.SEND_MAX_ATTEMPTS
-    spent = [m for m in messages if not outcome.transient or m.attempts >= limit]
+    spent = [m for m in messages if not outcome.transient or m.attempts + 1 >= limit]
     note = f" (gave up after {limit} attempts)" if outcome.transient else ""
-    if spent:
-        claimed(spent).update(
+    reason = (outcome.diagnosis + note)[:500]
+    for maybe_sent, same in groupby(
+        sorted(spent, key=attrgetter("maybe_sent")), key=attrgetter("maybe_sent")
+    ):
+        # The provider may have the attempt a stopped worker cut off: not a
+        # plain failure, and not to be sent again by "Retry failed".
+        claimed(list(same)).update(
             status=Status.FAILED,
+            attempts=F("attempts") + 1,
             claim="",
-            failure_category=outcome.category,
-            failure_reason=(outcome.diagnosis + note)[:500],
+            failure_category=Category.UNCONFIRMED if maybe_sent else outcome.category,
+            failure_reason=(CUT_OFF + reason if maybe_sent else reason)[:500],
         )
     # Each message keeps its own count, so a batch can mix first and last tries.
     retry = sorted((m for m in messages if m not in spent), key=attrgetter("attempts"))
     delays = []
     for attempts, same in groupby(retry, key=attrgetter("attempts")):
-        delay = backoff(attempts, outcome.retry_after)
+        delay = backoff(attempts + 1, outcome.retry_after)
         claimed(list(same)).update(
             status=Status.QUEUED,
+            attempts=F("attempts") + 1,
             claim="",
             next_attempt_at=now + delay,
             failure_category=outcome.category,
@@ -120,6 +131,12 @@ def mark_failed(
         )
         delays.append(delay.total_seconds())
     return delays
+
+
+CUT_OFF = (
+    "An earlier attempt was cut off when its worker stopped, so the provider "
+    "may have this message; the last attempt: "
+)
 
 
 def backoff(attempts: int, retry_after: float | None) -> timedelta:

@@ -1,26 +1,28 @@
 """The delivery workflow: launch, claim a chunk, send it, record what happened.
 
 Work is claimed with a conditional UPDATE whose row count is trusted, so two
-workers never send one message; rows a dead worker claimed are reclaimed after
-SEND_CLAIM_TIMEOUT and sent again with the same message ids, which lets the
-provider deduplicate.
+workers never send one message; on PostgreSQL the rows are picked with
+FOR UPDATE SKIP LOCKED, so concurrent claims never wait on each other. Each answer
+is recorded as it returns. A working task renews its claim's lease; rows whose
+lease ran out (their worker died) are reclaimed by the sweeper and sent again
+with the same message ids, their cut-off attempt not counted.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 import uuid
-from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Iterator, Sequence
 from datetime import datetime, timedelta
-from functools import cache, partial
+from functools import partial
 from itertools import groupby
 from operator import attrgetter
 from typing import NamedTuple
 
 from django.conf import settings
-from django.db import transaction
-from django.db.models import F, Q, Subquery
+from django.db import connection, transaction
+from django.db.models import Q, Subquery
 from django.utils import timezone
 
 from providers.models import Sender
@@ -29,6 +31,7 @@ from providers.pipeline import Outbound, Outcome
 
 from . import tasks, throttle
 from .bulk import insert_rows
+from .inflight import as_they_return
 from .models import Campaign, Message, OptOut
 from .personalise import fields_in, missing_fields, personalise
 from .recording import record
@@ -157,26 +160,21 @@ def chunk_size(campaign: Campaign) -> int:
     provider = campaign.resolved_sender().provider
     size = provider.batch_size if provider.batch_enabled else settings.SEND_CHUNK_SIZE
     if provider.rate_limit:
-        # A claim must be sent well within SEND_CLAIM_TIMEOUT, or its rows would
-        # be taken back and sent twice.
-        size = min(size, max(1, provider.rate_limit * settings.SEND_CLAIM_TIMEOUT // 2))
+        # About a minute's worth at the provider's rate, so one slow provider
+        # holds a worker slot for a minute at a time, not for hours.
+        size = min(size, max(1, provider.rate_limit * CHUNK_SECONDS))
     return size
 
 
-def sender_pool() -> ThreadPoolExecutor:
-    """The threads of this process that send one-message requests, kept warm."""
-    return threads(settings.SEND_CONCURRENCY)
-
-
-@cache
-def threads(size: int) -> ThreadPoolExecutor:
-    return ThreadPoolExecutor(max_workers=size, thread_name_prefix="sms-send")
+CHUNK_SECONDS = 60
 
 
 def enqueue(campaign_id: int, count: int) -> None:
+    """Start the tasks that send a campaign; each goes on until no work is left
+    (see work), so a few suffice however large the campaign."""
     campaign = Campaign.objects.get(pk=campaign_id)
-    size = chunk_size(campaign)
-    for _ in range(max(1, -(-count // size))):
+    chunks = max(1, -(-count // chunk_size(campaign)))
+    for _ in range(min(chunks, settings.SEND_PARALLEL_TASKS)):
         tasks.send_chunk.delay(campaign_id)
 
 
@@ -211,11 +209,14 @@ def claim(*, campaign_id: int, limit: int, now: datetime) -> list[Claimed]:
         .order_by("pk")
         .values("pk")[:limit]
     )
-    claimed = Message.objects.filter(
-        pk__in=Subquery(ready), status=Status.QUEUED
-    ).update(
-        status=Status.SENDING, claim=token, claimed_at=now, attempts=F("attempts") + 1
-    )
+    if connection.features.has_select_for_update_skip_locked:
+        # Rows another claim is taking are passed over, not waited for: two
+        # workers never queue behind (or deadlock with) each other.
+        ready = ready.select_for_update(skip_locked=True)
+    with transaction.atomic():
+        claimed = Message.objects.filter(
+            pk__in=Subquery(ready), status=Status.QUEUED
+        ).update(status=Status.SENDING, claim=token, claimed_at=now)
     if not claimed:
         return []
     # Plain tuples of what sending reads: building model rows would cost as
@@ -237,8 +238,25 @@ class Claimed(NamedTuple):
     message_id: str
     to: str
     body: str
-    attempts: int
+    attempts: int  # finished before this one
     claim: str
+    maybe_sent: bool
+
+
+def work(*, campaign_id: int) -> int:
+    """Send a campaign's ready messages chunk after chunk, for about a minute;
+    then, if a full chunk was still found, hand over to a new task. Return how
+    many messages were claimed."""
+    started, total = time.monotonic(), 0
+    while True:
+        limit = chunk_size(Campaign.objects.get(pk=campaign_id))
+        claimed = process_chunk(campaign_id=campaign_id)
+        total += claimed
+        if claimed < limit:
+            return total  # nothing ready (others have it, or it waits to retry)
+        if time.monotonic() - started > CHUNK_SECONDS:
+            tasks.send_chunk.delay(campaign_id)
+            return total
 
 
 def process_chunk(*, campaign_id: int, now: datetime | None = None) -> int:
@@ -278,61 +296,66 @@ def wake_at(campaign_id: int, moment: datetime) -> None:
 def send_claimed(
     messages: Sequence[Claimed], *, sender, now: datetime, whole_claim: bool = False
 ) -> None:
+    """Send claimed messages (one request each, or in batches) and record each
+    answer as it returns, renewing the claim's lease meanwhile."""
     provider = sender.provider
     if not provider.is_active:
         release(messages)
         return
     outbound = Outbound(provider, sender)
-    send = partial(send_group, outbound)
     if provider.batch_enabled:
-        # Each batch is recorded as soon as its answer is read.
-        delays: list[float] = []
-        for group in outbound.batches(messages):
-            whole = whole_claim and len(group) == len(messages)
-            outcomes = send(group)
-            delays += record(
-                zip(group, outcomes, strict=True), whole_claim=whole, now=now
-            )
+        groups, threads = list(outbound.batches(messages)), 1
     else:
-        outcomes = [o for (o,) in send_each(messages, send)]
-        # Recorded once the chunk is out: writing while the pool sends would
-        # compete with it for the interpreter.
-        pairs = zip(messages, outcomes, strict=True)
-        delays = record(pairs, whole_claim=whole_claim, now=now)
+        groups, threads = [[m] for m in messages], settings.SEND_CONCURRENCY
+    lease = Lease(messages[0].claim)
+    delays: list[float] = []
+    for returned in as_they_return(
+        groups,
+        partial(send_group, outbound),
+        threads=threads,
+        # Twice the threads: each may have one request out and one answer
+        # waiting to be written down while the last answers are recorded.
+        unrecorded=2 * threads,
+        tick=lease.every,
+    ):
+        lease.keep()
+        if not returned:
+            continue
+        pairs = [
+            pair
+            for group, outcomes in returned
+            for pair in zip(group, outcomes, strict=True)
+        ]
+        whole = whole_claim and len(pairs) == len(messages)
+        delays += record(pairs, whole_claim=whole, now=now)
     campaign_id = messages[0].campaign_id
     for delay in sorted(set(delays)):
         tasks.send_chunk.apply_async((campaign_id,), countdown=delay)
 
 
-def send_each(
-    messages: Sequence[Claimed], send: Callable[[Sequence[Claimed]], list[Outcome]]
-) -> list[list[Outcome]]:
-    """One request per message, SEND_CONCURRENCY at a time, outcomes in order.
+class Lease:
+    """A claim held by a live worker: renewed a few times per SEND_CLAIM_TIMEOUT,
+    so the sweeper takes back only the rows of a worker that stopped."""
 
-    Each pool thread takes the next message as it finishes the last, rather than
-    one future per message: with thousands of messages a chunk, the futures
-    cost the interpreter about as much as rendering the requests.
-    """
-    outcomes: list[list[Outcome] | None] = [None] * len(messages)
-    # A range iterator hands out each index once, even to several threads.
-    pending = iter(range(len(messages)))
+    def __init__(self, claim: str) -> None:
+        self.claim = claim
+        self.every = settings.SEND_CLAIM_TIMEOUT / 4
+        self.renewed = time.monotonic()
 
-    def work() -> None:
-        for index in pending:
-            outcomes[index] = send([messages[index]])
-
-    pool, count = sender_pool(), min(settings.SEND_CONCURRENCY, len(messages))
-    workers = [pool.submit(work) for _ in range(count)]
-    for worker in workers:
-        worker.result()  # what a thread raised, raised here
-    return outcomes
+    def keep(self) -> None:
+        if time.monotonic() - self.renewed < self.every:
+            return
+        Message.objects.filter(claim=self.claim, status=Status.SENDING).update(
+            claimed_at=timezone.now()
+        )
+        self.renewed = time.monotonic()
 
 
 def release(messages: Sequence[Claimed]) -> None:
-    """Hand claimed messages back untouched, attempt not counted."""
+    """Hand claimed messages back untouched; no attempt was made."""
     Message.objects.filter(
         pk__in=[m.pk for m in messages], claim=messages[0].claim, status=Status.SENDING
-    ).update(status=Status.QUEUED, claim="", attempts=F("attempts") - 1)
+    ).update(status=Status.QUEUED, claim="")
 
 
 def send_group(outbound: Outbound, group: Sequence[Claimed]) -> list[Outcome]:
@@ -372,11 +395,18 @@ def finish_if_done(campaign_id: int) -> bool:
 
 
 def reclaim_stale(*, now: datetime) -> int:
-    """Give back rows claimed by a worker that died; they keep their message ids."""
+    """Give back rows whose worker stopped renewing its lease (it died). They keep
+    their message ids and attempt counts; the provider may have the cut-off
+    attempt, which is remembered (maybe_sent) so a final failure says so."""
     cutoff = now - timedelta(seconds=settings.SEND_CLAIM_TIMEOUT)
-    return Message.objects.filter(status=Status.SENDING, claimed_at__lt=cutoff).update(
-        status=Status.QUEUED, claim=""
-    )
+    reclaimed = Message.objects.filter(
+        status=Status.SENDING, claimed_at__lt=cutoff
+    ).update(status=Status.QUEUED, claim="", maybe_sent=True)
+    if reclaimed:
+        logger.warning(
+            "took back %s messages from a worker that stopped mid-send", reclaimed
+        )
+    return reclaimed
 
 
 def sweep(*, now: datetime | None = None) -> int:
@@ -392,6 +422,9 @@ def sweep(*, now: datetime | None = None) -> int:
             status=Status.QUEUED, campaign__status=Campaign.Status.SENDING
         )
         .filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
+        # Without order_by(), DISTINCT would also take Message's default
+        # ordering column: one row (and one task) per message.
+        .order_by()
         .values_list("campaign_id", flat=True)
         .distinct()
     )
@@ -429,7 +462,11 @@ def retry_failed(*, campaign: Campaign) -> int:
     """Queue the campaign's failed sends again, with the same message ids."""
     with transaction.atomic():
         again = retryable(campaign).update(
-            status=Status.QUEUED, attempts=0, next_attempt_at=None, claim=""
+            status=Status.QUEUED,
+            attempts=0,
+            next_attempt_at=None,
+            claim="",
+            maybe_sent=False,
         )
         if again:
             Campaign.objects.filter(pk=campaign.pk).update(

@@ -7,9 +7,9 @@ from celery import shared_task
 
 @shared_task(acks_late=True, ignore_result=True)
 def send_chunk(campaign_id: int) -> int:
-    from .sending import process_chunk
+    from .sending import work
 
-    return process_chunk(campaign_id=campaign_id)
+    return work(campaign_id=campaign_id)
 
 
 @shared_task(ignore_result=True)

@@ -1,16 +1,32 @@
 """Per-provider send rate, held across every worker.
 
 Each caller reserves the time its messages may go at, then sleeps until then.
-With a Redis broker the reservation is made in Redis, so every worker on every
-machine shares one schedule; otherwise it is shared by the threads of this
-process only.
+Where the reservation is kept depends on the Celery broker:
+
+- Redis (redis://, rediss://): in Redis, so every worker on every machine that
+  uses that broker shares one schedule.
+- memory://: in this process. That broker's queue lives in one process, so no
+  other process can be sending for it; keeping the schedule in memory leaves
+  tests and benchmarks free of files.
+- anything else (the filesystem broker of `make run`): in one small file per
+  provider under SEND_RATE_DIR, locked while it is read and rewritten, so every
+  process on this machine shares one schedule. Workers on other machines do not
+  see it: several machines need Redis.
+
+Reservations on a file use the wall clock, the one clock processes share. When
+it is set back, the schedule is moved back with it (see FileSchedule.reserve);
+when it jumps forward, time already booked is forgotten and up to that much may
+go at twice the rate.
 """
 
 from __future__ import annotations
 
+import fcntl
+import os
 import threading
 import time
 from functools import cache
+from pathlib import Path
 
 from django.conf import settings
 
@@ -41,6 +57,42 @@ class LocalSchedule:
             return start - now
 
 
+class FileSchedule:
+    """One file per provider holding "<end of its schedule> <clock when written>"."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+
+    def reserve(self, key: int, cost: float) -> float:
+        """Seconds to wait before sending."""
+        self.folder.mkdir(parents=True, exist_ok=True)
+        # Opened anew each time: flock excludes every other open of the file, so
+        # the threads of this process wait for each other as other processes do.
+        fd = os.open(self.folder / str(key), os.O_RDWR | os.O_CREAT, 0o666)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            now = time.time()
+            free, written = read_schedule(fd)
+            # Read under the lock, the clock only goes back when it is set back:
+            # move the schedule back as far, or senders would stall that long.
+            free -= max(0.0, written - now)
+            start = max(now, free)
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, f"{start + cost:.6f} {now:.6f}".encode(), 0)
+            return start - now
+        finally:
+            os.close(fd)  # and with it the lock
+
+
+def read_schedule(fd: int) -> tuple[float, float]:
+    try:
+        free, written = os.pread(fd, 64, 0).split()
+        return float(free), float(written)
+    except ValueError:
+        # New, or cut short by a crash: nothing booked that can be trusted.
+        return 0.0, 0.0
+
+
 class RedisSchedule:
     def __init__(self, url: str) -> None:
         import redis
@@ -54,10 +106,12 @@ class RedisSchedule:
 
 
 @cache
-def schedule(url: str) -> LocalSchedule | RedisSchedule:
+def schedule(url: str) -> LocalSchedule | FileSchedule | RedisSchedule:
     if url.startswith(("redis://", "rediss://")):
         return RedisSchedule(url)
-    return LocalSchedule()
+    if url.startswith("memory://"):
+        return LocalSchedule()
+    return FileSchedule(Path(settings.SEND_RATE_DIR))
 
 
 def acquire(*, provider_id: int, count: int, per_second: int) -> float:

@@ -185,7 +185,7 @@ CELERY_BROKER_TRANSPORT_OPTIONS = (
 )
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 CELERY_BEAT_SCHEDULE = {
-    "sweep": {"task": "campaigns.tasks.sweep", "schedule": 30.0},
+    "sweep": {"task": "campaigns.tasks.sweep", "schedule": 15.0},
 }
 
 # Campaign delivery.
@@ -194,7 +194,14 @@ SEND_CONCURRENCY = env.int("SEND_CONCURRENCY", default=8)
 SEND_MAX_ATTEMPTS = env.int("SEND_MAX_ATTEMPTS", default=5)
 SEND_RETRY_BASE_SECONDS = env.float("SEND_RETRY_BASE_SECONDS", default=5.0)
 SEND_RETRY_MAX_SECONDS = env.float("SEND_RETRY_MAX_SECONDS", default=600.0)
-SEND_CLAIM_TIMEOUT = env.int("SEND_CLAIM_TIMEOUT", default=300)
+# A working task renews its claim every quarter of this; the sweeper takes back
+# the rows of one that stopped renewing (its worker died).
+SEND_CLAIM_TIMEOUT = env.int("SEND_CLAIM_TIMEOUT", default=40)
+# Tasks started per campaign; each sends chunk after chunk until none is left.
+SEND_PARALLEL_TASKS = env.int("SEND_PARALLEL_TASKS", default=4)
+# Where processes on one machine share each provider's send rate when the broker
+# is not Redis (see campaigns/throttle.py).
+SEND_RATE_DIR = env("SEND_RATE_DIR", default=str(BASE_DIR / "var" / "rate"))
 
 LOGGING = {
     "version": 1,

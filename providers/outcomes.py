@@ -34,7 +34,7 @@ class Category(models.TextChoices):
     BLOCKED = "blocked", "Blocked by policy"
     INVALID = "invalid", "Not sent: invalid input"
     # Some records of a batch were refused and the answer does not say which.
-    UNCONFIRMED = "unconfirmed", "Unconfirmed: partly refused batch"
+    UNCONFIRMED = "unconfirmed", "Unconfirmed: the provider may have it"
     PENDING = "pending", "Sending…"
 
 

@@ -6,6 +6,7 @@ import time
 import pytest
 
 from campaigns import sending
+from campaigns.inflight import as_they_return
 
 from .fake_provider import campaign_to, connect, numbers
 
@@ -24,19 +25,23 @@ def test_a_batch_provider_sends_one_batch_per_chunk() -> None:
 
 
 @pytest.mark.django_db
-def test_a_rate_limited_chunk_is_sent_well_within_the_claim_timeout(settings) -> None:
-    # At 2 messages a second, 1,000 messages would take 500 s: past a 300 s
-    # claim timeout they would be reclaimed and sent a second time.
-    settings.SEND_CLAIM_TIMEOUT = 300
+def test_a_rate_limited_chunk_holds_about_a_minute_of_sending() -> None:
+    # At 2 messages a second a 1,000-message chunk would hold a worker slot for
+    # over 8 minutes; other campaigns' tasks would wait behind it.
     sender = connect("http://127.0.0.1:9/send", batch_size=1000)
     sender.provider.rate_limit = 2
     sender.provider.save()
-    assert sending.chunk_size(campaign_to(numbers(1))) == 300
+    assert sending.chunk_size(campaign_to(numbers(1))) == 120
 
 
-def test_single_messages_go_out_concurrently_and_come_back_in_order(settings) -> None:
-    settings.SEND_CONCURRENCY = 4
-    messages = list(range(40))
+def collect(groups, send, **options) -> list:
+    options = {"threads": 4, "unrecorded": 8, "tick": 0.05, **options}
+    return [
+        pair for answers in as_they_return(groups, send, **options) for pair in answers
+    ]
+
+
+def test_requests_go_out_concurrently_and_every_answer_comes_back_once() -> None:
     running, most = 0, 0
     lock = threading.Lock()
 
@@ -45,22 +50,51 @@ def test_single_messages_go_out_concurrently_and_come_back_in_order(settings) ->
         with lock:
             running += 1
             most = max(most, running)
-        time.sleep(0.01 * (group[0] % 3))  # finish out of order
+        time.sleep(0.01 * (group % 3))  # finish out of order
         with lock:
             running -= 1
-        return f"outcome {group[0]}"
+        return f"outcome {group}"
 
-    outcomes = sending.send_each(messages, send)
+    pairs = collect(list(range(40)), send)
 
-    assert outcomes == [f"outcome {n}" for n in messages]
+    assert sorted(pairs) == sorted((n, f"outcome {n}") for n in range(40))
     assert 1 < most <= 4
 
 
-def test_a_send_that_raises_is_raised_to_the_chunk(settings) -> None:
+def test_no_more_requests_start_than_may_go_unrecorded() -> None:
+    """While the caller is still writing down answers, at most `unrecorded`
+    requests have gone out since what it last recorded: the crash bound."""
+    started = []
+    answers = as_they_return(
+        list(range(50)), started.append, threads=4, unrecorded=6, tick=0.05
+    )
+
+    first = next(answers)
+    time.sleep(0.2)  # the caller "records" slowly; the threads must wait
+    assert len(first) <= 6
+    assert len(started) == 6
+
+    recorded = len(first)
+    for batch in answers:
+        recorded += len(batch)
+        assert len(started) - recorded <= 6
+    assert sorted(started) == list(range(50))
+
+
+def test_the_caller_hears_from_a_silent_send_every_tick() -> None:
+    answers = as_they_return(
+        [1], lambda group: time.sleep(0.3), threads=1, unrecorded=2, tick=0.05
+    )
+
+    assert next(answers) == []  # a chance to renew the claim's lease
+    assert [pair for batch in answers for pair in batch] == [(1, None)]
+
+
+def test_a_send_that_raises_is_raised_to_the_chunk() -> None:
     def send(group):
-        if group[0] == 7:
+        if group == 7:
             raise RuntimeError("renderer bug")
         return "ok"
 
     with pytest.raises(RuntimeError, match="renderer bug"):
-        sending.send_each(list(range(20)), send)
+        collect(list(range(20)), send)

@@ -28,6 +28,7 @@ from providers.models import Sender
 from .fake_provider import (
     ACCEPT,
     FakeProvider,
+    always,
     campaign_to,
     connect,
     fail,
@@ -365,6 +366,106 @@ def test_rows_a_dead_worker_claimed_are_sent_later_with_their_ids(
     ids = campaign.messages.values_list("message_id", flat=True)
     assert sorted(posted) == sorted(ids)
     assert orphan_ids <= set(posted)
+
+
+@pytest.mark.django_db
+def test_an_attempt_cut_off_by_a_dead_worker_is_not_counted(
+    fake_provider, settings
+) -> None:
+    settings.SEND_MAX_ATTEMPTS = 2
+    connect(fake_provider.url)
+    campaign = launched(campaign_to(numbers(1)))
+    now = timezone.now()
+    timeout = timedelta(seconds=settings.SEND_CLAIM_TIMEOUT)
+    sending.claim(campaign_id=campaign.pk, limit=1, now=now)  # then dies
+    sending.reclaim_stale(now=now + timeout + timedelta(seconds=1))
+    fake_provider.plan = script(fail(503))
+
+    sending.process_chunk(campaign_id=campaign.pk, now=now + 2 * timeout)
+
+    [message] = campaign.messages.all()
+    # One attempt of two spent, so it is tried again rather than given up on.
+    assert (message.status, message.attempts) == (Status.QUEUED, 1)
+    assert message.maybe_sent
+
+
+@pytest.mark.django_db
+def test_a_message_a_dead_worker_may_have_sent_is_never_plainly_failed(
+    fake_provider, settings
+) -> None:
+    connect(fake_provider.url)
+    campaign = launched(campaign_to(numbers(2)))
+    now = timezone.now()
+    timeout = timedelta(seconds=settings.SEND_CLAIM_TIMEOUT)
+    sending.claim(campaign_id=campaign.pk, limit=1, now=now)  # then dies
+    sending.reclaim_stale(now=now + timeout + timedelta(seconds=1))
+    fake_provider.plan = always(fail(400))
+
+    sending.process_chunk(campaign_id=campaign.pk, now=now + 2 * timeout)
+
+    cut_off, untouched = campaign.messages.all()
+    assert (cut_off.status, cut_off.failure_category) == (Status.FAILED, "unconfirmed")
+    assert cut_off.failure_reason.startswith("An earlier attempt was cut off")
+    assert (untouched.status, untouched.failure_category) == (
+        Status.FAILED,
+        "bad_request",
+    )
+    # "Retry failed" offers only the one the provider cannot have.
+    assert list(sending.retryable(campaign)) == [untouched]
+
+
+@pytest.mark.django_db
+def test_a_worker_renews_its_claim_while_it_sends(fake_provider, settings) -> None:
+    settings.SEND_CLAIM_TIMEOUT = 0.2  # renewed every 0.05 s
+    settings.SEND_CONCURRENCY = 1
+    fake_provider.delay = 0.1
+    connect(fake_provider.url)
+    campaign = launched(campaign_to(numbers(4)))
+    long_ago = timezone.now() - timedelta(hours=1)
+    claimed = sending.claim(campaign_id=campaign.pk, limit=4, now=long_ago)
+
+    sending.send_claimed(claimed, sender=campaign.sender, now=long_ago)
+
+    # The later rows' lease was renewed while the first ones were out, so the
+    # sweeper would not have taken them back from a live worker.
+    renewed = campaign.messages.filter(claimed_at__gt=long_ago + timedelta(minutes=59))
+    assert renewed.count() >= 2
+    assert statuses(campaign) == {Status.SENT: 4}
+
+
+@pytest.mark.django_db
+def test_the_sweeper_wakes_each_campaign_once(fake_provider, broker_queue) -> None:
+    connect(fake_provider.url)
+    first = launched(campaign_to(numbers(30)))
+    second = launched(campaign_to(numbers(20, start=100)))
+    broker_queue()  # what launching queued
+
+    woken = sending.sweep()
+
+    tasks = broker_queue()
+    assert woken == 2
+    assert sorted(t.args for t in tasks if t.name.endswith("send_chunk")) == [
+        [first.pk],
+        [second.pk],
+    ]
+
+
+@pytest.mark.django_db
+def test_a_launch_starts_a_few_tasks_that_go_on_until_the_work_is_done(
+    fake_provider, settings, broker_queue, django_capture_on_commit_callbacks
+) -> None:
+    settings.SEND_CHUNK_SIZE = 10
+    settings.SEND_PARALLEL_TASKS = 3
+    connect(fake_provider.url)
+    campaign = campaign_to(numbers(95))
+
+    with django_capture_on_commit_callbacks(execute=True):
+        sending.launch(campaign=campaign)
+
+    assert [t.args for t in broker_queue()] == [[campaign.pk]] * 3
+
+    assert sending.work(campaign_id=campaign.pk) == 95  # one task, chunk after chunk
+    assert statuses(campaign) == {Status.SENT: 95}
 
 
 @pytest.mark.django_db
