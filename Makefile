@@ -18,16 +18,12 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)  ## Create .venv and install everything
 
-run: $(STAMP)  ## Migrate, seed the demo, serve on 127.0.0.1:$(PORT) with a Celery worker
+run: $(STAMP)  ## Migrate, seed the demo, serve on 127.0.0.1:$(PORT) with a Celery worker and beat
 	$(BIN)/python -m config.devenv $(PORT)
 	mkdir -p var/broker/queue var/broker/processed var/broker/control
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py seed_demo --url http://127.0.0.1:$(PORT)
-	$(BIN)/celery -A config worker --beat --schedule var/celerybeat-schedule \
-	  --loglevel=INFO --concurrency=2 > var/worker.log 2>&1 & \
-	  worker=$$!; trap 'kill $$worker 2>/dev/null' EXIT INT TERM; \
-	  echo "Celery worker started (log: var/worker.log)"; \
-	  $(BIN)/python manage.py runserver 127.0.0.1:$(PORT)
+	$(BIN)/python -m config.processes $(PORT)
 
 test-deps:  # Debian packages the tests drive for real: Chromium, Redis and PostgreSQL
 	@missing=""; \

@@ -249,6 +249,10 @@ def work(*, campaign_id: int) -> int:
     many messages were claimed."""
     started, total = time.monotonic(), 0
     while True:
+        # Here as well as in the sweep: a sweep can wait long behind busy
+        # workers' tasks, and the rows of a worker that died are usually what
+        # the campaign still needs.
+        reclaim_stale(now=timezone.now())
         limit = chunk_size(Campaign.objects.get(pk=campaign_id))
         claimed = process_chunk(campaign_id=campaign_id)
         total += claimed
@@ -335,7 +339,8 @@ def send_claimed(
 
 class Lease:
     """A claim held by a live worker: renewed a few times per SEND_CLAIM_TIMEOUT,
-    so the sweeper takes back only the rows of a worker that stopped."""
+    so only the rows of a worker that stopped run out. A live worker takes those
+    back as it renews, rather than waiting for a sweep stuck behind busy tasks."""
 
     def __init__(self, claim: str) -> None:
         self.claim = claim
@@ -345,9 +350,11 @@ class Lease:
     def keep(self) -> None:
         if time.monotonic() - self.renewed < self.every:
             return
+        now = timezone.now()
         Message.objects.filter(claim=self.claim, status=Status.SENDING).update(
-            claimed_at=timezone.now()
+            claimed_at=now
         )
+        reclaim_stale(now=now)
         self.renewed = time.monotonic()
 
 

@@ -170,7 +170,7 @@ DLR_PROVIDER_CACHE_SECONDS = env.float("DLR_PROVIDER_CACHE_SECONDS", default=5.0
 DLR_STORED_BODY_CHARS = 16 * 1024
 
 CELERY_BROKER_URL = env("CELERY_BROKER_URL", default="filesystem://")
-_broker_dir = BASE_DIR / "var" / "broker"
+_broker_dir = Path(env("CELERY_BROKER_DIR", default=str(BASE_DIR / "var" / "broker")))
 CELERY_BROKER_TRANSPORT_OPTIONS = (
     {
         "data_folder_in": str(_broker_dir / "queue"),
@@ -184,8 +184,15 @@ CELERY_BROKER_TRANSPORT_OPTIONS = (
     else {}
 )
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
+SEND_SWEEP_SECONDS = env.float("SEND_SWEEP_SECONDS", default=15.0)
 CELERY_BEAT_SCHEDULE = {
-    "sweep": {"task": "campaigns.tasks.sweep", "schedule": 15.0},
+    # Reclaims a dead worker's claims and wakes campaigns with work ready.
+    "sweep": {
+        "task": "campaigns.tasks.sweep",
+        "schedule": SEND_SWEEP_SECONDS,
+        # A sweep left waiting behind busy workers is dropped, not run late.
+        "options": {"expires": SEND_SWEEP_SECONDS},
+    },
 }
 
 # Campaign delivery.
