@@ -140,7 +140,7 @@ def skipped_fields(sender: Sender, *, opted_out: bool) -> dict[str, Any]:
 
 def wake(campaign_id: int) -> None:
     # After commit, so the worker finds the row it is woken for.
-    transaction.on_commit(lambda: tasks.send_chunk.delay(campaign_id))
+    transaction.on_commit(lambda: tasks.wake(campaign_id))
 
 
 def international(number: str, *, country: str = "") -> str:

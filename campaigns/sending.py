@@ -89,8 +89,8 @@ def launch(*, campaign: Campaign, now: datetime | None = None) -> int:
             campaign.status = Campaign.Status.SCHEDULED
             campaign.save(update_fields=["status"])
             transaction.on_commit(
-                lambda: tasks.start_campaign.apply_async(
-                    (campaign.pk,), eta=campaign.scheduled_at
+                lambda: tasks.publish(
+                    tasks.start_campaign, campaign.pk, eta=campaign.scheduled_at
                 )
             )
             return 0
@@ -175,7 +175,7 @@ def enqueue(campaign_id: int, count: int) -> None:
     campaign = Campaign.objects.get(pk=campaign_id)
     chunks = max(1, -(-count // chunk_size(campaign)))
     for _ in range(min(chunks, settings.SEND_PARALLEL_TASKS)):
-        tasks.send_chunk.delay(campaign_id)
+        tasks.wake(campaign_id)
 
 
 def start(*, campaign_id: int, now: datetime | None = None) -> int:
@@ -259,7 +259,7 @@ def work(*, campaign_id: int) -> int:
         if claimed < limit:
             return total  # nothing ready (others have it, or it waits to retry)
         if time.monotonic() - started > CHUNK_SECONDS:
-            tasks.send_chunk.delay(campaign_id)
+            tasks.wake(campaign_id)
             return total
 
 
@@ -294,7 +294,7 @@ def wake_at(campaign_id: int, moment: datetime) -> None:
     # An eager (test) Celery would run the task at once and meet the same quiet
     # hours again; there the sweeper wakes the campaign instead.
     if not tasks.send_chunk.app.conf.task_always_eager:
-        tasks.send_chunk.apply_async((campaign_id,), eta=moment)
+        tasks.wake(campaign_id, eta=moment)
 
 
 def send_claimed(
@@ -334,7 +334,7 @@ def send_claimed(
         delays += record(pairs, whole_claim=whole, now=now)
     campaign_id = messages[0].campaign_id
     for delay in sorted(set(delays)):
-        tasks.send_chunk.apply_async((campaign_id,), countdown=delay)
+        tasks.wake(campaign_id, countdown=delay)
 
 
 class Lease:
@@ -437,7 +437,7 @@ def sweep(*, now: datetime | None = None) -> int:
     )
     woken = 0
     for campaign_id in ready:
-        tasks.send_chunk.delay(campaign_id)
+        tasks.wake(campaign_id)
         woken += 1
     for campaign_id in Campaign.objects.filter(
         status=Campaign.Status.SENDING

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import logging
+
 from celery import shared_task
+from kombu.exceptions import OperationalError
+
+logger = logging.getLogger(__name__)
 
 
 @shared_task(acks_late=True, ignore_result=True)
@@ -24,3 +29,24 @@ def sweep() -> int:
     from .sending import sweep as run
 
     return run()
+
+
+def wake(campaign_id: int, **options) -> bool:
+    """Queue a send_chunk task (apply_async's options); False if the broker
+    cannot be reached. Nothing is lost then: the messages wait in the database
+    and the sweeper wakes their campaign once the broker is back."""
+    return publish(send_chunk, campaign_id, **options)
+
+
+def publish(task, campaign_id: int, **options) -> bool:
+    try:
+        task.apply_async((campaign_id,), **options)
+    except OperationalError as error:
+        logger.error(
+            "The task broker cannot be reached (%s): campaign %s waits in the "
+            "database until the sweeper wakes it.",
+            error,
+            campaign_id,
+        )
+        return False
+    return True
