@@ -53,11 +53,13 @@ def table(rows: list[tuple[str, dict | None, float]]) -> str:
             result["unit"].replace("messages/s", "msg/s").replace("requests/s", "req/s")
         )
         lines.append(
-            f"{name:<16} {result['ours']:>10,.4g} {unit:<5} "
-            f"{result['floor']:>10,.4g} {unit:<5} {result['ratio']:>6.2f}x "
+            f"{name:<16} {common.figure(result['ours']):>10} {unit:<5} "
+            f"{common.figure(result['floor']):>10} {unit:<5} {result['ratio']:>6.2f}x "
             f"{result['target']:>13}  {'met' if result['met'] else 'MISSED':<7}  "
             f"{took:5.0f}s"
         )
+        for other, ratio in result.get("others", {}).items():
+            lines.append(f"{'':<16} {ratio:.2f}x the {other} (information)")
     return "\n".join(lines)
 
 
