@@ -36,6 +36,12 @@ def record(
     retry delays to schedule."""
     pairs = list(pairs)
     delays: list[float] = []
+    if not whole_claim and all(o.accepted for _, o in pairs):
+        # The usual case as answers return: one statement, which needs no
+        # transaction around it.
+        ids = [o.provider_message_id for _, o in pairs]
+        mark_sent([m for m, _ in pairs], ids, whole_claim=False, now=now)
+        return delays
     with transaction.atomic():
         accepted = [(m, o) for m, o in pairs if o.accepted]
         if accepted:
@@ -67,20 +73,55 @@ def claimed(messages: Sequence[Claimed], *, whole_claim: bool = False):
 def mark_sent(
     messages: Sequence[Claimed], ids: list[str], *, whole_claim: bool, now: datetime
 ) -> None:
-    updated = claimed(messages, whole_claim=whole_claim).update(
-        status=Status.SENT,
-        attempts=F("attempts") + 1,
-        claim="",
-        sent_at=now,
-        failure_category="",
-        failure_reason="",
-    )
+    if whole_claim:
+        updated = claimed(messages, whole_claim=True).update(
+            status=Status.SENT,
+            attempts=F("attempts") + 1,
+            claim="",
+            sent_at=now,
+            failure_category="",
+            failure_reason="",
+        )
+        write_provider_ids(messages, ids)
+    else:
+        updated = mark_each_sent(messages, ids, now=now)
     if updated < len(messages):
-        # Some were already marked by their delivery report; note when they went.
+        # Some were already marked by their delivery report: note when they
+        # went and the provider's id, without touching their status.
         Message.objects.filter(
             pk__in=[m.pk for m in messages], sent_at__isnull=True
         ).update(sent_at=now)
-    write_provider_ids(messages, ids)
+        write_provider_ids(messages, ids)
+
+
+def mark_each_sent(
+    messages: Sequence[Claimed], ids: list[str], *, now: datetime
+) -> int:
+    """mark_sent for the few messages whose answers just returned, in one
+    statement. While requests are out, every call into the database waits for
+    the sending threads to hand back the interpreter (up to its 5 ms switch
+    interval), so one statement is much cheaper than the ORM's several."""
+    table = connection.ops.quote_name(Message._meta.db_table)
+    named = [(m.pk, pid) for m, pid in zip(messages, ids, strict=True) if pid]
+    cases = " ".join(["WHEN %s THEN %s"] * len(named))
+    new_id = f"CASE id {cases} ELSE provider_message_id END" if named else None
+    sql = (
+        f"UPDATE {table} SET status = '{Status.SENT}', "  # noqa: S608 - constants
+        "attempts = attempts + 1, claim = '', sent_at = %s, "
+        "failure_category = '', failure_reason = ''"
+        + (f", provider_message_id = {new_id}" if new_id else "")
+        + f" WHERE claim = %s AND status = '{Status.SENDING}' AND id IN "
+        f"({', '.join(['%s'] * len(messages))})"
+    )
+    params = [
+        connection.ops.adapt_datetimefield_value(now),
+        *(value for pair in named for value in pair),
+        messages[0].claim,
+        *(m.pk for m in messages),
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.rowcount
 
 
 def write_provider_ids(messages: Sequence[Claimed], ids: list[str]) -> None:
