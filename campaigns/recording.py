@@ -36,7 +36,8 @@ def record(
     retry delays to schedule."""
     pairs = list(pairs)
     delays: list[float] = []
-    if not whole_claim and all(o.accepted for _, o in pairs):
+    named = sum(1 for _, o in pairs if o.provider_message_id)
+    if not whole_claim and named <= FEW and all(o.accepted for _, o in pairs):
         # The usual case as answers return: one statement, which needs no
         # transaction around it.
         ids = [o.provider_message_id for _, o in pairs]
@@ -59,6 +60,9 @@ def record(
             same = list(same)
             delays += mark_failed([m for m, _ in same], same[0][1], now=now)
     return delays
+
+
+FEW = 64  # provider ids written by the one statement, for no more rows than this
 
 
 def failure_key(outcome: Outcome) -> tuple:
@@ -97,14 +101,16 @@ def mark_sent(
 def mark_each_sent(
     messages: Sequence[Claimed], ids: list[str], *, now: datetime
 ) -> int:
-    """mark_sent for the few messages whose answers just returned, in one
-    statement. While requests are out, every call into the database waits for
-    the sending threads to hand back the interpreter (up to its 5 ms switch
-    interval), so one statement is much cheaper than the ORM's several."""
+    """mark_sent for some of a claim's messages, in one statement naming them
+    (and, for a few, their provider ids). While requests are out, every call
+    into the database waits for the sending threads to hand back the
+    interpreter (up to its 5 ms switch interval), and the ORM would prepare each
+    of a batch's thousand ids on its own: one plain statement costs far less."""
     table = connection.ops.quote_name(Message._meta.db_table)
     named = [(m.pk, pid) for m, pid in zip(messages, ids, strict=True) if pid]
+    few = len(named) <= FEW
     cases = " ".join(["WHEN %s THEN %s"] * len(named))
-    new_id = f"CASE id {cases} ELSE provider_message_id END" if named else None
+    new_id = f"CASE id {cases} ELSE provider_message_id END" if named and few else ""
     sql = (
         f"UPDATE {table} SET status = '{Status.SENT}', "  # noqa: S608 - constants
         "attempts = attempts + 1, claim = '', sent_at = %s, "
@@ -115,13 +121,16 @@ def mark_each_sent(
     )
     params = [
         connection.ops.adapt_datetimefield_value(now),
-        *(value for pair in named for value in pair),
+        *(value for pair in named if new_id for value in pair),
         messages[0].claim,
         *(m.pk for m in messages),
     ]
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
-        return cursor.rowcount
+        updated = cursor.rowcount
+    if named and not few:
+        write_provider_ids(messages, ids)
+    return updated
 
 
 def write_provider_ids(messages: Sequence[Claimed], ids: list[str]) -> None:

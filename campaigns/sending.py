@@ -158,7 +158,11 @@ def opted_out(campaign: Campaign, sender) -> set[str]:
 
 def chunk_size(campaign: Campaign) -> int:
     provider = campaign.resolved_sender().provider
-    size = provider.batch_size if provider.batch_enabled else settings.SEND_CHUNK_SIZE
+    if provider.batch_enabled:
+        # A few batches a claim, so recording one overlaps sending the next.
+        size = provider.batch_size * BATCHES_PER_CLAIM
+    else:
+        size = settings.SEND_CHUNK_SIZE
     if provider.rate_limit:
         # About a minute's worth at the provider's rate, so one slow provider
         # holds a worker slot for a minute at a time, not for hours.
@@ -167,6 +171,7 @@ def chunk_size(campaign: Campaign) -> int:
 
 
 CHUNK_SECONDS = 60
+BATCHES_PER_CLAIM = 4
 
 
 def enqueue(campaign_id: int, count: int) -> None:
@@ -247,24 +252,27 @@ def work(*, campaign_id: int) -> int:
     """Send a campaign's ready messages chunk after chunk, for about a minute;
     then, if a full chunk was still found, hand over to a new task. Return how
     many messages were claimed."""
+    # A sweep can wait long behind busy workers' tasks, and the rows of a
+    # worker that died are usually what the campaign still needs.
+    reclaim_stale(now=timezone.now())
     started, total = time.monotonic(), 0
+    limit = chunk_size(Campaign.objects.get(pk=campaign_id))
     while True:
-        # Here as well as in the sweep: a sweep can wait long behind busy
-        # workers' tasks, and the rows of a worker that died are usually what
-        # the campaign still needs.
-        reclaim_stale(now=timezone.now())
-        limit = chunk_size(Campaign.objects.get(pk=campaign_id))
-        claimed = process_chunk(campaign_id=campaign_id)
+        claimed = process_chunk(campaign_id=campaign_id, limit=limit)
         total += claimed
         if claimed < limit:
+            finish_if_done(campaign_id)
             return total  # nothing ready (others have it, or it waits to retry)
         if time.monotonic() - started > CHUNK_SECONDS:
             tasks.wake(campaign_id)
             return total
 
 
-def process_chunk(*, campaign_id: int, now: datetime | None = None) -> int:
-    """Claim and send one chunk of a campaign; return how many were claimed."""
+def process_chunk(
+    *, campaign_id: int, now: datetime | None = None, limit: int | None = None
+) -> int:
+    """Claim and send one chunk of a campaign (`limit` messages, or its chunk
+    size); return how many were claimed."""
     now = now or timezone.now()
     campaign = Campaign.objects.select_related("sender__provider").get(pk=campaign_id)
     if campaign.status != Campaign.Status.SENDING:
@@ -276,17 +284,20 @@ def process_chunk(*, campaign_id: int, now: datetime | None = None) -> int:
     if quiet_until:
         wake_at(campaign_id, quiet_until)
         return 0
-    messages = claim(campaign_id=campaign_id, limit=chunk_size(campaign), now=now)
+    limit = limit or chunk_size(campaign)
+    messages = claim(campaign_id=campaign_id, limit=limit, now=now)
     # Event campaigns resolve their sender per event, so a chunk may hold several.
-    senders = Sender.objects.select_related("provider").in_bulk(
-        {m.sender_id for m in messages if m.sender_id}
-    )
+    others = {m.sender_id for m in messages if m.sender_id} - {sender.pk}
+    senders = {sender.pk: sender}
+    if others:
+        senders |= Sender.objects.select_related("provider").in_bulk(others)
     for sender_id, group in groupby(messages, key=attrgetter("sender_id")):
         group = list(group)
         whole = len(group) == len(messages)
         own = senders.get(sender_id, sender)
         send_claimed(group, sender=own, whole_claim=whole, now=now)
-    finish_if_done(campaign_id)
+    if len(messages) < limit:
+        finish_if_done(campaign_id)
     return len(messages)
 
 
@@ -306,7 +317,7 @@ def send_claimed(
     if not provider.is_active:
         release(messages)
         return
-    outbound = Outbound(provider, sender)
+    outbound = outbound_for(provider, sender)
     if provider.batch_enabled:
         groups, threads = list(outbound.batches(messages)), 1
     else:
@@ -335,6 +346,22 @@ def send_claimed(
     campaign_id = messages[0].campaign_id
     for delay in sorted(set(delays)):
         tasks.wake(campaign_id, countdown=delay)
+
+
+def outbound_for(provider, sender) -> Outbound:
+    """The provider compiled to send as this sender, reused while neither has
+    changed: compiling reads its rows and decrypts its secrets, a few ms a
+    chunk. Saving a provider (its rows are saved with it) changes updated_at."""
+    key = (provider.pk, provider.updated_at, sender.pk, sender.sender_id)
+    found = _outbounds.get(key)
+    if found is None:
+        if len(_outbounds) > 64:
+            _outbounds.clear()
+        found = _outbounds[key] = Outbound(provider, sender)
+    return found
+
+
+_outbounds: dict[tuple, Outbound] = {}
 
 
 class Lease:

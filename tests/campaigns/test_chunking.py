@@ -19,9 +19,9 @@ def test_a_chunk_of_single_messages_is_the_configured_size(settings) -> None:
 
 
 @pytest.mark.django_db
-def test_a_batch_provider_sends_one_batch_per_chunk() -> None:
+def test_a_batch_provider_claims_a_few_batches_at_a_time() -> None:
     connect("http://127.0.0.1:9/send", batch_size=250)
-    assert sending.chunk_size(campaign_to(numbers(1))) == 250
+    assert sending.chunk_size(campaign_to(numbers(1))) == 250 * 4
 
 
 @pytest.mark.django_db
