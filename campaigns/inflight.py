@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import queue
 import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from functools import cache
@@ -19,6 +20,7 @@ from typing import TypeVar
 
 G = TypeVar("G")
 R = TypeVar("R")
+GATHER_SECONDS = 0.002
 DONE = object()  # a thread has no more requests to send
 
 
@@ -70,6 +72,9 @@ def as_they_return(
             except queue.Empty:
                 yield []
                 continue
+            # Let a few more answers come in before waking up for them: each
+            # wake-up takes the interpreter from the sending threads.
+            time.sleep(GATHER_SECONDS)
             while not returned.empty():
                 items.append(returned.get_nowait())
             answers = []

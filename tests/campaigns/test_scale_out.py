@@ -172,15 +172,16 @@ class Processes:
 
 
 def worker_command(node: str) -> list[str]:
+    """README's "One machine, then many", word for word."""
     return [
-        *(CELERY, "-A", "config", "worker", "--concurrency", "2", "--loglevel=INFO"),
-        *("-n", f"{node}@%h", "--without-heartbeat", "--without-gossip"),
-        "--without-mingle",
+        *(CELERY, "-A", "config", "worker", "--concurrency", "2"),
+        *("--loglevel", "INFO", "-n", f"{node}@%h"),
     ]
 
 
 def beat_command(schedule: Path) -> list[str]:
-    return [CELERY, "-A", "config", "beat", "--loglevel=INFO", "-s", str(schedule)]
+    """README's, with the schedule file in the test's folder."""
+    return [CELERY, "-A", "config", "beat", "--loglevel", "INFO", "-s", str(schedule)]
 
 
 def setup_campaigns(env: dict[str, str]) -> dict[str, int]:
