@@ -14,7 +14,7 @@ import time
 
 from bench import common
 
-BENCHES = ("render", "batch_campaign", "single_messages", "dlr_ingestion")
+BENCHES = ("render", "batch_campaign", "single_messages", "dlr_ingestion", "scale_out")
 TIME_LIMIT = 600  # seconds for one benchmark
 
 
