@@ -146,28 +146,31 @@ class Message(models.Model):
     )
 
     campaign = models.ForeignKey(
-        Campaign, on_delete=models.CASCADE, related_name="messages"
+        Campaign,
+        on_delete=models.CASCADE,
+        related_name="messages",
+        db_index=False,  # the (campaign, status, id) index serves it
     )
     sender = models.ForeignKey(
         Sender, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
     message_id = models.CharField("message id", max_length=64, unique=True)
-    to = models.CharField("to", max_length=40, db_index=True)
+    to = models.CharField("to", max_length=40)
     body = models.TextField("text")
     status = models.CharField(
-        "status", max_length=10, choices=Status, default=Status.QUEUED, db_index=True
+        "status", max_length=10, choices=Status, default=Status.QUEUED
     )
     attempts = models.PositiveSmallIntegerField("attempts", default=0)
     next_attempt_at = models.DateTimeField("next attempt", null=True, blank=True)
     claimed_at = models.DateTimeField("claimed", null=True, blank=True)
-    claim = models.CharField("claim", max_length=32, blank=True, db_index=True)
+    claim = models.CharField("claim", max_length=32, blank=True)
     maybe_sent = models.BooleanField(
         "may have reached the provider",
         default=False,
         help_text="An attempt was cut off when its worker stopped.",
     )
     provider_message_id = models.CharField(
-        "provider message id", max_length=200, blank=True, db_index=True
+        "provider message id", max_length=200, blank=True
     )
     failure_category = models.CharField(
         "failure", max_length=20, blank=True, choices=FAILURE_CHOICES
@@ -183,8 +186,28 @@ class Message(models.Model):
 
     class Meta:
         ordering = ["pk"]
+        # Every status change rewrites each index of the row, so there are few,
+        # and none of the LIKE-pattern copies PostgreSQL adds for db_index text
+        # fields (nothing here is searched by prefix).
         indexes = [
-            models.Index(fields=["campaign", "status"], name="message_campaign_status")
+            # Claims: a campaign's next queued rows by id, read no further.
+            models.Index(
+                fields=["campaign", "status", "id"], name="message_campaign_queue"
+            ),
+            # The rows out for sending, by claim and by lease: few at any time.
+            models.Index(
+                fields=["claim"],
+                name="message_claimed",
+                condition=models.Q(status="sending"),
+            ),
+            models.Index(
+                fields=["claimed_at"],
+                name="message_lease",
+                condition=models.Q(status="sending"),
+            ),
+            # Delivery reports and support look-ups.
+            models.Index(fields=["provider_message_id"], name="message_provider_id"),
+            models.Index(fields=["to"], name="message_to"),
         ]
 
     def __str__(self) -> str:
