@@ -72,9 +72,10 @@ def as_they_return(
             except queue.Empty:
                 yield []
                 continue
-            # Let a few more answers come in before waking up for them: each
-            # wake-up takes the interpreter from the sending threads.
-            time.sleep(GATHER_SECONDS)
+            if threads > 1:
+                # Let a few more answers come in before waking up for them:
+                # each wake-up takes the interpreter from the sending threads.
+                time.sleep(GATHER_SECONDS)
             while not returned.empty():
                 items.append(returned.get_nowait())
             answers = []

@@ -283,8 +283,16 @@ def read_records(
     """
     if not outcome.accepted:
         return [outcome] * len(message_ids)
-    positions = record_positions(outcome.data, rules, message_ids)
     several = len(message_ids) > 1
+    if not (
+        rules.record_id_path
+        or per_record(rules.rule_path)
+        or per_record(rules.message_id_path)
+    ):
+        # Nothing in the answer speaks of one record: one verdict for them all.
+        one = read_record(outcome, rules, 0, several=several)
+        return check_count(outcome, rules, [one] * len(message_ids))
+    positions = record_positions(outcome.data, rules, message_ids)
     found = [
         read_record(outcome, rules, position, several=several) for position in positions
     ]
