@@ -35,6 +35,7 @@ SQLITE_OPTIONS = urlencode(
     }
 )
 PRELUDE = "import django\ndjango.setup()\n"
+CELERY = Path(sys.executable).with_name("celery")
 
 
 @pytest.fixture
@@ -259,6 +260,18 @@ class FileDb:
         if done.returncode:
             pytest.fail(f"the Django process failed:\n{done.stderr[-3000:]}")
         return done.stdout
+
+    def celery(self, log: Path, env: dict[str, str], *args: str) -> subprocess.Popen:
+        """A Celery process (worker, beat) on this database, its output in `log`,
+        in a process group of its own (so a test can tell nothing of it is left)."""
+        return subprocess.Popen(  # noqa: S603 - the project's celery and fixed arguments
+            [str(CELERY), "-A", "config", *args, "--loglevel=INFO"],
+            cwd=BASE_DIR,
+            env=self.env(**env),
+            stdout=log.open("w"),
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
 
     def rows(self, sql: str, params: tuple = ()) -> list[tuple]:
         with closing(sqlite3.connect(self.path, timeout=30)) as db:

@@ -11,14 +11,13 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
 import time
 from collections import Counter
 from pathlib import Path
 
-from .conftest import BASE_DIR, FileDb
+from .conftest import FileDb
 from .fake_provider import ACCEPT, fail, flaky, hang, rate_limited
-from .test_worker import CELERY, stop
+from .test_worker import stop
 
 SETUP = """
 import os
@@ -45,18 +44,6 @@ def count(db: FileDb, campaign_id: int, *statuses: str) -> int:
     )
     [(found,)] = db.rows(sql, (campaign_id, *statuses))
     return found
-
-
-def start(db: FileDb, log: Path, env: dict[str, str], *args: str) -> subprocess.Popen:
-    return subprocess.Popen(  # noqa: S603 - the project's celery and fixed arguments
-        [str(CELERY), "-A", "config", *args, "--loglevel=INFO"],
-        cwd=BASE_DIR,
-        env=db.env(**env),
-        stdout=log.open("w"),
-        stderr=subprocess.STDOUT,
-        # Its own process group, so the test can tell that nothing of it survives.
-        start_new_session=True,
-    )
 
 
 def held(db: FileDb, claims: set[str]) -> int:
@@ -113,8 +100,8 @@ def test_a_worker_killed_mid_campaign_loses_nothing_and_resends_only_what_was_in
     )
     logs = [tmp_path / "worker-1.log", tmp_path / "beat.log", tmp_path / "worker-2.log"]
     worker_args = ("worker", "--pool=threads", "--concurrency=1", "--without-gossip")
-    beat = start(file_db, logs[1], env, "beat", "-s", str(tmp_path / "schedule"))
-    first = start(file_db, logs[0], env, *worker_args, "-n", "first@%h")
+    beat = file_db.celery(logs[1], env, "beat", "-s", str(tmp_path / "schedule"))
+    first = file_db.celery(logs[0], env, *worker_args, "-n", "first@%h")
     second = None
     try:
         wait_until(
@@ -133,7 +120,7 @@ def test_a_worker_killed_mid_campaign_loses_nothing_and_resends_only_what_was_in
             )
         }
 
-        second = start(file_db, logs[2], env, *worker_args, "-n", "second@%h")
+        second = file_db.celery(logs[2], env, *worker_args, "-n", "second@%h")
         reclaimed_after = wait_until(
             lambda: not held(file_db, dead_claims),
             seconds=LEASE_SECONDS + SWEEP_SECONDS + 10,

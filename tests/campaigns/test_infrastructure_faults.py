@@ -5,7 +5,6 @@ said plainly in the log; nothing is lost and nothing is sent twice."""
 from __future__ import annotations
 
 import logging
-import subprocess
 import time
 from pathlib import Path
 
@@ -14,19 +13,9 @@ import pytest
 from campaigns import sending, tasks
 from campaigns.models import Message
 
-from .conftest import BASE_DIR, FileDb, free_port
+from .conftest import free_port
 from .fake_provider import campaign_to, connect, numbers
-from .test_worker import CELERY, stop
-
-
-def celery(db: FileDb, log: Path, env: dict[str, str], *args: str) -> subprocess.Popen:
-    return subprocess.Popen(  # noqa: S603 - the project's celery and fixed arguments
-        [str(CELERY), "-A", "config", *args, "--loglevel=INFO"],
-        cwd=BASE_DIR,
-        env=db.env(**env),
-        stdout=log.open("w"),
-        stderr=subprocess.STDOUT,
-    )
+from .test_worker import stop
 
 
 def filesystem_broker(folder: Path) -> dict[str, str]:
@@ -50,7 +39,7 @@ def test_a_worker_that_cannot_reach_its_database_says_so(file_db, tmp_path) -> N
         **filesystem_broker(tmp_path / "broker"),
         "DATABASE_URL": f"postgres://smsbridge@127.0.0.1:{free_port()}/smsbridge",
     }
-    worker = celery(file_db, log, env, "worker", "--pool=threads")
+    worker = file_db.celery(log, env, "worker", "--pool=threads")
     try:
         said = wait_for_line(log, "smsbridge cannot reach its postgresql database")
     finally:
@@ -71,11 +60,11 @@ def test_a_second_beat_says_so_and_stops(broker, file_db, tmp_path, request) -> 
     else:
         env = filesystem_broker(tmp_path / "broker")
     first_log, second_log = tmp_path / "beat-1.log", tmp_path / "beat-2.log"
-    first = celery(file_db, first_log, env, "beat", "-s", str(tmp_path / "s1"))
+    first = file_db.celery(first_log, env, "beat", "-s", str(tmp_path / "s1"))
     second = None
     try:
         assert wait_for_line(first_log, "beat: Starting"), first_log.read_text()
-        second = celery(file_db, second_log, env, "beat", "-s", str(tmp_path / "s2"))
+        second = file_db.celery(second_log, env, "beat", "-s", str(tmp_path / "s2"))
         code = second.wait(timeout=20)
         first_still_runs = first.poll() is None
     finally:

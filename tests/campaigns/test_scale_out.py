@@ -32,9 +32,10 @@ from pathlib import Path
 import pytest
 
 from .conftest import BASE_DIR, PRELUDE
+from .conftest import CELERY as CELERY_PATH
 from .fake_provider import FakeProvider, fail, flaky, rate_limited
 
-CELERY = str(Path(sys.executable).with_name("celery"))
+CELERY = str(CELERY_PATH)
 SEND = {
     "SEND_CONCURRENCY": "4",
     "SEND_RETRY_BASE_SECONDS": "0.3",

@@ -8,12 +8,11 @@ ETAs are real here, so retries happen by themselves.
 from __future__ import annotations
 
 import subprocess
-import sys
 import time
 from collections import Counter
 from pathlib import Path
 
-from .conftest import BASE_DIR, FileDb
+from .conftest import BASE_DIR, CELERY, FileDb
 from .fake_provider import fail, rate_limited, script
 
 SETUP = """
@@ -26,7 +25,6 @@ campaign = campaign_to(numbers(40))
 sending.launch(campaign=campaign)
 print(campaign.pk)
 """
-CELERY = Path(sys.executable).with_name("celery")
 DEADLINE_SECONDS = 45
 
 
