@@ -61,6 +61,7 @@ from urllib.request import urlopen
 
 from bench import common
 from config.processes import die_with
+from tests import servers
 
 BATCH_RECIPIENTS, SINGLE_RECIPIENTS = 100_000, 10_000
 TARGET = 1.5
@@ -102,13 +103,17 @@ TROUBLE = re.compile(r"WARNING|ERROR|CRITICAL|Traceback|deadlock", re.IGNORECASE
 # --- processes ------------------------------------------------------------------------
 
 
-def spawn(command: list[str], **options) -> subprocess.Popen:
-    """A child that the kernel stops if this process dies, however it dies."""
+def child_of_this_process() -> Callable[[], None]:
+    """A preexec_fn: the kernel stops the child if this process dies, however."""
     parent = os.getpid()
+    return lambda: die_with(parent)
+
+
+def spawn(command: list[str], **options) -> subprocess.Popen:
     return subprocess.Popen(  # noqa: S603 - fixed binaries, our own arguments
         command,
         cwd=common.ROOT,
-        preexec_fn=lambda: die_with(parent),  # noqa: PLW1509 - no threads here
+        preexec_fn=child_of_this_process(),  # noqa: PLW1509 - no threads here
         **options,
     )
 
@@ -180,62 +185,11 @@ class Postgres:
             return cursor.fetchall() if cursor.description else []
 
 
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 @contextmanager
 def postgres() -> Iterator[Postgres]:
-    """A throwaway PostgreSQL on a free port of 127.0.0.1, run as the postgres
-    user when we are root (PostgreSQL refuses root), with fsync off."""
-    binaries = sorted(Path("/usr/lib/postgresql").glob("*/bin"))
-    if not binaries:
-        raise RuntimeError("PostgreSQL is not installed (apt-get install postgresql)")
-    folder = Path(tempfile.mkdtemp(prefix="smsbridge-bench-postgres-"))
-    as_owner = []
-    if os.geteuid() == 0:
-        shutil.chown(folder, "postgres")
-        as_owner = ["runuser", "-u", "postgres", "--"]
-    data, port, bin_dir = folder / "data", free_port(), binaries[-1]
-    try:
-        subprocess.run(  # noqa: S603 - a fixed binary and our own arguments
-            [*as_owner, str(bin_dir / "initdb"), "-D", str(data), "-A", "trust"]
-            + ["-U", "postgres", "--no-sync"],
-            check=True,
-            capture_output=True,
-            timeout=120,
-        )
-        process = spawn(
-            [*as_owner, str(bin_dir / "postgres"), "-D", str(data), "-p", str(port)]
-            + ["-k", str(folder), "-c", "listen_addresses=127.0.0.1"]
-            + ["-c", "fsync=off"],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        try:
-            ready = [str(bin_dir / "pg_isready"), "-h", "127.0.0.1", "-p", str(port)]
-            wait_until(
-                lambda: subprocess.run(ready, capture_output=True).returncode == 0,  # noqa: S603
-                process,
-                what="PostgreSQL",
-                seconds=30,
-            )
-            yield Postgres(f"postgres://postgres@127.0.0.1:{port}/postgres", process)
-        finally:
-            subprocess.run(  # noqa: S603 - a fast shutdown: clients are cut off
-                [*as_owner, str(bin_dir / "pg_ctl"), "-D", str(data), "stop"]
-                + ["-m", "fast", "-w", "-t", "20"],
-                capture_output=True,
-                timeout=30,
-                check=False,
-            )
-            stop(process, seconds=10)
-    finally:
-        shutil.rmtree(folder, ignore_errors=True)
+    """A throwaway PostgreSQL (tests/servers.py) that dies with this process."""
+    with servers.postgres_server(preexec_fn=child_of_this_process()) as server:
+        yield Postgres(*server)
 
 
 @dataclass
@@ -254,33 +208,9 @@ class Redis:
 
 @contextmanager
 def redis_server() -> Iterator[Redis]:
-    """A throwaway redis-server on a free port."""
-    import redis
-
-    binary = shutil.which("redis-server")
-    if binary is None:
-        raise RuntimeError("redis-server is not installed (apt-get install redis)")
-    folder, port = Path(tempfile.mkdtemp(prefix="smsbridge-bench-redis-")), free_port()
-    process = spawn(
-        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", ""]
-        + ["--appendonly", "no", "--dir", str(folder)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    client = redis.Redis(port=port, socket_timeout=1)
-
-    def answers() -> bool:
-        try:
-            return bool(client.ping())
-        except redis.ConnectionError:
-            return False
-
-    try:
-        wait_until(answers, process, what="redis-server", seconds=10)
-        yield Redis(f"redis://127.0.0.1:{port}", process)
-    finally:
-        stop(process, seconds=10)
-        shutil.rmtree(folder, ignore_errors=True)
+    """A throwaway redis-server (tests/servers.py) that dies with this process."""
+    with servers.redis_server(preexec_fn=child_of_this_process()) as server:
+        yield Redis(*server)
 
 
 # --- the fake provider, counting what it receives -------------------------------------

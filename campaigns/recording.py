@@ -69,68 +69,65 @@ def failure_key(outcome: Outcome) -> tuple:
     return (outcome.category, outcome.diagnosis, outcome.retry_after or 0)
 
 
-def claimed(messages: Sequence[Claimed], *, whole_claim: bool = False):
-    rows = Message.objects.filter(claim=messages[0].claim, status=Status.SENDING)
-    return rows if whole_claim else rows.filter(pk__in=[m.pk for m in messages])
+def claimed(messages: Sequence[Claimed]):
+    return Message.objects.filter(
+        claim=messages[0].claim, status=Status.SENDING, pk__in=[m.pk for m in messages]
+    )
 
 
 def mark_sent(
     messages: Sequence[Claimed], ids: list[str], *, whole_claim: bool, now: datetime
 ) -> None:
-    if whole_claim:
-        updated = claimed(messages, whole_claim=True).update(
-            status=Status.SENT,
-            attempts=F("attempts") + 1,
-            claim="",
-            sent_at=now,
-            failure_category="",
-            failure_reason="",
-        )
-        write_provider_ids(messages, ids)
-    else:
-        updated = mark_each_sent(messages, ids, now=now)
+    named = [(m.pk, pid) for m, pid in zip(messages, ids, strict=True) if pid]
+    in_statement = len(named) <= FEW
+    updated = update_sent(
+        messages, named if in_statement else [], whole_claim=whole_claim, now=now
+    )
+    if not in_statement:
+        write_provider_ids(messages, ids)  # whatever their status
     if updated < len(messages):
         # Some were already marked by their delivery report: note when they
         # went and the provider's id, without touching their status.
         Message.objects.filter(
             pk__in=[m.pk for m in messages], sent_at__isnull=True
         ).update(sent_at=now)
-        write_provider_ids(messages, ids)
+        if in_statement:
+            write_provider_ids(messages, ids)
 
 
-def mark_each_sent(
-    messages: Sequence[Claimed], ids: list[str], *, now: datetime
+def update_sent(
+    messages: Sequence[Claimed],
+    named: list[tuple[int, str]],
+    *,
+    whole_claim: bool,
+    now: datetime,
 ) -> int:
-    """mark_sent for some of a claim's messages, in one statement naming them
-    (and, for a few, their provider ids). While requests are out, every call
-    into the database waits for the sending threads to hand back the
-    interpreter (up to its 5 ms switch interval), and the ORM would prepare each
-    of a batch's thousand ids on its own: one plain statement costs far less."""
+    """Mark the claim's messages (or these of them) sent in one plain statement,
+    with the provider ids `named`; return how many rows it changed. While
+    requests are out, every call into the database waits for the sending
+    threads to hand back the interpreter (up to its 5 ms switch interval), and
+    the ORM would prepare each of a batch's thousand ids on its own."""
     table = connection.ops.quote_name(Message._meta.db_table)
-    named = [(m.pk, pid) for m, pid in zip(messages, ids, strict=True) if pid]
-    few = len(named) <= FEW
     cases = " ".join(["WHEN %s THEN %s"] * len(named))
-    new_id = f"CASE id {cases} ELSE provider_message_id END" if named and few else ""
+    new_id = f", provider_message_id = CASE id {cases} ELSE provider_message_id END"
+    listed = f" AND id IN ({', '.join(['%s'] * len(messages))})"
     sql = (
         f"UPDATE {table} SET status = '{Status.SENT}', "  # noqa: S608 - constants
         "attempts = attempts + 1, claim = '', sent_at = %s, "
         "failure_category = '', failure_reason = ''"
-        + (f", provider_message_id = {new_id}" if new_id else "")
-        + f" WHERE claim = %s AND status = '{Status.SENDING}' AND id IN "
-        f"({', '.join(['%s'] * len(messages))})"
+        + (new_id if named else "")
+        + f" WHERE claim = %s AND status = '{Status.SENDING}'"
+        + ("" if whole_claim else listed)
     )
     params = [
         connection.ops.adapt_datetimefield_value(now),
-        *(value for pair in named if new_id for value in pair),
+        *(value for pair in named for value in pair),
         messages[0].claim,
-        *(m.pk for m in messages),
+        *(() if whole_claim else (m.pk for m in messages)),
     ]
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
-        updated = cursor.rowcount
-    if named and not few:
-        write_provider_ids(messages, ids)
-    return updated
+        return cursor.rowcount
 
 
 def write_provider_ids(messages: Sequence[Claimed], ids: list[str]) -> None:

@@ -271,7 +271,6 @@ def work(*, campaign_id: int) -> int:
         claimed = process_chunk(campaign_id=campaign_id, limit=limit)
         total += claimed
         if claimed < limit:
-            finish_if_done(campaign_id)
             return total  # nothing ready (others have it, or it waits to retry)
         if time.monotonic() - started > TURN_SECONDS:
             tasks.wake(campaign_id)

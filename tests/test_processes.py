@@ -14,7 +14,8 @@ import pytest
 
 from config import processes
 
-from .campaigns.conftest import BASE_DIR, free_port
+from .campaigns.conftest import BASE_DIR
+from .servers import free_port
 
 SCRIPT = """
 import sys

@@ -2,13 +2,10 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import sqlite3
 import subprocess
 import sys
-import tempfile
 import textwrap
-import time
 from collections.abc import Callable, Iterator
 from contextlib import closing, contextmanager
 from dataclasses import dataclass
@@ -20,6 +17,7 @@ import pytest
 
 from campaigns import throttle
 from providers.models import Provider
+from tests import servers
 
 from .fake_provider import FakeProvider
 
@@ -99,62 +97,23 @@ def broker_queue() -> Iterator[Callable[[], list[QueuedTask]]]:
         use(**saved)
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-# --- a real Redis ---------------------------------------------------------------------
-
-
-@pytest.fixture(scope="session")
-def redis_server(tmp_path_factory) -> Iterator[str]:
-    """A throwaway redis-server on a free port; its base URL, without a db number."""
-    import redis
-
-    binary = shutil.which("redis-server")
-    if binary is None:
-        pytest.skip("redis-server is not installed (apt-get install redis-server)")
-    port = free_port()
-    process = subprocess.Popen(  # noqa: S603 - a fixed binary and our own arguments
-        [binary, "--port", str(port), "--bind", "127.0.0.1"]
-        + ["--save", "", "--appendonly", "no"]
-        + ["--dir", str(tmp_path_factory.mktemp("redis"))],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    client = redis.Redis(port=port, socket_timeout=1)
-
-    def answers() -> bool:
-        try:
-            return bool(client.ping())
-        except redis.ConnectionError:
-            return False
-
-    with running(process, answers, what="redis-server", seconds=10):
-        yield f"redis://127.0.0.1:{port}"
+# --- a real Redis and a real PostgreSQL (tests/servers.py) ------------------------
 
 
 @contextmanager
-def running(
-    process: subprocess.Popen, ready: Callable[[], bool], *, what: str, seconds: float
-) -> Iterator[None]:
-    """Wait until `ready()` says the server answers, hand over, then stop it."""
+def or_skip(server) -> Iterator[str]:
     try:
-        deadline = time.monotonic() + seconds
-        while not ready():
-            if time.monotonic() > deadline or process.poll() is not None:
-                pytest.fail(f"{what} did not start")
-            time.sleep(0.05)
-        yield
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=5)
+        with server as started:
+            yield started.url
+    except servers.NotInstalled as missing:
+        pytest.skip(str(missing))
+
+
+@pytest.fixture(scope="session")
+def redis_server() -> Iterator[str]:
+    """A throwaway redis-server on a free port; its base URL, without a db number."""
+    with or_skip(servers.redis_server()) as url:
+        yield url
 
 
 @pytest.fixture
@@ -172,41 +131,9 @@ def redis_url(redis_server, settings) -> Iterator[str]:
 
 @pytest.fixture(scope="session")
 def postgres_server() -> Iterator[str]:
-    """A throwaway PostgreSQL on a free port (trust authentication, no fsync);
-    its URL for DATABASE_URL. Run as the postgres user when we are root, which
-    PostgreSQL refuses to run as."""
-    binaries = sorted(Path("/usr/lib/postgresql").glob("*/bin"))
-    if not binaries:
-        pytest.skip("PostgreSQL is not installed (apt-get install postgresql)")
-    bin_dir = binaries[-1]
-    folder = Path(tempfile.mkdtemp(prefix="smsbridge-postgres-"))
-    as_owner: list[str] = []
-    if os.geteuid() == 0:
-        shutil.chown(folder, "postgres")
-        as_owner = ["runuser", "-u", "postgres", "--"]
-    data, port = folder / "data", free_port()
-    subprocess.run(  # noqa: S603 - a fixed binary and our own arguments
-        [*as_owner, str(bin_dir / "initdb"), "-D", str(data), "-A", "trust"]
-        + ["-U", "postgres", "--no-sync"],
-        check=True,
-        capture_output=True,
-    )
-    process = subprocess.Popen(  # noqa: S603 - a fixed binary and our own arguments
-        [*as_owner, str(bin_dir / "postgres"), "-D", str(data), "-p", str(port)]
-        + ["-k", str(folder), "-c", "listen_addresses=127.0.0.1", "-c", "fsync=off"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    ready = [str(bin_dir / "pg_isready"), "-h", "127.0.0.1", "-p", str(port)]
-
-    def answers() -> bool:
-        return subprocess.run(ready, capture_output=True, check=False).returncode == 0  # noqa: S603
-
-    try:
-        with running(process, answers, what="PostgreSQL", seconds=30):
-            yield f"postgres://postgres@127.0.0.1:{port}/postgres"
-    finally:
-        shutil.rmtree(folder, ignore_errors=True)
+    """A throwaway PostgreSQL on a free port; its URL for DATABASE_URL."""
+    with or_skip(servers.postgres_server()) as url:
+        yield url
 
 
 # --- a file database shared with other processes -------------------------------------

@@ -12,8 +12,8 @@ import pytest
 
 from campaigns import sending, tasks
 from campaigns.models import Message
+from tests.servers import free_port
 
-from .conftest import free_port
 from .fake_provider import campaign_to, connect, numbers
 from .test_worker import stop
 

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from datetime import datetime, timedelta
 from datetime import time as clock
-from datetime import timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -368,6 +368,16 @@ def test_rows_a_dead_worker_claimed_are_sent_later_with_their_ids(
     assert orphan_ids <= set(posted)
 
 
+def first_claim_dies(campaign: Campaign, settings) -> datetime:
+    """The first message is claimed by a worker that dies; its lease runs out and
+    the sweeper takes it back. Returns a moment after all that."""
+    now = timezone.now()
+    timeout = timedelta(seconds=settings.SEND_CLAIM_TIMEOUT)
+    sending.claim(campaign_id=campaign.pk, limit=1, now=now)
+    sending.reclaim_stale(now=now + timeout + timedelta(seconds=1))
+    return now + 2 * timeout
+
+
 @pytest.mark.django_db
 def test_an_attempt_cut_off_by_a_dead_worker_is_not_counted(
     fake_provider, settings
@@ -375,13 +385,10 @@ def test_an_attempt_cut_off_by_a_dead_worker_is_not_counted(
     settings.SEND_MAX_ATTEMPTS = 2
     connect(fake_provider.url)
     campaign = launched(campaign_to(numbers(1)))
-    now = timezone.now()
-    timeout = timedelta(seconds=settings.SEND_CLAIM_TIMEOUT)
-    sending.claim(campaign_id=campaign.pk, limit=1, now=now)  # then dies
-    sending.reclaim_stale(now=now + timeout + timedelta(seconds=1))
+    later = first_claim_dies(campaign, settings)
     fake_provider.plan = script(fail(503))
 
-    sending.process_chunk(campaign_id=campaign.pk, now=now + 2 * timeout)
+    sending.process_chunk(campaign_id=campaign.pk, now=later)
 
     [message] = campaign.messages.all()
     # One attempt of two spent, so it is tried again rather than given up on.
@@ -395,13 +402,10 @@ def test_a_message_a_dead_worker_may_have_sent_is_never_plainly_failed(
 ) -> None:
     connect(fake_provider.url)
     campaign = launched(campaign_to(numbers(2)))
-    now = timezone.now()
-    timeout = timedelta(seconds=settings.SEND_CLAIM_TIMEOUT)
-    sending.claim(campaign_id=campaign.pk, limit=1, now=now)  # then dies
-    sending.reclaim_stale(now=now + timeout + timedelta(seconds=1))
+    later = first_claim_dies(campaign, settings)
     fake_provider.plan = always(fail(400))
 
-    sending.process_chunk(campaign_id=campaign.pk, now=now + 2 * timeout)
+    sending.process_chunk(campaign_id=campaign.pk, now=later)
 
     cut_off, untouched = campaign.messages.all()
     assert (cut_off.status, cut_off.failure_category) == (Status.FAILED, "unconfirmed")
