@@ -207,8 +207,18 @@ def bare_session():
 
 
 def post(session, wire: Wire):
+    """Post as the app must: with its connect and read timeouts (a socket with a
+    timeout waits for readiness before each read and write, a few per cent of a
+    request) and no redirects."""
+    from django.conf import settings
+
     response = session.request(
-        wire.method, wire.url, data=wire.body, headers=wire.headers
+        wire.method,
+        wire.url,
+        data=wire.body,
+        headers=wire.headers,
+        timeout=(settings.SMS_CONNECT_TIMEOUT, settings.SMS_READ_TIMEOUT),
+        allow_redirects=False,
     )
     response.raise_for_status()
     return response

@@ -88,8 +88,7 @@ def as_they_return(
                     answers.append(item)
             if answers:
                 yield answers
-                for _ in answers:
-                    places.release()
+                places.release(len(answers))
     finally:
         # On an error, or a caller that stopped listening: no new requests.
         stopping.set()

@@ -61,7 +61,11 @@ class Outbound:
         if all(outcome is answer for outcome in found):
             return found  # already redacted by transport
         # Reasons read from the answer may quote a secret the provider echoed.
-        return [
-            replace(outcome, diagnosis=redact_text(outcome.diagnosis, secrets))
-            for outcome in found
-        ]
+        return [redacted(outcome, secrets) for outcome in found]
+
+
+def redacted(outcome: Outcome, secrets: list[str]) -> Outcome:
+    diagnosis = redact_text(outcome.diagnosis, secrets)
+    if diagnosis == outcome.diagnosis:
+        return outcome
+    return replace(outcome, diagnosis=diagnosis)
