@@ -215,4 +215,8 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
+    # urllib3 logs each request line at DEBUG, query string and all, and a
+    # provider's secret URL parameter travels there: even LOG_LEVEL=DEBUG must
+    # not write it out.
+    "loggers": {"urllib3": {"level": "WARNING"}},
 }

@@ -74,6 +74,14 @@ DLR_FIELDS = (
 )
 
 
+class WriteOnlyTextarea(forms.Textarea):
+    """Credentials typed one per line; like PasswordInput(render_value=False),
+    never rendered back, whatever becomes of the submission."""
+
+    def format_value(self, value: Any) -> None:
+        return None
+
+
 class StatusValuesField(forms.CharField):
     """A provider's status values, one `value = state` per line."""
 
@@ -196,7 +204,7 @@ class ProviderForm(PasteSafetyMixin, forms.ModelForm):
         ]
         field_classes = {"dlr_status_values": StatusValuesField}
         widgets = {
-            "dlr_credentials": forms.Textarea(
+            "dlr_credentials": WriteOnlyTextarea(
                 attrs={"rows": 2, "cols": 60, "autocomplete": "off"}
             ),
             "dlr_sample": forms.Textarea(

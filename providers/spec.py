@@ -12,6 +12,9 @@ from .rows import RowValue
 if TYPE_CHECKING:
     from .models import Provider
 
+# Headers whose value is a credential, whether or not its row is marked secret.
+AUTH_HEADERS = frozenset({"authorization", "proxy-authorization"})
+
 # A recipient and text for previews and save-time checks.
 SAMPLE_MESSAGE = Message(
     to="+6591234567",
@@ -73,8 +76,7 @@ def secrets_of(provider: Provider, rows: Iterable[RowValue]) -> list[str]:
 
 
 def wire_secrets(request: HttpRequest, secrets: list[str]) -> list[str]:
-    """Add the secrets that only exist once encoded, such as Basic credentials."""
-    basic = [
-        v.removeprefix("Basic ") for _, v in request.headers if v.startswith("Basic ")
-    ]
-    return secrets + basic
+    """Add the secrets that only exist once rendered: an Authorization header as
+    sent, such as Basic's base64 of the username and password."""
+    sent = [value for name, value in request.headers if name.lower() in AUTH_HEADERS]
+    return secrets + sent
