@@ -12,6 +12,7 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 
 from providers import encoding, phones
+from providers.admin_actions import PermittedActionsOnly
 
 from . import (
     api_admin,  # noqa: F401  (registers the API token and opt-out admin)
@@ -25,7 +26,7 @@ EDITABLE = (Campaign.Status.DRAFT, Campaign.Status.SCHEDULED)
 
 
 @admin.register(Campaign)
-class CampaignAdmin(admin.ModelAdmin):
+class CampaignAdmin(PermittedActionsOnly):
     form = CampaignForm
     list_display = [
         "name",
@@ -209,7 +210,7 @@ class CampaignAdmin(admin.ModelAdmin):
         campaign = get_object_or_404(Campaign, pk=object_id)
         if request.method != "POST" or action not in ("launch", "cancel", "retry"):
             return redirect(campaign.get_absolute_url())
-        if not request.user.has_perm("campaigns.launch_campaign"):
+        if not self.has_launch_permission(request):
             raise PermissionDenied
         self.run(request, campaign, action)
         return redirect(campaign.get_absolute_url())
@@ -244,21 +245,25 @@ class CampaignAdmin(admin.ModelAdmin):
         except sending.LaunchError as err:
             self.message_user(request, str(err), messages.ERROR)
 
+    def has_launch_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("campaigns.launch_campaign")
+
     def _run_on(self, request: HttpRequest, queryset, action: str) -> None:
-        if not request.user.has_perm("campaigns.launch_campaign"):
-            raise PermissionDenied
         for campaign in queryset:
             self.run(request, campaign, action)
 
-    @admin.action(description="Launch selected campaigns")
+    @admin.action(description="Launch selected campaigns", permissions=["launch"])
     def launch_selected(self, request: HttpRequest, queryset) -> None:
         self._run_on(request, queryset, "launch")
 
-    @admin.action(description="Cancel selected campaigns")
+    @admin.action(description="Cancel selected campaigns", permissions=["launch"])
     def cancel_selected(self, request: HttpRequest, queryset) -> None:
         self._run_on(request, queryset, "cancel")
 
-    @admin.action(description="Retry failed messages of selected campaigns")
+    @admin.action(
+        description="Retry failed messages of selected campaigns",
+        permissions=["launch"],
+    )
     def retry_failed_selected(self, request: HttpRequest, queryset) -> None:
         self._run_on(request, queryset, "retry")
 
@@ -273,14 +278,14 @@ class CampaignAdmin(admin.ModelAdmin):
                 reverse("admin:campaigns_message_changelist")
                 + f"?campaign__id__exact={obj.pk}"
             )
-            context["can_launch"] = request.user.has_perm("campaigns.launch_campaign")
+            context["can_launch"] = self.has_launch_permission(request)
             context["editable"] = obj.status in EDITABLE
             context["can_retry"] = sending.retryable(obj).exists()
         return super().render_change_form(request, context, add, change, form_url, obj)
 
 
 @admin.register(Message)
-class MessageAdmin(admin.ModelAdmin):
+class MessageAdmin(PermittedActionsOnly):
     list_display = [
         "to",
         "campaign",
@@ -303,7 +308,7 @@ class MessageAdmin(admin.ModelAdmin):
 
 
 @admin.register(DeliveryReport)
-class DeliveryReportAdmin(admin.ModelAdmin):
+class DeliveryReportAdmin(PermittedActionsOnly):
     """Every callback as received, for diagnosing a provider's delivery reports."""
 
     list_display = ["received_at", "provider", "format", "response_status", "result"]

@@ -7,12 +7,14 @@ from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
+from providers.admin_actions import PermittedActionsOnly
+
 from .events import international
 from .models import ApiToken, OptOut
 
 
 @admin.register(ApiToken)
-class ApiTokenAdmin(admin.ModelAdmin):
+class ApiTokenAdmin(PermittedActionsOnly):
     """Tokens are issued on save and shown once; afterwards only the prefix."""
 
     list_display = ["name", "prefix_display", "is_active", "created_at", "last_used_at"]
@@ -41,7 +43,7 @@ class ApiTokenAdmin(admin.ModelAdmin):
                 messages.SUCCESS,
             )
 
-    @admin.action(description="Deactivate selected API tokens")
+    @admin.action(description="Deactivate selected API tokens", permissions=["change"])
     def deactivate(self, request: HttpRequest, queryset: QuerySet[ApiToken]) -> None:
         count = queryset.filter(is_active=True).update(is_active=False)
         self.message_user(request, f"{count} API token(s) deactivated.")
@@ -60,7 +62,7 @@ class OptOutForm(forms.ModelForm):
 
 
 @admin.register(OptOut)
-class OptOutAdmin(admin.ModelAdmin):
+class OptOutAdmin(PermittedActionsOnly):
     """Numbers that receive no promotional messages, from any campaign."""
 
     form = OptOutForm

@@ -18,6 +18,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.timesince import timesince
 
 from . import dlr, presets
+from .admin_actions import PermittedActionsOnly
 from .dlr import DeliveryState
 from .forms import DLR_FIELDS, FORMS, SenderForm
 from .models import RESPONSE_FIELDS, Provider, Sender, TestSend
@@ -146,7 +147,7 @@ def rows_table(rows: Any) -> str:
 
 
 @admin.register(Provider)
-class ProviderAdmin(admin.ModelAdmin):
+class ProviderAdmin(PermittedActionsOnly):
     list_display = [
         "nickname",
         "setup_screen",
@@ -261,7 +262,7 @@ class ProviderAdmin(admin.ModelAdmin):
         context["builtin_variables"] = BUILTIN_VARIABLES
         if obj is not None:
             context["recent_tests"] = obj.test_sends.select_related("created_by")[:10]
-            context["can_send_test"] = request.user.has_perm("providers.send_test_sms")
+            context["can_send_test"] = self.has_send_test_permission(request)
         context["preview_url"] = (
             reverse("admin:providers_provider_preview_existing", args=[obj.pk])
             if obj
@@ -271,7 +272,15 @@ class ProviderAdmin(admin.ModelAdmin):
         )
         return super().render_change_form(request, context, add, change, form_url, obj)
 
-    @admin.action(description="Rotate callback URL (the old one keeps working 24 h)")
+    def has_send_test_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("providers.send_test_sms")
+
+    # Rotating changes what the provider must call, so it is a change to the
+    # provider: users who may only view it never see the action.
+    @admin.action(
+        description="Rotate callback URL (the old one keeps working 24 h)",
+        permissions=["change"],
+    )
     def rotate_callback_urls(self, request: HttpRequest, queryset) -> None:
         now = timezone.now()
         for provider in queryset:
@@ -360,14 +369,14 @@ class ProviderAdmin(admin.ModelAdmin):
 
     def send_test_view(self, request: HttpRequest, object_id: int) -> HttpResponse:
         provider = get_object_or_404(Provider, pk=object_id)
-        if not request.user.has_perm("providers.send_test_sms"):
+        if not self.has_send_test_permission(request):
             raise PermissionDenied
         return send_test_page(self, request, provider)
 
     def test_status_view(
         self, request: HttpRequest, object_id: int, test_id: int
     ) -> HttpResponse:
-        if not request.user.has_perm("providers.send_test_sms"):
+        if not self.has_send_test_permission(request):
             raise PermissionDenied
         return test_status(
             get_object_or_404(TestSend, pk=test_id, provider_id=object_id)
@@ -507,7 +516,7 @@ class SenderChangeListFormSet(BaseModelFormSet):
 
 
 @admin.register(Sender)
-class SenderAdmin(admin.ModelAdmin):
+class SenderAdmin(PermittedActionsOnly):
     form = SenderForm
     list_display = ["name", "provider", "sender_id", "sender_type", "is_default"]
     list_editable = ["is_default"]
@@ -522,7 +531,7 @@ class SenderAdmin(admin.ModelAdmin):
 
 
 @admin.register(TestSend)
-class TestSendAdmin(admin.ModelAdmin):
+class TestSendAdmin(PermittedActionsOnly):
     """The test log support reads: what was sent and what came back, secrets masked."""
 
     list_display = [

@@ -35,6 +35,17 @@ TIMEOUT_MS = 10_000
 ADMIN_USERNAME = "admin"
 ADMIN_PASSWORD = "e2e-correct-horse-battery"
 CALL_FAILED = pytest.StashKey[bool]()
+# The browser blocks what the Content-Security-Policy forbids without telling the
+# page's scripts; this reports each refusal as a console error the tests catch.
+CSP_VIOLATION = "Content-Security-Policy violation:"
+WATCH_CSP = f"""
+document.addEventListener("securitypolicyviolation", (event) => {{
+  const what = event.blockedURI || "inline code";
+  const where = `${{event.sourceFile}}:${{event.lineNumber}}`;
+  const rule = event.violatedDirective;
+  console.error(`{CSP_VIOLATION} ${{rule}} refused ${{what}} at ${{where}}`);
+}});
+"""
 
 expect.set_options(timeout=TIMEOUT_MS)
 
@@ -88,14 +99,28 @@ def screenshot(request: pytest.FixtureRequest) -> Callable[[Page, str], Path]:
     return save
 
 
+def watch_csp(page: Page, problems: list[str]) -> None:
+    """Adds every Content-Security-Policy refusal on `page` to `problems`."""
+    page.add_init_script(WATCH_CSP)
+    page.on(
+        "console",
+        lambda message: (
+            problems.append(message.text)
+            if message.text.startswith(CSP_VIOLATION)
+            else None
+        ),
+    )
+
+
 @pytest.fixture
 def admin_page(
     page: Page, superuser, screenshot, request: pytest.FixtureRequest
 ) -> Iterator[Page]:
     """A page logged in to the admin as the superuser.
 
-    The test fails if the server answers 500, a static file is missing or a
-    script on the page throws: things a user would see as a broken screen.
+    The test fails if the server answers 500, a static file is missing, a
+    script on the page throws or the Content-Security-Policy refuses something:
+    things a user would see as a broken screen.
     """
     problems: list[str] = []
 
@@ -108,6 +133,7 @@ def admin_page(
 
     page.on("response", check)
     page.on("pageerror", lambda error: problems.append(f"script error: {error}"))
+    watch_csp(page, problems)
     page.set_default_timeout(TIMEOUT_MS)
     response = page.goto("/admin/login/")
     assert response is not None

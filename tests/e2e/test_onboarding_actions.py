@@ -15,7 +15,7 @@ from playwright.sync_api import Locator, Page, expect
 from tests.providers.formdata import GUIDE_PAYLOAD, GUIDE_PAYLOAD_FIXED
 
 from .clipboard import paste
-from .conftest import ADMIN_PASSWORD, ADMIN_USERNAME
+from .conftest import ADMIN_PASSWORD, ADMIN_USERNAME, watch_csp
 
 pytestmark = [
     pytest.mark.e2e,
@@ -92,13 +92,15 @@ class User:
 @pytest.fixture
 def user(page: Page, superuser) -> Iterator[User]:
     """A user at the browser, not yet logged in; as admin_page does, the test
-    fails if the server answers 500 or a script on the page throws."""
+    fails if the server answers 500, a script on the page throws or the
+    Content-Security-Policy refuses something."""
     problems: list[str] = []
     page.on(
         "response",
         lambda r: problems.append(f"{r.status} {r.url}") if r.status >= 500 else None,
     )
     page.on("pageerror", lambda error: problems.append(f"script error: {error}"))
+    watch_csp(page, problems)
     yield User(page)
     assert not problems, "The browser saw problems:\n" + "\n".join(problems)
 
