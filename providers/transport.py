@@ -28,7 +28,7 @@ from urllib3.util.connection import allowed_gai_family, create_connection
 from .outcomes import Category, Outcome, ResponseRules, judge_response
 from .redaction import redact_text
 from .rendering import HttpRequest
-from .validators import blocked_address
+from .validators import blocked_address, described
 
 logger = logging.getLogger(__name__)
 
@@ -43,10 +43,11 @@ class BlockedAddressError(Exception):
 
     @property
     def diagnosis(self) -> str:
-        if self.host == self.address:
-            subject = f"{self.host} is"
+        shown = described(self.address)
+        if self.host != self.address:
+            subject = f"{self.host} resolves to {shown},"
         else:
-            subject = f"{self.host} resolves to {self.address},"
+            subject = f"{shown}, is" if shown != self.address else f"{shown} is"
         return (
             f"{subject} a loopback, private or reserved address; smsbridge only "
             "sends to public addresses."

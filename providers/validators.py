@@ -97,6 +97,13 @@ def blocked_address(address: str) -> bool:
     return not_public(carried or ip)
 
 
+def described(address: str) -> str:
+    """The address, and the IPv4 address it leads to when it carries one."""
+    ip = ipaddress.ip_address(address)
+    carried = carried_ipv4(ip) if isinstance(ip, ipaddress.IPv6Address) else None
+    return f"{address}, which leads to {carried}" if carried else address
+
+
 def carried_ipv4(ip: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
     if ip in NAT64:
         return ipaddress.IPv4Address(int(ip) & 0xFFFF_FFFF)
@@ -140,7 +147,7 @@ def validate_endpoint_url(url: str) -> None:
                 "%(host)s is a loopback, private, link-local or reserved address "
                 "(%(address)s); providers must be reachable on the public internet.",
                 code="private_address",
-                params={"host": parts.hostname, "address": address},
+                params={"host": parts.hostname, "address": described(address)},
             )
 
 

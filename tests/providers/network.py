@@ -46,6 +46,7 @@ def listening() -> Iterator[Listener]:
 # Audit hooks cannot be removed, so one is installed for the whole run and only
 # records while a test asks it to.
 _attempts: list[tuple[str, int]] | None = None
+_stop_with: type[OSError] = ConnectionRefusedError
 _hook_installed = False
 
 
@@ -58,19 +59,21 @@ def _on_audit(event: str, args: tuple) -> None:
     host, port = str(address[0]), int(address[1])
     _attempts.append((host, port))
     if host not in ("127.0.0.1", "::1"):
-        # No test packet leaves this machine: the connect fails as a refused one.
-        raise ConnectionRefusedError(f"the test stopped a connection to {host}")
+        # No test packet leaves this machine: the connect fails as asked.
+        raise _stop_with(f"the test stopped a connection to {host}")
 
 
 @contextmanager
-def connects_recorded() -> Iterator[list[tuple[str, int]]]:
+def connects_recorded(
+    stop_with: type[OSError] = ConnectionRefusedError,
+) -> Iterator[list[tuple[str, int]]]:
     """Every (address, port) this process tries to connect to, in order; any
-    that is not loopback is stopped before a packet is sent."""
-    global _attempts, _hook_installed
+    that is not loopback is stopped with `stop_with` before a packet is sent."""
+    global _attempts, _stop_with, _hook_installed
     if not _hook_installed:
         sys.addaudithook(_on_audit)
         _hook_installed = True
-    _attempts = []
+    _attempts, _stop_with = [], stop_with
     try:
         yield _attempts
     finally:

@@ -118,6 +118,17 @@ def test_an_endpoint_on_a_public_address_is_saved(guard_on, address) -> None:
 
 
 @pytest.mark.django_db
+def test_an_address_carrying_an_ipv4_one_is_explained_at_save(guard_on) -> None:
+    form = endpoint_form("[64:ff9b::a9fe:a9fe]")
+
+    assert form.errors["endpoint"] == [
+        "64:ff9b::a9fe:a9fe is a loopback, private, link-local or reserved address "
+        "(64:ff9b::a9fe:a9fe, which leads to 169.254.169.254); providers must be "
+        "reachable on the public internet."
+    ]
+
+
+@pytest.mark.django_db
 def test_a_name_resolving_to_public_and_private_addresses_is_refused_at_save(
     guard_on, dns
 ) -> None:
@@ -155,6 +166,18 @@ def test_a_public_address_is_connected_to_at_send(guard_on, address) -> None:
     # The test stops the connect itself, so the send fails as a refused one.
     assert outcome.category == Category.CONNECTION
     assert attempts == [(address, 9)]
+
+
+def test_an_address_carrying_an_ipv4_one_is_explained_at_send(guard_on, dns) -> None:
+    dns.answers["nat64.smsbridge.test"] = ["64:ff9b::a9fe:a9fe"]
+
+    outcome = send_to("http://nat64.smsbridge.test/latest/meta-data/")
+
+    assert outcome.diagnosis == (
+        "nat64.smsbridge.test resolves to 64:ff9b::a9fe:a9fe, which leads to "
+        "169.254.169.254, a loopback, private or reserved address; smsbridge only "
+        "sends to public addresses."
+    )
 
 
 def test_a_name_resolving_to_public_and_private_addresses_is_refused_at_send(
@@ -214,6 +237,17 @@ def test_it_tries_each_checked_address_in_turn(guard_on, dns) -> None:
         ("93.184.215.14", 8080),
         ("2606:2800:21f::1", 8080),
     ]
+
+
+def test_a_checked_address_that_does_not_answer_in_time_is_a_timeout(
+    guard_on,
+) -> None:
+    with connects_recorded(stop_with=TimeoutError) as attempts:
+        outcome = send_to("http://8.8.8.8:8080/send")
+
+    assert outcome.category == Category.TIMEOUT
+    assert outcome.diagnosis.startswith("Could not connect to 8.8.8.8 within 1 s")
+    assert attempts == [("8.8.8.8", 8080)]
 
 
 def test_a_name_that_does_not_resolve_is_a_dns_failure(guard_on) -> None:
