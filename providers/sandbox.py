@@ -24,7 +24,6 @@ import logging
 import re
 import threading
 import time
-import urllib.request
 import uuid
 from datetime import UTC, datetime
 
@@ -35,7 +34,9 @@ from django.utils.crypto import constant_time_compare
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
+from . import rendering, transport
 from .encoding import GSM_7, encoding_for
+from .outcomes import ResponseRules
 
 logger = logging.getLogger(__name__)
 
@@ -184,18 +185,22 @@ def native_report(record: dict, answer: dict, undelivered: bool) -> dict:
     }
 
 
-def post_report(url: str, body: object) -> None:
-    request = urllib.request.Request(  # noqa: S310 (the URL is the caller's own callback)
-        url,
-        data=json.dumps(body).encode(),
-        headers={"Content-Type": "application/json"},
+def post_report(url: object, body: object) -> None:
+    # The callback URL comes from the message, so it goes through the provider
+    # transport and meets the same address policy as a provider endpoint.
+    request = rendering.HttpRequest(
         method="POST",
+        url=str(url),  # whatever the payload held; a non-URL fails as one
+        headers=(("Content-Type", "application/json"),),
+        body=json.dumps(body).encode(),
     )
-    try:
-        with urllib.request.urlopen(request, timeout=5) as response:  # noqa: S310
-            response.read()
-    except OSError as err:
-        logger.warning("sandbox could not post a delivery report to %s: %s", url, err)
+    outcome = transport.send(request, rules=ResponseRules())
+    if not outcome.accepted:
+        logger.warning(
+            "sandbox could not post a delivery report to %s: %s",
+            url,
+            outcome.diagnosis,
+        )
 
 
 def records(data: dict, key: str) -> list[dict]:

@@ -1,15 +1,16 @@
 """The only module that talks HTTP to providers.
 
 One shared session; explicit connect/read timeouts; redirects never followed; the
-answer read up to a cap; and, unless private endpoints are allowed, the address
-actually connected to must be public, so DNS that changes between save and send
-cannot reach an internal host. Every send returns an Outcome; nothing is retried
-here.
+answer read up to a cap; and, unless private endpoints are allowed, every address
+the host resolves to must be public before any is connected to, so DNS that
+changes between save and send cannot reach an internal host. Every send returns
+an Outcome; nothing is retried here.
 """
 
 from __future__ import annotations
 
 import logging
+import socket
 import time
 from email.utils import parsedate_to_datetime
 from functools import cache
@@ -22,11 +23,12 @@ from requests.structures import CaseInsensitiveDict
 from urllib3 import exceptions as urllib3_errors
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+from urllib3.util.connection import allowed_gai_family, create_connection
 
 from .outcomes import Category, Outcome, ResponseRules, judge_response
 from .redaction import redact_text
 from .rendering import HttpRequest
-from .validators import blocked_address
+from .validators import blocked_address, described
 
 logger = logging.getLogger(__name__)
 
@@ -39,16 +41,80 @@ class BlockedAddressError(Exception):
         self.host = host
         self.address = address
 
+    @property
+    def diagnosis(self) -> str:
+        shown = described(self.address)
+        if self.host != self.address:
+            subject = f"{self.host} resolves to {shown},"
+        else:
+            subject = f"{shown}, is" if shown != self.address else f"{shown} is"
+        return (
+            f"{subject} a loopback, private or reserved address; smsbridge only "
+            "sends to public addresses."
+        )
+
 
 class GuardedConnectionMixin:
-    def _new_conn(self):
-        sock = super()._new_conn()
-        if not settings.SMS_ALLOW_PRIVATE_ENDPOINTS:
-            address = sock.getpeername()[0]
+    """Checks every address the host resolves to before connecting to any, then
+    connects to a checked address itself.
+
+    Connecting first and judging the peer after would tell open ports from closed
+    ones on hosts smsbridge must never reach; a second lookup at connect time
+    could answer differently from the checked one (DNS rebinding). The lookup
+    runs once per new connection, not per request on a kept-alive one. The
+    Host header and the TLS name check still use the host as written."""
+
+    def _new_conn(self) -> socket.socket:
+        if settings.SMS_ALLOW_PRIVATE_ENDPOINTS:
+            return super()._new_conn()
+        addresses = self._checked_addresses()
+        try:
+            return self._connect_to_one_of(addresses)
+        except TimeoutError as err:
+            raise urllib3_errors.ConnectTimeoutError(
+                self,
+                f"Connection to {self.host} timed out. "
+                f"(connect timeout={self.timeout})",
+            ) from err
+        except OSError as err:
+            raise urllib3_errors.NewConnectionError(
+                self, f"Failed to establish a new connection: {err}"
+            ) from err
+
+    def _checked_addresses(self) -> list[str]:
+        try:
+            found = socket.getaddrinfo(
+                self._dns_host.strip("[]"),
+                self.port,
+                allowed_gai_family(),
+                socket.SOCK_STREAM,
+            )
+        except (socket.gaierror, UnicodeError) as err:
+            raise urllib3_errors.NameResolutionError(self.host, self, err) from err
+        addresses = list(dict.fromkeys(sockaddr[0] for *_, sockaddr in found))
+        for address in addresses:
             if blocked_address(address):
-                sock.close()
                 raise BlockedAddressError(self.host, address)
-        return sock
+        return addresses
+
+    def _connect_to_one_of(self, addresses: list[str]) -> socket.socket:
+        # Each address in turn, as a lookup-and-connect would; a numeric address
+        # is not looked up again.
+        error = OSError(f"{self.host} has no address")
+        for address in addresses:
+            try:
+                return self._connect_to(address)
+            except OSError as err:
+                error = err
+        raise error
+
+    def _connect_to(self, address: str) -> socket.socket:
+        return create_connection(
+            (address, self.port),
+            self.timeout,
+            source_address=self.source_address,
+            socket_options=self.socket_options,
+        )
 
 
 class GuardedHTTPConnection(GuardedConnectionMixin, HTTPConnection):
@@ -106,11 +172,7 @@ def send(
                 response, deadline=started + settings.SMS_TOTAL_TIMEOUT
             )
     except BlockedAddressError as err:
-        outcome = Outcome.failure(
-            Category.BLOCKED,
-            f"{err.host} resolves to {err.address}, a loopback, private or reserved "
-            "address; smsbridge only sends to public addresses.",
-        )
+        outcome = Outcome.failure(Category.BLOCKED, err.diagnosis)
     except requests.RequestException as err:
         outcome = failure_for_exception(err, host)
     else:

@@ -67,12 +67,57 @@ def validate_sender_for_endpoint(sender_id: str, endpoint: str) -> None:
         )
 
 
+# Blocks the IANA special-purpose registries mark as not globally reachable (or
+# that no provider can live in) which Python 3.11's ipaddress still calls global.
+NOT_PUBLIC = tuple(
+    ipaddress.ip_network(block)
+    for block in (
+        "192.0.0.0/24",  # IETF protocol assignments (RFC 6890)
+        "192.88.99.0/24",  # 6to4 relay anycast, retired (RFC 7526)
+        "::/96",  # IPv4-compatible, deprecated (RFC 4291): no public route
+        "64:ff9b:1::/48",  # local-use NAT64 (RFC 8215): a site's own translators
+        # Teredo, refused whole: the client address is obfuscated and the server
+        # part names a relay, so no single IPv4 address says where it leads.
+        "2001::/32",
+        "3fff::/20",  # documentation (RFC 9637)
+        "5f00::/16",  # SRv6 segment identifiers (RFC 9602)
+        "fec0::/10",  # site-local, deprecated (RFC 3879) yet routed inside sites
+    )
+)
+NAT64 = ipaddress.ip_network("64:ff9b::/96")  # the well-known prefix (RFC 6052)
+
+
 def blocked_address(address: str) -> bool:
-    """True for addresses a provider endpoint may not use in production."""
+    """True for addresses a provider endpoint may not use in production.
+
+    An IPv6 address that carries an IPv4 one (IPv4-mapped, NAT64, 6to4) is
+    routed to that IPv4 address, so that is the one judged."""
     ip = ipaddress.ip_address(address)
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped:
-        ip = ip.ipv4_mapped
-    return not ip.is_global or ip.is_multicast
+    carried = carried_ipv4(ip) if isinstance(ip, ipaddress.IPv6Address) else None
+    return not_public(carried or ip)
+
+
+def described(address: str) -> str:
+    """The address, and the IPv4 address it leads to when it carries one."""
+    ip = ipaddress.ip_address(address)
+    carried = carried_ipv4(ip) if isinstance(ip, ipaddress.IPv6Address) else None
+    return f"{address}, which leads to {carried}" if carried else address
+
+
+def carried_ipv4(ip: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
+    if ip in NAT64:
+        return ipaddress.IPv4Address(int(ip) & 0xFFFF_FFFF)
+    return ip.ipv4_mapped or ip.sixtofour
+
+
+def not_public(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+    # is_global alone lets multicast and the reserved blocks (IPv6 ::/8, 240/4) by.
+    return (
+        not ip.is_global
+        or ip.is_multicast
+        or ip.is_reserved
+        or any(ip in block for block in NOT_PUBLIC)
+    )
 
 
 def validate_endpoint_url(url: str) -> None:
@@ -102,7 +147,7 @@ def validate_endpoint_url(url: str) -> None:
                 "%(host)s is a loopback, private, link-local or reserved address "
                 "(%(address)s); providers must be reachable on the public internet.",
                 code="private_address",
-                params={"host": parts.hostname, "address": address},
+                params={"host": parts.hostname, "address": described(address)},
             )
 
 

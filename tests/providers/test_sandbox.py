@@ -12,6 +12,11 @@ from datetime import datetime
 
 import pytest
 
+from providers import sandbox, transport
+
+from .fake_provider import Reply, running
+from .network import connects_recorded, listening
+
 SINGLE = "/sandbox/api/v1/subaccounts/demo-acc/messages"
 BATCH = "/sandbox/api/v1/subaccounts/demo-acc/messages/batch"
 CLEVERTAP = "/sandbox/api/v1/subaccounts/demo-acc/partners/clevertap/batch"
@@ -323,3 +328,54 @@ def test_it_refuses_a_clevertap_batch_without_msgs(post) -> None:
 
 def test_it_refuses_a_clevertap_batch_with_a_wrong_key(post) -> None:
     assert_error(post(CLEVERTAP, {"msgs": [message()]}, key="nope"), 401, 1200)
+
+
+# --- delivery reports it posts --------------------------------------------------------
+
+
+@pytest.fixture
+def private_endpoints(settings):
+    def allow(allowed: bool) -> None:
+        settings.SMS_ALLOW_PRIVATE_ENDPOINTS = allowed
+        transport.session().close()
+
+    yield allow
+    transport.session().close()
+
+
+def test_it_posts_a_delivery_report_to_a_local_callback_when_allowed(
+    private_endpoints,
+) -> None:
+    private_endpoints(True)
+    with running(Reply(200, b"OK")) as server:
+        sandbox.post_report(f"{server.url}dlr/t-1/", {"event": "delivered"})
+
+    [received] = server.received
+    assert (received.method, received.path) == ("POST", "/dlr/t-1/")
+    assert json.loads(received.body) == {"event": "delivered"}
+    assert received.headers["Content-Type"] == "application/json"
+
+
+def test_it_never_posts_a_delivery_report_to_a_refused_address(
+    private_endpoints, caplog
+) -> None:
+    private_endpoints(False)
+    with listening() as listener, connects_recorded() as attempts:
+        sandbox.post_report(f"http://127.0.0.1:{listener.port}/dlr/", {"a": 1})
+        accepted = listener.accepted()
+
+    assert attempts == []
+    assert accepted == 0
+    [warning] = [r for r in caplog.records if r.name == "providers.sandbox"]
+    assert "127.0.0.1 is a loopback, private or reserved address" in warning.message
+
+
+def test_a_callback_url_that_is_not_a_url_is_logged_not_raised(
+    private_endpoints, caplog
+) -> None:
+    private_endpoints(False)
+
+    sandbox.post_report({"not": "a url"}, {"a": 1})
+
+    [warning] = [r for r in caplog.records if r.name == "providers.sandbox"]
+    assert "could not post a delivery report" in warning.message

@@ -381,11 +381,16 @@ def test_it_reaches_a_local_server_when_private_endpoints_are_allowed(
 
 # 0.0.0.0 and the decimal 2130706433 are two more spellings of this host.
 @pytest.mark.parametrize(
-    "host",
-    ["127.0.0.1", "localhost", "0.0.0.0", "2130706433"],  # noqa: S104
+    ("host", "subject"),
+    [
+        ("127.0.0.1", "127.0.0.1 is"),
+        ("localhost", "localhost resolves to 127.0.0.1,"),
+        ("0.0.0.0", "0.0.0.0 is"),  # noqa: S104
+        ("2130706433", "2130706433 resolves to 127.0.0.1,"),
+    ],
 )
 def test_it_blocks_loopback_hosts_before_sending_anything(
-    private_endpoints, host
+    private_endpoints, host, subject
 ) -> None:
     private_endpoints(False)
     with running(Reply(200, json.dumps(QUEUED).encode(), JSON_TYPE)) as server:
@@ -393,7 +398,7 @@ def test_it_blocks_loopback_hosts_before_sending_anything(
 
     assert outcome.category == Category.BLOCKED
     assert outcome.diagnosis == (
-        f"{host} resolves to 127.0.0.1, a loopback, private or reserved address; "
+        f"{subject} a loopback, private or reserved address; "
         "smsbridge only sends to public addresses."
     )
     assert outcome.status_code is None
