@@ -316,9 +316,7 @@ def test_a_message_that_would_break_a_header_line_is_refused_not_sent(
 ) -> None:
     sandbox.headers.create(name="X-Text", value="$$Body", position=9)
 
-    test, page = sent_and_shown(
-        admin_client, sandbox, message="Hello\r\nX-Injected: 1"
-    )
+    test, page = sent_and_shown(admin_client, sandbox, message="Hello\r\nX-Injected: 1")
 
     assert test.category == Category.INVALID
     assert test.diagnosis.startswith(
