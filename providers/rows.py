@@ -154,11 +154,13 @@ class KeyValueRowsField(forms.Field):
             raise ValidationError("appears twice; keep one.", code="duplicate_name")
         seen.add(self.key(name))
         value = value.strip()
-        validators.validate_no_control_characters(value, what="The value")
         if not value:
             value = self.held.get(self.key(name), "")
         if secret and not value:
             value = self.kept.get(self.key(name), "")
+        # After filling in a kept value too: one stored before this check existed
+        # must not reach a request either.
+        validators.validate_no_control_characters(value, what="The value")
         if not value and (secret or self.value_required):
             raise ValidationError("enter a value.", code="missing_value")
         return RowValue(name, value, secret)
