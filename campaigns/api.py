@@ -19,6 +19,7 @@ from django.views.decorators.csrf import csrf_exempt
 
 from .events import (
     CampaignNotSendable,
+    MessageTooLong,
     MissingProperties,
     UnknownEvent,
     international,
@@ -91,6 +92,14 @@ def events(request: HttpRequest) -> JsonResponse:
         raise Refused(404, str(err)) from err
     except CampaignNotSendable as err:
         raise Refused(409, str(err), campaign=err.campaign.name) from err
+    except MessageTooLong as err:
+        raise Refused(
+            422,
+            str(err),
+            campaign=err.campaign.name,
+            segments=err.segments,
+            limit=err.limit,
+        ) from err
     return JsonResponse(
         {"messages": [summary(m) for m in messages]},
         status=202,

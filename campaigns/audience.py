@@ -32,6 +32,7 @@ class Audience:
     invalid: list[tuple[int, str]] = field(default_factory=list)  # (line, reason)
     duplicates: int = 0
     columns: list[str] = field(default_factory=list)
+    lines: dict[str, int] = field(default_factory=dict)  # E.164 -> its line
 
     def add(self, line: int, raw: str, region: str, fields: dict[str, str]) -> None:
         try:
@@ -43,6 +44,7 @@ class Audience:
             self.duplicates += 1
             return
         self.members[number] = fields
+        self.lines[number] = line
 
 
 def decode(data: bytes) -> str:

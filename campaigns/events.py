@@ -17,6 +17,7 @@ from django.db import transaction
 
 from providers.models import Sender
 from providers.phones import to_e164
+from providers.validators import validate_segment_count
 
 from . import tasks
 from .models import Campaign, Message, OptOut
@@ -51,6 +52,14 @@ class CampaignNotSendable(EventError):
         self.campaign = campaign
 
 
+class MessageTooLong(EventError):
+    def __init__(self, campaign: Campaign, error: ValidationError) -> None:
+        super().__init__(f"The campaign “{campaign}”: {error.messages[0]}")
+        self.campaign = campaign
+        self.segments = error.params["segments"]
+        self.limit = error.params["limit"]
+
+
 def active_campaigns(event: str) -> list[Campaign]:
     return list(
         Campaign.objects.select_related("sender__provider")
@@ -81,12 +90,16 @@ def trigger_event(
         raise MissingProperties(event, missing)
     senders = {c.pk: sender_for(c) for c in campaigns}
     fields = {name: str(value) for name, value in properties.items()}
+    bodies = {c.pk: checked_body(c, to=to, fields=fields) for c in campaigns}
     opted_out = OptOut.objects.filter(to=to).exists()
     with transaction.atomic():
         created = [
             Message.objects.create(
                 **message_fields(
-                    campaign, sender=senders[campaign.pk], to=to, fields=fields
+                    campaign,
+                    sender=senders[campaign.pk],
+                    to=to,
+                    body=bodies[campaign.pk],
                 ),
                 **skipped_fields(senders[campaign.pk], opted_out=opted_out),
             )
@@ -115,15 +128,25 @@ def sender_for(campaign: Campaign) -> Sender:
     return sender
 
 
+def checked_body(campaign: Campaign, *, to: str, fields: Mapping[str, str]) -> str:
+    # Properties can make any message long: the limit holds for the text as sent.
+    body = personalise(campaign.message, to=to, fields=fields)
+    try:
+        validate_segment_count(body)
+    except ValidationError as err:
+        raise MessageTooLong(campaign, err.error_list[0]) from err
+    return body
+
+
 def message_fields(
-    campaign: Campaign, *, sender: Sender, to: str, fields: Mapping[str, str]
+    campaign: Campaign, *, sender: Sender, to: str, body: str
 ) -> dict[str, Any]:
     return {
         "campaign": campaign,
         "sender": sender,
         "message_id": uuid.uuid4().hex,
         "to": to,
-        "body": personalise(campaign.message, to=to, fields=fields),
+        "body": body,
     }
 
 

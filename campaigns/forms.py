@@ -1,16 +1,19 @@
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 from django import forms
-from django.conf import settings
 from django.core.exceptions import ValidationError
 
-from providers import encoding, phones
+from providers import phones, validators
 
 from . import audience as audience_reader
 from .models import Campaign
-from .personalise import missing_fields, personalise
+from .personalise import fields_in, missing_fields, personalise
+
+# Rows named one by one when a personalised message is too long; the rest counted.
+REPORTED_ROWS = 5
 
 
 class CampaignForm(forms.ModelForm):
@@ -56,18 +59,7 @@ class CampaignForm(forms.ModelForm):
 
     def clean_message(self) -> str:
         message = self.cleaned_data["message"]
-        info = encoding.analyse(message)
-        if info.segments > settings.SMS_MAX_SEGMENTS:
-            raise ValidationError(
-                "This message is %(segments)d segments long (%(summary)s); the maximum "
-                "is %(limit)d.",
-                code="too_long",
-                params={
-                    "segments": info.segments,
-                    "summary": info.summary,
-                    "limit": settings.SMS_MAX_SEGMENTS,
-                },
-            )
+        validators.validate_segment_count(message)
         return message
 
     def clean(self) -> dict[str, Any]:
@@ -83,6 +75,8 @@ class CampaignForm(forms.ModelForm):
         self.read_audience(cleaned)
         if kind == Campaign.Kind.ONE_TIME and "message" in cleaned:
             self.check_personalisation(cleaned["message"])
+            if "message" not in self.errors:
+                self.check_personalised_length(cleaned["message"])
         return cleaned
 
     def read_audience(self, cleaned: dict[str, Any]) -> None:
@@ -145,6 +139,52 @@ class CampaignForm(forms.ModelForm):
                     params={"fields": ", ".join(f"$${name}" for name in missing)},
                 ),
             )
+
+    def check_personalised_length(self, message: str) -> None:
+        """Refuse at upload, not at launch: the rows are in front of the user then."""
+        if not (fields_in(message) or "$$To" in message):
+            return  # every recipient gets the template, checked in clean_message
+        more = 0
+        for number, (where, reason) in enumerate(self.overlong(message)):
+            if number >= REPORTED_ROWS:
+                more += 1
+                continue
+            self.add_error(
+                "message",
+                ValidationError(
+                    "%(where)s, once personalised: %(reason)s",
+                    code="too_long",
+                    params={"where": where, "reason": reason},
+                ),
+            )
+        if more:
+            self.add_error(
+                "message",
+                ValidationError(
+                    "%(more)d more recipients are over the limit too.",
+                    code="too_long",
+                    params={"more": more},
+                ),
+            )
+
+    def overlong(self, message: str) -> Iterator[tuple[str, str]]:
+        for where, text in self.personalised_texts(message):
+            try:
+                validators.validate_segment_count(text)
+            except ValidationError as err:
+                yield where, err.messages[0]
+
+    def personalised_texts(self, message: str) -> Iterator[tuple[str, str]]:
+        """(where, text) for each recipient of the audience just read, by line;
+        for the stored audience when only the message changed, by number."""
+        if self.audience is not None:
+            for to, fields in self.audience.members.items():
+                text = personalise(message, to=to, fields=fields)
+                yield f"Line {self.audience.lines[to]}", text
+        elif self.instance.pk and "message" in self.changed_data:
+            stored = self.instance.audience.order_by("pk").values_list("to", "fields")
+            for to, fields in stored.iterator(chunk_size=5000):
+                yield f"Recipient {to}", personalise(message, to=to, fields=fields)
 
     def preview(self) -> str:
         """The first recipient's text, for the admin to check before launching."""

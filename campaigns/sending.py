@@ -14,6 +14,7 @@ import logging
 import time
 import uuid
 from collections.abc import Iterator, Sequence
+from contextlib import closing
 from datetime import datetime, timedelta
 from functools import partial
 from itertools import groupby
@@ -21,6 +22,7 @@ from operator import attrgetter
 from typing import NamedTuple
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 from django.db.models import Q, Subquery
 from django.utils import timezone
@@ -28,6 +30,7 @@ from django.utils import timezone
 from providers.models import Sender
 from providers.pipeline import Message as Outgoing
 from providers.pipeline import Outbound, Outcome
+from providers.validators import validate_segment_count
 
 from . import tasks, throttle
 from .bulk import insert_rows
@@ -150,8 +153,21 @@ def message_texts(campaign: Campaign) -> Iterator[tuple[str, str]]:
             yield to, template
         return
     rows = audience.values_list("to", "fields").iterator(chunk_size=CREATE_BATCH)
-    for to, fields in rows:
-        yield to, personalise(template, to=to, fields=fields)
+    # Closed at once when a text is refused, not whenever the generator is freed.
+    with closing(rows):
+        for to, fields in rows:
+            yield to, within_limit(to, personalise(template, to=to, fields=fields))
+
+
+def within_limit(to: str, text: str) -> str:
+    # The campaign form refuses these at upload; this holds for a limit lowered
+    # since, and rolls the whole launch back rather than send a part.
+    try:
+        validate_segment_count(text)
+    except ValidationError as err:
+        reason = err.messages[0]
+        raise LaunchError(f"The message to {to}, once personalised: {reason}") from err
+    return text
 
 
 def opted_out(campaign: Campaign, sender) -> set[str]:

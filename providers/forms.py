@@ -295,11 +295,24 @@ class ProviderForm(PasteSafetyMixin, forms.ModelForm):
             )
         return nickname
 
+    def clean_endpoint(self) -> str:
+        endpoint = self.cleaned_data["endpoint"]
+        validators.validate_no_control_characters(endpoint, what="The endpoint")
+        return endpoint
+
     def clean_basic_password(self) -> str:
         password = self.cleaned_data.get("basic_password", "")
-        return (
+        password = (
             password or self.held.basic_password or self.instance.basic_password or ""
         )
+        basic = self.cleaned_data.get("authentication") == Provider.Authentication.BASIC
+        if basic and not password:
+            raise ValidationError(
+                "Basic authentication needs a password: enter the one the provider "
+                "gave you, or choose No Authentication.",
+                code="basic_password_required",
+            )
+        return password
 
     def clean_rate_limit(self) -> int:
         # Blank means no limit, like 0.

@@ -52,7 +52,12 @@ class Outbound:
         self, messages: Sequence[Message], *, request: HttpRequest | None = None
     ) -> list[Outcome]:
         """Send one request carrying these messages; an outcome for each, in order."""
-        request = request or self.render(messages)
+        try:
+            request = request or self.render(messages)
+        except TemplateError as err:
+            # A value that cannot go on the wire fails these messages for good;
+            # sending it again would meet the same refusal.
+            return [Outcome.failure(Category.INVALID, err.message)] * len(messages)
         secrets = wire_secrets(request, self.secrets)
         answer = transport.send(request, rules=self.rules, secrets=secrets)
         found = read_records(

@@ -360,7 +360,10 @@ def recognise(endpoint: str) -> Preset | None:
     Matched on the host; among presets of the same host, the one whose path
     matches (a {variable} segment on either side matches any segment) wins.
     """
-    parts = urlsplit(endpoint.strip())
+    try:
+        parts = urlsplit(endpoint.strip())
+    except ValueError:
+        return None  # malformed; the endpoint's own check says why
     host = (parts.hostname or "").lower()
     same_host = [preset for preset in PRESETS if host in preset.hosts]
     for preset in same_host:

@@ -164,8 +164,54 @@ def url_escape(value: str) -> str:
     return quote(value, safe="")
 
 
-def _header_escape(value: str) -> str:
-    return value.replace("\r", " ").replace("\n", " ")
+# C0 controls and DEL: none can travel in a request line or a header, and a
+# CR/LF there would start a new header line.
+CONTROL_CHARACTER = re.compile(r"[\x00-\x1f\x7f]")
+CONTROL_NAMES = {
+    "\r": "a line break (CR/LF)",
+    "\n": "a line break (CR/LF)",
+    "\x00": "a NUL character",
+    "\t": "a tab",
+    "\x7f": "a DEL character",
+}
+
+
+def control_character(text: str) -> tuple[str, int] | None:
+    """The first control character in `text`, named, with its 1-based position."""
+    match = CONTROL_CHARACTER.search(text)
+    if match is None:
+        return None
+    char = match[0]
+    name = CONTROL_NAMES.get(char, f"the control character U+{ord(char):04X}")
+    return name, match.start() + 1
+
+
+def _check_url(url: str) -> None:
+    # Substituted values are percent-encoded, so only an endpoint saved before
+    # its own check existed can get here.
+    found = control_character(url)
+    if found:
+        raise TemplateError(
+            f"The endpoint contains {found[0]} (character {found[1]}); remove it "
+            "on the provider's setup screen.",
+            where="endpoint",
+            code="control_character",
+        )
+
+
+def _checked_header(name: str, value: str) -> tuple[str, str]:
+    # Refused, not stripped: a value changed behind the sender's back could
+    # reach the provider as something else than was written.
+    found = control_character(name + value)
+    if found:
+        raise TemplateError(
+            f"The header {name} would contain {found[0]} from a provider variable "
+            "or the message; remove it, as an HTTP header cannot carry control "
+            "characters.",
+            where="headers",
+            code="control_character",
+        )
+    return name, value
 
 
 def _plain(value: str) -> str:
@@ -364,8 +410,9 @@ class CompiledRequest:
         params = [(fill(k, context), fill(v, context)) for k, v in self.params]
         if params:
             url += ("&" if "?" in url else "?") + urlencode(params)
+        _check_url(url)
         headers = tuple(
-            (name, fill(value, context, _header_escape)) for name, value in self.headers
+            _checked_header(name, fill(value, context)) for name, value in self.headers
         )
         if self.spec.basic_auth:
             headers += (("Authorization", self._basic_credentials(context)),)

@@ -125,7 +125,9 @@ class KeyValueRowsField(forms.Field):
             try:
                 cleaned.append(self.clean_row(name, row["value"], row["secret"], seen))
             except ValidationError as err:
-                label = f"{self.row_label} {number}" + (f" ({name})" if name else "")
+                label = f"{self.row_label} {number}"
+                if name and not validators.control_character(name):
+                    label += f" ({name})"
                 errors.extend(
                     ValidationError(f"{label}: {message}", code=e.code, params=e.params)
                     for e, message in zip(err.error_list, err.messages, strict=True)
@@ -139,6 +141,7 @@ class KeyValueRowsField(forms.Field):
     ) -> RowValue:
         if not name:
             raise ValidationError("enter a name.", code="missing_name")
+        validators.validate_no_control_characters(name, what="The name")
         if self.name_validator:
             self.name_validator(name)
         if name in self.reserved:
@@ -151,11 +154,13 @@ class KeyValueRowsField(forms.Field):
             raise ValidationError("appears twice; keep one.", code="duplicate_name")
         seen.add(self.key(name))
         value = value.strip()
-        validators.validate_no_line_breaks(value)
         if not value:
             value = self.held.get(self.key(name), "")
         if secret and not value:
             value = self.kept.get(self.key(name), "")
+        # After filling in a kept value too: one stored before this check existed
+        # must not reach a request either.
+        validators.validate_no_control_characters(value, what="The value")
         if not value and (secret or self.value_required):
             raise ValidationError("enter a value.", code="missing_value")
         return RowValue(name, value, secret)

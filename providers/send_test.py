@@ -43,7 +43,10 @@ def attempt(test: TestSend) -> Outcome:
             Category.INVALID, f"The provider's configuration is invalid: {err.message}"
         )
     message = Message(to=test.to, body=test.message, message_id=test.message_id)
-    request = outbound.render([message])
+    try:
+        request = outbound.render([message])
+    except TemplateError as err:
+        return Outcome.failure(Category.INVALID, f"Not sent: {err.message}")
     test.record_request(outbound.shown(request))
     (outcome,) = outbound.send([message], request=request)
     return outcome

@@ -6,7 +6,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from django import forms
-from django.conf import settings
 from django.contrib import messages
 from django.contrib.admin import ModelAdmin
 from django.core.exceptions import ValidationError
@@ -16,7 +15,7 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils import timezone
 
-from . import correlation, encoding, phones, presets
+from . import correlation, phones, presets, validators
 from .correlation import Proposal
 from .dlr import DeliveryState
 from .models import Provider, Sender, TestSend
@@ -299,19 +298,7 @@ class SendTestSmsForm(forms.Form):
         message = self.cleaned_data["message"]
         if not message.strip():
             raise ValidationError("Enter the message to send.", code="required")
-        info = encoding.analyse(message)
-        limit = settings.SMS_MAX_SEGMENTS
-        if info.segments > limit:
-            raise ValidationError(
-                "This message is %(segments)d segments long (%(summary)s); the "
-                "maximum is %(limit)d. Shorten it.",
-                code="too_long",
-                params={
-                    "segments": info.segments,
-                    "summary": info.summary,
-                    "limit": limit,
-                },
-            )
+        validators.validate_segment_count(message)
         return message
 
     def clean(self) -> dict[str, Any]:

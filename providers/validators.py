@@ -5,12 +5,14 @@ from __future__ import annotations
 import ipaddress
 import re
 import socket
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, urlsplit
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 
+from . import encoding
 from .presets import recognise
+from .rendering import control_character
 
 IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 # RFC 9110 token characters.
@@ -38,16 +40,23 @@ def validate_header_name(value: str) -> None:
         )
 
 
-def validate_no_line_breaks(value: str) -> None:
-    if "\r" in value or "\n" in value:
-        raise ValidationError(
-            "Values may not contain line breaks; they would split the HTTP request.",
-            code="line_break",
-        )
+def validate_no_control_characters(value: str, *, what: str = "This value") -> None:
+    """Refuse CR, LF, NUL, the other C0 controls and DEL, naming the one found."""
+    found = control_character(value)
+    if found is None:
+        return
+    name, position = found
+    raise ValidationError(
+        "%(what)s contains %(name)s at character %(position)d; remove it: control "
+        "characters would split or corrupt the HTTP request.",
+        # A line break keeps its own code: it is the one that injects headers.
+        code="line_break" if "line break" in name else "control_character",
+        params={"what": what, "name": name, "position": position},
+    )
 
 
 def validate_sender_id(value: str) -> None:
-    validate_no_line_breaks(value)
+    validate_no_control_characters(value)
     if not SENDER_ID.match(value):
         raise ValidationError(
             "Sender IDs may contain letters, digits, spaces and + - . & only.",
@@ -122,13 +131,15 @@ def not_public(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
 
 def validate_endpoint_url(url: str) -> None:
     """Check a fully substituted endpoint URL: HTTPS, and a public host."""
-    parts = urlsplit(url)
+    validate_no_control_characters(url, what="The endpoint")
+    parts = split_url(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ValidationError(
             "Enter a full URL beginning with https://, e.g. "
             "https://sms.8x8.com/api/v1/subaccounts/{subAccountId}/messages.",
             code="invalid_url",
         )
+    validate_host(parts.hostname)
     if parts.username or parts.password:
         raise ValidationError(
             "Put credentials in Authentication or a header, not in the URL.",
@@ -149,6 +160,52 @@ def validate_endpoint_url(url: str) -> None:
                 code="private_address",
                 params={"host": parts.hostname, "address": described(address)},
             )
+
+
+def split_url(url: str) -> SplitResult:
+    """urlsplit, with every way a URL fails to parse as an error that says why."""
+    try:
+        parts = urlsplit(url)
+    except ValueError as err:
+        # Only a bracketed host fails to split: unmatched, or not an IPv6 address.
+        raise ValidationError(
+            "The host's square brackets are unmatched or hold no IPv6 address: "
+            "write an IPv6 address inside both brackets, e.g. "
+            "https://[2001:db8::1]/send, and a host name without them.",
+            code="invalid_ipv6_host",
+        ) from err
+    port = parts.netloc.rpartition("@")[2].rpartition("]")[2].partition(":")[2]
+    if port and not (PORT.fullmatch(port) and 1 <= int(port) <= 65535):
+        raise port_error(port)
+    return parts
+
+
+PORT = re.compile(r"[0-9]{1,5}")
+
+
+def port_error(port: str) -> ValidationError:
+    return ValidationError(
+        "The port “%(port)s” is not valid: use a whole number from 1 to 65535 "
+        "after the colon, or leave the port out to use the scheme's default "
+        "(443 for https).",
+        code="invalid_port",
+        params={"port": port},
+    )
+
+
+# Letters (any script, for internationalised names), digits, dots, hyphens,
+# underscores, and the colons of an IPv6 address.
+HOST = re.compile(r"[\w.:-]+\Z")
+
+
+def validate_host(host: str) -> None:
+    if not HOST.match(host):
+        raise ValidationError(
+            "The host “%(host)s” contains characters a host name cannot have (such "
+            "as a space, %% or /); check the endpoint and the variables it uses.",
+            code="invalid_host",
+            params={"host": host},
+        )
 
 
 def resolve_host(host: str) -> list[str]:
@@ -188,4 +245,21 @@ def validate_record_path(value: str) -> None:
             "Write the path of the first record with 0 for its position, e.g. "
             "messages.0.clientMessageId: the 0 stands for each record in turn.",
             code="record_path_without_index",
+        )
+
+
+def validate_segment_count(text: str) -> None:
+    """The one limit on message length, wherever a message is created."""
+    limit = settings.SMS_MAX_SEGMENTS
+    # Every character costs at most two units and a segment holds at least 66,
+    # so most texts are known to fit without counting them.
+    if len(text) * 2 <= 66 * limit:
+        return
+    info = encoding.analyse(text)
+    if info.segments > limit:
+        raise ValidationError(
+            "This message is %(segments)d segments long (%(summary)s); the maximum "
+            "is %(limit)d. Shorten it.",
+            code="too_long",
+            params={"segments": info.segments, "summary": info.summary, "limit": limit},
         )

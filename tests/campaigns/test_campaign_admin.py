@@ -158,10 +158,83 @@ def test_it_refuses_a_message_that_is_too_long(admin_client, settings) -> None:
         add_form(message="x" * 307, audience_file=csv_upload("phone\n91234567\n")),
     )
 
-    [error] = form_errors(response)["message"]
-    assert error.startswith("This message is 3 segments long")
-    assert error.endswith("the maximum is 2.")
+    assert form_errors(response)["message"] == [
+        "This message is 3 segments long (GSM-7 · 307 characters · 3 segments); "
+        "the maximum is 2. Shorten it."
+    ]
     assert not Campaign.objects.exists()
+
+
+def test_a_csv_row_whose_personalised_message_is_too_long_is_refused_by_line(
+    admin_client, settings
+) -> None:
+    settings.SMS_MAX_SEGMENTS = 1
+    audience = csv_upload(
+        f"phone,name\n91234567,Ann\n81234567,{'B' * 150}\n91234568,Cy\n"
+    )
+
+    response = admin_client.post(ADD_URL, add_form(audience_file=audience))
+
+    assert form_errors(response)["message"] == [
+        "Line 3, once personalised: This message is 2 segments long (GSM-7 · 168 "
+        "characters · 2 segments); the maximum is 1. Shorten it."
+    ]
+    assert not Campaign.objects.exists()
+    assert not AudienceMember.objects.exists()
+
+
+def test_it_names_five_long_rows_and_counts_the_rest(admin_client, settings) -> None:
+    settings.SMS_MAX_SEGMENTS = 1
+    rows = "".join(f"{to},{'B' * 150}\n" for to in numbers(8))
+
+    response = admin_client.post(
+        ADD_URL, add_form(audience_file=csv_upload("phone,name\n" + rows))
+    )
+
+    errors = list(form_errors(response)["message"])
+    assert [error.split(",")[0] for error in errors[:5]] == [
+        f"Line {n}" for n in range(2, 7)
+    ]
+    assert errors[5:] == ["3 more recipients are over the limit too."]
+
+
+def test_editing_the_message_is_checked_against_the_stored_audience(
+    admin_client, settings, sender
+) -> None:
+    settings.SMS_MAX_SEGMENTS = 1
+    campaign = campaign_to(numbers(2), message="Hi $$name")
+    AudienceMember.objects.filter(to=numbers(2)[1]).update(fields={"name": "B" * 150})
+
+    response = admin_client.post(
+        f"/admin/campaigns/campaign/{campaign.pk}/change/",
+        add_form(message="Hi $$name, 20% off today"),
+    )
+
+    [error] = form_errors(response)["message"]
+    assert error.startswith(
+        f"Recipient {numbers(2)[1]}, once personalised: This message is 2 segments"
+    )
+    campaign.refresh_from_db()
+    assert campaign.message == "Hi $$name"
+
+
+def test_launch_refuses_a_personalised_message_over_a_lowered_limit(
+    settings, sender
+) -> None:
+    campaign = campaign_to(numbers(3), message="Hi $$name")
+    AudienceMember.objects.filter(to=numbers(3)[2]).update(fields={"name": "B" * 200})
+    settings.SMS_MAX_SEGMENTS = 1
+
+    with pytest.raises(sending.LaunchError) as refused:
+        sending.launch(campaign=campaign)
+
+    assert str(refused.value).startswith(
+        f"The message to {numbers(3)[2]}, once personalised: This message is 2 "
+        "segments long"
+    )
+    campaign.refresh_from_db()
+    assert campaign.status == Campaign.Status.DRAFT
+    assert not Message.objects.exists()
 
 
 def test_it_refuses_an_audience_without_one_valid_number(admin_client) -> None:

@@ -365,6 +365,38 @@ def test_it_lists_the_missing_properties(post, campaign, wire) -> None:
     assert len(wire.calls) == 0
 
 
+def test_a_property_making_the_message_too_long_is_refused_with_422(
+    post, campaign, wire, settings
+) -> None:
+    # 5,000 characters: 33 GSM-7 segments, far over the default limit of 10.
+    response = post({**OTP, "properties": {"code": "1" * 5000}})
+
+    assert response.status_code == 422
+    assert response.json() == {
+        "error": "The campaign “OTP”: This message is 33 segments long (GSM-7 · "
+        "5013 characters · 33 segments); the maximum is 10. Shorten it.",
+        "campaign": "OTP",
+        "segments": 33,
+        "limit": settings.SMS_MAX_SEGMENTS,
+    }
+    assert not Message.objects.exists()
+    assert len(wire.calls) == 0
+
+
+def test_one_campaign_over_the_limit_queues_nothing_for_the_others(
+    post, campaign, wire, settings
+) -> None:
+    settings.SMS_MAX_SEGMENTS = 1
+    event_campaign(name="Long copy", message="Your code is $$code. " + "x" * 150)
+
+    response = post(OTP)
+
+    assert response.status_code == 422
+    assert response.json()["campaign"] == "Long copy"
+    assert response.json()["segments"] == 2
+    assert not Message.objects.exists()
+
+
 def test_it_answers_404_for_an_event_no_campaign_listens_to(post, campaign) -> None:
     response = post({**OTP, "event": "password_reset"})
 

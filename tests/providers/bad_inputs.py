@@ -50,7 +50,168 @@ COMMENTED_PAYLOAD = """{
 }"""
 VARIABLES = ROWS["clevertap"]["variables"]
 
+ENDPOINT_INPUTS = [
+    pytest.param(
+        BadInput(
+            "clevertap",
+            "endpoint",
+            "invalid_ipv6_host",
+            {"endpoint": "https://[::1/send"},
+            says="inside both brackets",
+        ),
+        id="endpoint-with-an-unclosed-ipv6-bracket",
+    ),
+    pytest.param(
+        BadInput(
+            "clevertap",
+            "endpoint",
+            "invalid_ipv6_host",
+            {"endpoint": "https://[sms.example.com]/send"},
+        ),
+        id="endpoint-with-a-host-name-in-brackets",
+    ),
+    *(
+        pytest.param(
+            BadInput(
+                "clevertap",
+                "endpoint",
+                "invalid_port",
+                {"endpoint": f"https://sms.example.com:{port}/send"},
+                says=f"The port “{port}” is not valid",
+            ),
+            id=f"endpoint-with-port-{port}",
+        )
+        for port in ("99999", "0", "abc", "-1")
+    ),
+    pytest.param(
+        BadInput(
+            "clevertap",
+            "endpoint",
+            "invalid_port",
+            {"endpoint": "https://sms.example.com:{port}/send"},
+            rows={
+                "variables": [*ROWS["clevertap"]["variables"], ("port", "70000", False)]
+            },
+            says="“70000”",
+        ),
+        id="endpoint-with-a-port-variable-out-of-range",
+    ),
+    pytest.param(
+        BadInput(
+            "clevertap",
+            "endpoint",
+            "invalid_host",
+            {"endpoint": "https://sms example.com/send"},
+            says="“sms example.com”",
+        ),
+        id="endpoint-with-a-space-in-the-host",
+    ),
+    pytest.param(
+        BadInput(
+            "clevertap",
+            "endpoint",
+            "line_break",
+            {"endpoint": "https://sms.example.com/send\r\nX-Injected: 1"},
+            says="line break (CR/LF)",
+        ),
+        id="endpoint-with-crlf",
+    ),
+    pytest.param(
+        BadInput(
+            "moengage",
+            "endpoint",
+            "null_characters_not_allowed",
+            {"endpoint": "https://sms.example.com/se\x00nd"},
+            says="Null characters are not allowed",
+        ),
+        id="endpoint-with-nul",
+    ),
+    pytest.param(
+        BadInput(
+            "moengage",
+            "endpoint",
+            "control_character",
+            {"endpoint": "https://sms.example.com/se\x1bnd"},
+            says="the control character U+001B at character 27",
+        ),
+        id="endpoint-with-an-escape-character",
+    ),
+]
+CONTROL_CHARACTER_INPUTS = [
+    pytest.param(
+        BadInput(
+            "clevertap",
+            "headers",
+            "control_character",
+            rows={"headers": [("X-Note", "one\x00two", False)]},
+            says="Header 1 (X-Note): The value contains a NUL character",
+        ),
+        id="header-value-with-nul",
+    ),
+    pytest.param(
+        BadInput(
+            "clevertap",
+            "headers",
+            "control_character",
+            rows={"headers": [("X-No\x00te", "one", False)]},
+            says="The name contains a NUL character",
+        ),
+        id="header-name-with-nul",
+    ),
+    pytest.param(
+        BadInput(
+            "moengage",
+            "url_parameters",
+            "control_character",
+            rows={"url_parameters": [("to", "a\tb", False)]},
+            says="a tab",
+        ),
+        id="url-parameter-value-with-a-tab",
+    ),
+    pytest.param(
+        BadInput(
+            "moengage",
+            "url_parameters",
+            "control_character",
+            rows={"url_parameters": [("t\x7fo", "1", False)]},
+            says="a DEL character",
+        ),
+        id="url-parameter-name-with-del",
+    ),
+    pytest.param(
+        BadInput(
+            "clevertap",
+            "variables",
+            "control_character",
+            rows={"variables": [VARIABLES[0], ("apiKey", "sk\x1blive", True)]},
+            says="the control character U+001B",
+        ),
+        id="secret-variable-with-an-escape-character",
+    ),
+    pytest.param(
+        BadInput(
+            "clevertap",
+            "variables",
+            "line_break",
+            rows={"variables": [("subAccountId", "acme\nX-Evil: 1", False)]},
+            says="line break (CR/LF)",
+        ),
+        id="variable-used-in-the-endpoint-with-a-line-break",
+    ),
+]
+BASIC_WITHOUT_PASSWORD = pytest.param(
+    BadInput(
+        "clevertap",
+        "basic_password",
+        "basic_password_required",
+        {"authentication": "basic", "basic_username": "acme", "basic_password": ""},
+        says="Basic authentication needs a password",
+    ),
+    id="basic-authentication-without-a-password",
+)
 BAD_INPUTS = [
+    *ENDPOINT_INPUTS,
+    BASIC_WITHOUT_PASSWORD,
     pytest.param(
         BadInput(
             "clevertap", "endpoint", "invalid_url", {"endpoint": "sms.example.com/send"}
@@ -106,6 +267,7 @@ BAD_INPUTS = [
         ),
         id="header-value-with-crlf",
     ),
+    *CONTROL_CHARACTER_INPUTS,
     pytest.param(
         BadInput(
             "clevertap",

@@ -16,7 +16,13 @@ from providers.forms import FORMS
 from providers.management.commands.seed_demo import form_data
 from providers.models import Provider, Sender
 
-from .bad_inputs import BAD_INPUTS, BadInput
+from .bad_inputs import (
+    BAD_INPUTS,
+    BASIC_WITHOUT_PASSWORD,
+    CONTROL_CHARACTER_INPUTS,
+    ENDPOINT_INPUTS,
+    BadInput,
+)
 from .formdata import (
     API_KEY,
     BASIC_PASSWORD,
@@ -206,6 +212,56 @@ def test_it_answers_bad_input_with_the_form_and_a_field_error(
     assert response.status_code == 200
     assert case.code in error_codes(response.context["adminform"].form, case.field)
     assert not Provider.objects.exists()
+
+
+def stored(provider: Provider) -> tuple:
+    provider = Provider.objects.get(pk=provider.pk)
+    return (
+        provider.endpoint,
+        provider.authentication,
+        provider.basic_password,
+        values(provider.headers),
+        values(provider.url_parameters),
+        values(provider.variables),
+    )
+
+
+@pytest.mark.parametrize(
+    "case", [*ENDPOINT_INPUTS, *CONTROL_CHARACTER_INPUTS, BASIC_WITHOUT_PASSWORD]
+)
+def test_a_refused_edit_leaves_the_stored_provider_as_it_was(
+    admin_client, case: BadInput
+) -> None:
+    provider = create(admin_client, case.screen)
+    before = stored(provider)
+
+    response = admin_client.post(
+        reverse("admin:providers_provider_change", args=[provider.pk]),
+        as_post(screen_data(case.screen, rows=case.rows, **case.fields), _save="Save"),
+    )
+
+    assert response.status_code == 200
+    assert case.code in error_codes(response.context["adminform"].form, case.field)
+    assert stored(provider) == before
+
+
+def test_switching_to_basic_authentication_without_a_password_is_refused(
+    admin_client,
+) -> None:
+    provider = create(admin_client)
+
+    response = admin_client.post(
+        reverse("admin:providers_provider_change", args=[provider.pk]),
+        as_post(
+            screen_data("clevertap", authentication="basic", basic_username="acme"),
+            _save="Save",
+        ),
+    )
+
+    form = response.context["adminform"].form
+    assert error_codes(form, "basic_password") == ["basic_password_required"]
+    provider.refresh_from_db()
+    assert provider.authentication == Provider.Authentication.NONE
 
 
 def test_it_answers_a_duplicate_nickname_on_the_nickname_field(admin_client) -> None:

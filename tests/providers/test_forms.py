@@ -334,6 +334,23 @@ def test_it_never_puts_a_stored_secret_into_the_edit_form() -> None:
     assert "stored — leave blank to keep" in html
 
 
+def test_a_stored_secret_with_a_control_character_is_refused_when_kept() -> None:
+    provider = saved()
+    provider.variables.filter(name="apiKey").update(value="sk\x00live")
+
+    form = bound(
+        instance=provider,
+        rows={"variables": [("subAccountId", "acme_sub", False), ("apiKey", "", True)]},
+    )
+
+    assert not form.is_valid()
+    assert error_codes(form, "variables") == ["control_character"]
+    assert (
+        "Variable 2 (apiKey): The value contains a NUL character"
+        in (form.errors["variables"][0])
+    )
+
+
 def test_it_keeps_the_basic_password_left_blank_on_edit() -> None:
     provider = saved(
         authentication="basic",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
@@ -16,6 +17,7 @@ from providers.rendering import (
     RequestSpec,
     TemplateError,
     compile_request,
+    control_character,
 )
 
 ENDPOINT = "https://api.example/v1/send"
@@ -357,7 +359,7 @@ def test_it_fills_header_values() -> None:
     assert request.headers == (("Authorization", "Bearer key-123"), ("X-Ref", "m-1"))
 
 
-def test_header_values_cannot_split_the_request() -> None:
+def test_a_header_value_with_a_line_break_is_refused_not_sent() -> None:
     spec = RequestSpec(
         "POST",
         ENDPOINT,
@@ -366,9 +368,40 @@ def test_header_values_cannot_split_the_request() -> None:
         variables={"token": "abc\r\nX-Evil: 1\nY\rZ"},
     )
 
-    request = render(spec)
+    with pytest.raises(TemplateError) as refused:
+        render(spec)
 
-    assert request.headers == (("X-Token", "abc  X-Evil: 1 Y Z"),)
+    assert refused.value.code == "control_character"
+    assert refused.value.where == "headers"
+    assert "X-Token would contain a line break (CR/LF)" in refused.value.message
+    assert "abc" not in refused.value.message  # the value may be a secret
+
+
+@pytest.mark.parametrize(
+    ("body", "named"),
+    [
+        ("Hi\r\nX-Evil: 1", "a line break (CR/LF)"),
+        ("a\x00b", "a NUL character"),
+        ("a\x7fb", "a DEL character"),
+        ("a\x1bb", "the control character U+001B"),
+    ],
+)
+def test_a_message_value_cannot_inject_a_header_line(body: str, named: str) -> None:
+    spec = RequestSpec(
+        "POST", ENDPOINT, payload='{"to": "$$To"}', headers=[("X-Text", "$$Body")]
+    )
+
+    with pytest.raises(TemplateError, match=re.escape(named)):
+        render(spec, Message(to="+6591234567", body=body))
+
+
+def test_an_endpoint_saved_with_a_control_character_is_refused_at_send() -> None:
+    spec = RequestSpec("POST", "https://sms.example.com/se\x00nd", payload="{}")
+
+    with pytest.raises(TemplateError, match="a NUL character") as refused:
+        render(spec)
+
+    assert refused.value.where == "endpoint"
 
 
 def test_header_lookup_ignores_case() -> None:
@@ -659,14 +692,16 @@ def test_url_embedded_text_always_round_trips(number: str, body: str) -> None:
 
 @property_settings
 @given(value=message_text)
-def test_header_value_is_the_text_with_line_breaks_as_spaces(value: str) -> None:
+def test_header_value_is_the_exact_text_or_refused(value: str) -> None:
     spec = RequestSpec(
         "GET", ENDPOINT, headers=[("X-Value", "{value}")], variables={"value": value}
     )
 
-    header = render(spec).header("X-Value")
-
-    assert header == value.replace("\r", " ").replace("\n", " ")
+    if control_character(value):
+        with pytest.raises(TemplateError):
+            render(spec)
+    else:
+        assert render(spec).header("X-Value") == value
 
 
 @property_settings

@@ -311,6 +311,20 @@ def test_it_refuses_a_message_with_too_many_segments(
     assert SentTest.objects.get().category == Category.INVALID
 
 
+def test_a_message_that_would_break_a_header_line_is_refused_not_sent(
+    admin_client, sandbox, nothing_sent
+) -> None:
+    sandbox.headers.create(name="X-Text", value="$$Body", position=9)
+
+    test, page = sent_and_shown(admin_client, sandbox, message="Hello\r\nX-Injected: 1")
+
+    assert test.category == Category.INVALID
+    assert test.diagnosis.startswith(
+        "Not sent: The header X-Text would contain a line break (CR/LF)"
+    )
+    assert headline_of(page).startswith("Not delivered — Not sent")
+
+
 def test_it_refuses_to_send_through_an_inactive_provider(
     admin_client, sandbox, nothing_sent
 ) -> None:
