@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import json
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -17,7 +16,7 @@ from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.timesince import timesince
 
-from . import dlr, presets
+from . import bounded_json, dlr, presets
 from .dlr import DeliveryState
 from .forms import DLR_FIELDS, FORMS, SenderForm
 from .models import RESPONSE_FIELDS, Provider, Sender, TestSend
@@ -124,7 +123,7 @@ def known_format(sample: str) -> str | None:
     """8x8's or CleverTap's callback format, read without a mapping; else None.
     Both are JSON, so a sample that is not JSON is neither."""
     try:
-        kind = dlr.detect_format(json.loads(sample))
+        kind = dlr.detect_format(bounded_json.loads(sample))
     except ValueError:
         return None
     return None if kind == "mapped" else kind

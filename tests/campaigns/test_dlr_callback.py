@@ -960,6 +960,16 @@ def test_it_asks_for_a_sample_when_none_is_pasted(admin_client) -> None:
     assert answer == {"ok": False, "error": "Paste a sample callback first."}
 
 
+def test_a_sample_nested_past_the_depth_limit_gets_an_error(admin_client) -> None:
+    answer = propose(admin_client, "[" * 100_000 + "]" * 100_000)
+
+    assert answer == {
+        "ok": False,
+        "error": "The sample is refused: The JSON nests more than 32 levels of "
+        "arrays and objects; flatten it.",
+    }
+
+
 @pytest.mark.parametrize(
     "garbage",
     [

@@ -258,6 +258,25 @@ def test_it_keeps_stored_secrets_left_blank_on_edit(admin_client) -> None:
     assert values(provider.headers) == {"X-Api-Secret": HEADER_SECRET}
 
 
+def test_an_edit_with_a_payload_nested_too_deep_keeps_the_stored_one(
+    admin_client,
+) -> None:
+    provider = create(admin_client)
+    stored = provider.payload
+    data = screen_data("clevertap", payload="[" * 100_000 + "]" * 100_000)
+
+    response = admin_client.post(
+        reverse("admin:providers_provider_change", args=[provider.pk]),
+        as_post(data, _save="Save"),
+    )
+
+    assert response.status_code == 200
+    form = response.context["adminform"].form
+    assert error_codes(form, "payload") == ["too_deep"]
+    provider.refresh_from_db()
+    assert provider.payload == stored
+
+
 # --- presets -----------------------------------------------------------------------
 
 PRESET_SLUGS = [preset.slug for preset in presets.PRESETS]
