@@ -525,6 +525,24 @@ def test_it_lets_each_type_have_a_default_in_the_sender_changelist(
     assert defaults() == {"Alpha", "Charlie"}
 
 
+@pytest.mark.parametrize("provider", ["abc", "1.5", "-", "9" * 30, "99999"])
+def test_a_sender_saved_with_a_provider_no_one_could_choose_gets_the_choice_error(
+    admin_client, senders, provider
+) -> None:
+    alpha = senders[0]
+    data = {"provider": provider, "name": "Renamed", "sender_type": "promotional"}
+
+    response = admin_client.post(
+        reverse("admin:providers_sender_change", args=[alpha.pk]), data
+    )
+
+    assert response.status_code == 200
+    form = response.context["adminform"].form
+    assert error_codes(form, "provider") == ["invalid_choice"]
+    alpha.refresh_from_db()
+    assert (alpha.name, alpha.provider_id) == ("Alpha", senders[1].provider_id)
+
+
 # --- Map automatically, for formats read without a mapping ----------------------------
 
 PROPOSE_URL = reverse("admin:providers_provider_propose_mapping")
