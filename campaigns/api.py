@@ -6,16 +6,18 @@ answer is JSON; every refusal is `{"error": "<reason>", ...}` with a 4xx status.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from datetime import datetime
 from functools import wraps
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import RequestDataTooBig, ValidationError
 from django.http import HttpRequest, JsonResponse
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
+
+from providers import bounded_json
 
 from .events import (
     CampaignNotSendable,
@@ -26,6 +28,7 @@ from .events import (
     trigger_event,
 )
 from .models import ApiToken, Message
+from .views import declared_size
 
 
 class Refused(Exception):
@@ -106,16 +109,35 @@ def events(request: HttpRequest) -> JsonResponse:
     )
 
 
+# An event is a name, a number and a few properties; nothing near this size.
+MAX_BODY_BYTES = 64 * 1024
+
+
 def read_object(request: HttpRequest) -> dict[str, Any]:
+    limit = min(MAX_BODY_BYTES, settings.DATA_UPLOAD_MAX_MEMORY_SIZE or MAX_BODY_BYTES)
+    too_large = Refused(413, f"The body is larger than {limit:,} bytes.")
+    if declared_size(request) > limit:
+        raise too_large
     try:
-        body = json.loads(request.body)
+        body = bounded_json.loads(request.body, parse_constant=not_json)
     except RequestDataTooBig as err:
-        raise Refused(413, "The body is too large.") from err
-    except (ValueError, RecursionError) as err:
+        raise too_large from err
+    except bounded_json.TooDeep as err:
+        raise Refused(400, f"The body is not accepted: {err}") from err
+    except UnicodeDecodeError as err:
+        raise Refused(
+            400, f"Byte {err.start + 1} of the body cannot be read; send UTF-8 JSON."
+        ) from err
+    except ValueError as err:
         raise Refused(400, f"The body is not valid JSON: {err}.") from err
     if not isinstance(body, dict):
         raise Refused(400, "The body must be a JSON object.")
     return body
+
+
+def not_json(constant: str) -> Any:
+    # Python reads NaN and Infinity; JSON has neither, and no SMS means them.
+    raise ValueError(f"{constant} is not a JSON value")
 
 
 def recipient(body: dict[str, Any]) -> str:

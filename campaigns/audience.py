@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from django.core.exceptions import ValidationError
@@ -49,7 +50,7 @@ class Audience:
 
 def decode(data: bytes) -> str:
     try:
-        return data.decode("utf-8-sig")
+        text = data.decode("utf-8-sig")
     except UnicodeDecodeError as err:
         raise ValidationError(
             "The file is not UTF-8 text (byte %(position)d cannot be read). Save it "
@@ -57,13 +58,48 @@ def decode(data: bytes) -> str:
             code="not_utf8",
             params={"position": err.start + 1},
         ) from err
+    if "\x00" in text:
+        # Every other byte NUL is UTF-16 read as UTF-8; and no database column
+        # holds NUL.
+        raise ValidationError(
+            "The file contains NUL characters (first on line %(line)d): it is not "
+            "UTF-8 text. Save it as “CSV UTF-8” and upload it again.",
+            code="nul_character",
+            params={"line": text.count("\n", 0, text.index("\x00")) + 1},
+        )
+    return text
 
 
 def read_csv(data: bytes, *, region: str) -> Audience:
     text = decode(data)
     if not text.strip():
         raise ValidationError("The file is empty.", code="empty_file")
-    rows = csv.reader(io.StringIO(text), dialect=sniff(text))
+    dialect = sniff(text)
+    # newline="": lines may end in CR alone (old Mac exports), as csv expects.
+    rows = Rows(csv.reader(io.StringIO(text, newline=""), dialect=dialect))
+    try:
+        return read_rows(rows, text, region=region)
+    except csv.Error as err:
+        line, delimiter = rows.start, dialect.delimiter
+        raise unreadable(err, text, line=line, delimiter=delimiter) from err
+
+
+class Rows:
+    """A csv reader that knows the line its last row started on, for errors
+    about a row whose quoted cell spans many lines."""
+
+    def __init__(self, reader: Iterator[list[str]]) -> None:
+        self.reader, self.start = reader, 1
+
+    def __iter__(self) -> Rows:
+        return self
+
+    def __next__(self) -> list[str]:
+        self.start = self.reader.line_num + 1
+        return next(self.reader)
+
+
+def read_rows(rows: Iterator[list[str]], text: str, *, region: str) -> Audience:
     header = [name.strip() for name in next(rows)]
     phone = phone_column(header, text)
     audience = Audience(columns=[h for h in header if h])
@@ -80,6 +116,42 @@ def read_csv(data: bytes, *, region: str) -> Audience:
         fields = {h: v.strip() for h, v in zip(header, row, strict=False) if h}
         audience.add(line, row[phone], region, fields)
     return audience
+
+
+def unreadable(
+    err: csv.Error, text: str, *, line: int, delimiter: str
+) -> ValidationError:
+    """What the csv module could not read, said with the line (and column) where."""
+    limit = csv.field_size_limit()
+    if "field larger than field limit" not in str(err):
+        return ValidationError(
+            "Line %(line)d cannot be read as CSV (%(reason)s); check its quotes, or "
+            "save the file again as “CSV UTF-8”.",
+            code="invalid_csv",
+            params={"line": line, "reason": err},
+        )
+    column = long_cell_column(text, line=line, delimiter=delimiter, limit=limit)
+    return ValidationError(
+        "Line %(line)d has a cell%(column)s over %(limit)s characters, the most a "
+        "cell may hold; shorten it or leave the column out.",
+        code="cell_too_long",
+        params={"line": line, "column": column, "limit": f"{limit:,}"},
+    )
+
+
+def long_cell_column(text: str, *, line: int, delimiter: str, limit: int) -> str:
+    """Words naming the column of the cell over the limit (“ in the column
+    notes”), when that cell lies on its line; a quoted cell may span several
+    lines, and then nothing is said."""
+    lines = text.splitlines()
+    cells = lines[line - 1].split(delimiter) if line <= len(lines) else []
+    long = [i for i, cell in enumerate(cells) if len(cell) > limit]
+    if not long:
+        return ""
+    header = lines[0].split(delimiter)
+    if long[0] < len(header) and header[long[0]].strip():
+        return f" in the column “{header[long[0]].strip()}”"
+    return f" in column {long[0] + 1}"
 
 
 def sniff(text: str) -> type[csv.Dialect] | csv.Dialect:

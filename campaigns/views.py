@@ -3,22 +3,23 @@
 from __future__ import annotations
 
 import base64
-import json
 import logging
 import time
 import uuid
 from typing import Any
 
 from django.conf import settings
+from django.core.exceptions import SuspiciousOperation, TooManyFieldsSent
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http.multipartparser import MultiPartParserError
 from django.utils import timezone
 from django.utils.crypto import constant_time_compare
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
-from providers import dlr
+from providers import bounded_json, dlr
 from providers.models import Provider
 
 from . import intake, statements
@@ -48,6 +49,7 @@ def dlr_callback(request: HttpRequest, token: str) -> HttpResponse:
         status, reason = (
             (err.status, err.reason) if isinstance(err, Refused) else (400, str(err))
         )
+        reason = reason.replace("\x00", "\ufffd")  # it may quote the callback
         log(request, provider, status=status, result=reason)
         response = refusal(status, reason)
         if status == 401:
@@ -151,21 +153,33 @@ def check_credentials(request: HttpRequest, provider: Provider) -> None:
 
 
 def read_payload(request: HttpRequest) -> Any:
-    if request.method == "GET":
-        return flat(request.GET)
+    """The callback's data; Refused, with a reason the provider can act on, for
+    a body that will never be accepted as it is."""
     try:
-        size = int(request.META.get("CONTENT_LENGTH") or 0)
-    except ValueError:
-        size = 0  # the body's own length decides below
-    if max(size, len(request.body)) > settings.DLR_MAX_BODY_BYTES:
-        raise Refused(413, "The body is larger than 256 KiB.")
+        if request.method == "GET":
+            return flat(request.GET)
+        return read_body(request)
+    except TooManyFieldsSent as err:
+        limit = settings.DATA_UPLOAD_MAX_NUMBER_FIELDS
+        raise Refused(
+            400, f"The callback has more than {limit:,} fields; send fewer."
+        ) from err
+    except (SuspiciousOperation, MultiPartParserError) as err:
+        # Django's own checks of a request, a broken multipart body.
+        raise Refused(
+            400, f"The callback could not be read: {str(err).rstrip('.')}."
+        ) from err
+
+
+def read_body(request: HttpRequest) -> Any:
+    limit = settings.DLR_MAX_BODY_BYTES
+    # The declared size first, so a huge body is never read into memory.
+    if declared_size(request) > limit or len(request.body) > limit:
+        raise Refused(413, f"The body is larger than {limit:,} bytes.")
     body = request.body
     content_type = request.content_type or ""
     if "json" in content_type or body.lstrip()[:1] in (b"{", b"["):
-        try:
-            return json.loads(body)
-        except (ValueError, UnicodeDecodeError) as err:
-            raise Refused(400, f"The body is not valid JSON: {err}.") from err
+        return read_json(body)
     if content_type == "application/x-www-form-urlencoded" or request.POST:
         return flat(request.POST)
     if not body.strip():
@@ -175,24 +189,48 @@ def read_payload(request: HttpRequest) -> Any:
     )
 
 
+def declared_size(request: HttpRequest) -> int:
+    try:
+        return int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        return 0  # the body's own length decides
+
+
+def read_json(body: bytes) -> Any:
+    try:
+        return bounded_json.loads(body, max_depth=settings.DLR_MAX_JSON_DEPTH)
+    except bounded_json.TooDeep as err:
+        raise Refused(400, f"The body is not accepted: {err}") from err
+    except ValueError as err:  # UnicodeDecodeError included
+        raise Refused(400, f"The body is not valid JSON: {err}.") from err
+
+
 def flat(query) -> dict[str, str]:
     return {key: query.get(key) for key in query}
 
 
 def as_received(request, provider, *, kind: str = "", updates=()) -> intake.Callback:
-    body = (
-        request.body
-        if request.method == "POST"
-        else request.META.get("QUERY_STRING", "").encode()
-    )
     return intake.Callback(
         provider_id=provider.pk,
         method=request.method,
-        content_type=request.content_type or "",
-        body=body[: settings.DLR_STORED_BODY_CHARS].decode("utf-8", errors="replace"),
+        content_type=(request.content_type or "").replace("\x00", "\ufffd"),
+        body=stored_body(request),
         format=kind,
         updates=tuple(updates),
     )
+
+
+def stored_body(request: HttpRequest) -> str:
+    """The body as it is kept in the log: capped, and readable as text."""
+    cap = settings.DLR_STORED_BODY_CHARS
+    if request.method != "POST":
+        body = request.META.get("QUERY_STRING", "").encode()
+    elif declared_size(request) > settings.DATA_UPLOAD_MAX_MEMORY_SIZE:
+        body = request.read(cap)  # Django will not hand over all of it
+    else:
+        body = request.body
+    # PostgreSQL cannot store NUL in text; U+FFFD shows where one was.
+    return body[:cap].decode("utf-8", errors="replace").replace("\x00", "\ufffd")
 
 
 def log(request, provider, *, status: int, result: str) -> None:

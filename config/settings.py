@@ -175,7 +175,9 @@ SMS_SANDBOX_DLR_DELAY = env.float("SMS_SANDBOX_DLR_DELAY", default=1.5)
 
 # Delivery reports.
 DLR_TOKEN_GRACE_HOURS = env.int("DLR_TOKEN_GRACE_HOURS", default=24)
-DLR_MAX_BODY_BYTES = 256 * 1024
+# Larger bodies are answered 413, JSON nested deeper 400; both are logged.
+DLR_MAX_BODY_BYTES = env.int("DLR_MAX_BODY_BYTES", default=256 * 1024)
+DLR_MAX_JSON_DEPTH = env.int("DLR_MAX_JSON_DEPTH", default=32)
 # How often the Celery worker applies waiting delivery reports, and how long they
 # may wait before a web process applies them itself (see campaigns/intake.py).
 DLR_APPLY_EVERY_SECONDS = env.float("DLR_APPLY_EVERY_SECONDS", default=0.2)

@@ -1,12 +1,13 @@
 from __future__ import annotations
 
-import json
 from typing import Any
 from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.contrib import admin, messages
+from django.contrib.admin.widgets import AutocompleteSelect
 from django.core.exceptions import PermissionDenied
+from django.db import models
 from django.db.models import OuterRef, Subquery
 from django.forms import BaseModelFormSet, ValidationError
 from django.http import HttpRequest, HttpResponse, JsonResponse
@@ -17,7 +18,7 @@ from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.timesince import timesince
 
-from . import dlr, presets
+from . import bounded_json, dlr, presets
 from .admin_actions import PermittedActionsOnly
 from .dlr import DeliveryState
 from .forms import DLR_FIELDS, FORMS, SenderForm
@@ -125,7 +126,7 @@ def known_format(sample: str) -> str | None:
     """8x8's or CleverTap's callback format, read without a mapping; else None.
     Both are JSON, so a sample that is not JSON is neither."""
     try:
-        kind = dlr.detect_format(json.loads(sample))
+        kind = dlr.detect_format(bounded_json.loads(sample))
     except ValueError:
         return None
     return None if kind == "mapped" else kind
@@ -515,6 +516,24 @@ class SenderChangeListFormSet(BaseModelFormSet):
             defaults[sender_type] = form.instance.name
 
 
+class LenientAutocompleteSelect(AutocompleteSelect):
+    """Django's autocomplete re-renders a refused value by looking it up, and a
+    value the key cannot hold ("abc" for an id) raises there instead of leaving
+    the field's own "Select a valid choice" to speak: such values are left out."""
+
+    def optgroups(self, name: str, value: list[str], attrs=None):
+        target = self.field.target_field
+        return super().optgroups(name, [v for v in value if holds(target, v)], attrs)
+
+
+def holds(field: models.Field, value: str) -> bool:
+    try:
+        field.run_validators(field.to_python(value))  # its type, then its range
+    except ValidationError:
+        return False
+    return True
+
+
 @admin.register(Sender)
 class SenderAdmin(PermittedActionsOnly):
     form = SenderForm
@@ -524,6 +543,13 @@ class SenderAdmin(PermittedActionsOnly):
     search_fields = ["name", "sender_id", "provider__nickname"]
     list_select_related = ["provider"]
     autocomplete_fields = ["provider"]
+
+    def formfield_for_foreignkey(self, db_field, request: HttpRequest, **kwargs: Any):
+        if db_field.name in self.autocomplete_fields:
+            using = kwargs.get("using")
+            widget = LenientAutocompleteSelect(db_field, self.admin_site, using=using)
+            kwargs["widget"] = widget
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
     def get_changelist_formset(self, request: HttpRequest, **kwargs: Any):
         kwargs["formset"] = SenderChangeListFormSet

@@ -11,10 +11,10 @@ Pure: plain data in, plain data out.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import Any
 
+from . import bounded_json
 from .outcomes import dig
 
 # In the order they are tried: a provider's own name for its id before the
@@ -49,7 +49,7 @@ class Proposal:
 def read_answer(excerpt: str) -> Any:
     """A stored answer as JSON; None when it is not JSON (or was cut short)."""
     try:
-        return json.loads(excerpt)
+        return bounded_json.loads(excerpt)
     except ValueError:
         return None
 

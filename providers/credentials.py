@@ -14,6 +14,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from . import bounded_json
 from .guide_text import ANGLE, SPACED_BRACES
 from .rendering import TOKEN
 
@@ -119,7 +120,7 @@ def in_payload(payload: str, body_type: str, taken: set[str]) -> list[Credential
 
 def json_pairs(payload: str) -> list[tuple[str, str]]:
     try:
-        document = json.loads(payload)
+        document = bounded_json.loads(payload)
     except ValueError:
         return []  # reported by the payload's own checks
     return list(_string_fields(document))

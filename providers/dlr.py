@@ -9,7 +9,7 @@ from a pasted sample.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -205,17 +205,37 @@ def parse(
 ) -> tuple[str, list[StatusUpdate]]:
     """The format recognised and the updates the callback carries."""
     kind = detect_format(payload)
+    return kind, [without_nul(u) for u in updates_of(kind, payload, mapping)]
+
+
+def updates_of(
+    kind: str, payload: Any, mapping: DlrMapping | None
+) -> list[StatusUpdate]:
     if kind == "8x8":
-        return kind, [parse_8x8(payload)]
+        return [parse_8x8(payload)]
     if kind == "clevertap":
-        return kind, list(parse_clevertap(payload))
+        return list(parse_clevertap(payload))
     if mapping is None or not mapping.usable:
         raise DlrError(
             "Unrecognised delivery report: it is neither 8x8's nor CleverTap's format, "
             "and this provider has no delivery report mapping."
         )
     records = payload if isinstance(payload, list) else [payload]
-    return kind, [parse_mapped(record, mapping) for record in records]
+    return [parse_mapped(record, mapping) for record in records]
+
+
+TEXT_FIELDS = [f.name for f in fields(StatusUpdate) if f.type == "str"]
+
+
+def without_nul(update: StatusUpdate) -> StatusUpdate:
+    """PostgreSQL cannot store NUL in text, and a JSON \\u0000 or a form's %00
+    puts one there: drop it, so the report is applied like any other."""
+    found = {
+        name: value.replace("\x00", "")
+        for name in TEXT_FIELDS
+        if "\x00" in (value := getattr(update, name))
+    }
+    return replace(update, **found) if found else update
 
 
 def parse_8x8(payload: Mapping) -> StatusUpdate:
@@ -284,21 +304,43 @@ def parse_mapped(record: Any, mapping: DlrMapping) -> StatusUpdate:
 SMPP_DATE_KEYS = ("done_date", "donedate", "submit_date", "submitdate")
 
 
+# Reports speak of messages sent now. A time outside these years is a
+# provider's bug or a probe (1e20, -1, NaN), read as "no usable time" rather
+# than stored as a date no one could mean.
+EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
+LATEST = datetime(2100, 1, 1, tzinfo=UTC)
+
+
 def parse_time(value: Any, *, key: str = "") -> datetime | None:
-    if value in (None, ""):
+    """The moment a report speaks of, or None when it gives no usable time."""
+    if value in (None, "") or isinstance(value, bool):
         return None
     if key.rsplit(".", 1)[-1].lower().replace("-", "_") in SMPP_DATE_KEYS:
-        return parse_smpp_date(str(value))
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        pass
+        moment = parse_smpp_date(str(value))
     else:
-        # Epoch seconds, or milliseconds from providers that send those.
-        seconds = number / 1000 if number > 1e11 else number
-        return datetime.fromtimestamp(seconds, tz=UTC)
+        number = as_number(value)
+        moment = from_epoch(number) if number is not None else from_iso(str(value))
+    return moment if moment is not None and EARLIEST <= moment < LATEST else None
+
+
+def as_number(value: Any) -> float | None:
     try:
-        moment = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+        return float(value)
+    except (TypeError, ValueError, OverflowError):  # OverflowError: a huge int
+        return None
+
+
+def from_epoch(number: float) -> datetime | None:
+    # Epoch seconds, or milliseconds from providers that send those.
+    seconds = number / 1000 if number > 1e11 else number
+    if not EARLIEST.timestamp() <= seconds < LATEST.timestamp():  # NaN fails too
+        return None
+    return datetime.fromtimestamp(seconds, tz=UTC)
+
+
+def from_iso(text: str) -> datetime | None:
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
         return None
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

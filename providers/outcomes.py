@@ -5,13 +5,13 @@ Pure: judges a response's status, headers and body against a provider's rules.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 from django.db import models
 
+from . import bounded_json
 from .redaction import redact_text
 
 EXCERPT_CHARS = 2000
@@ -169,7 +169,7 @@ def judge_response(
         "…" if truncated or len(text) > EXCERPT_CHARS else ""
     )
     try:
-        data = json.loads(text) if text.strip() and not truncated else None
+        data = bounded_json.loads(text) if text.strip() and not truncated else None
     except ValueError:
         data = None
     said = provider_says(data)

@@ -13,7 +13,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 
-from . import credentials, guide_text, held_secrets, validators
+from . import bounded_json, credentials, guide_text, held_secrets, validators
 from .credentials import CredentialFix
 from .rendering import BUILTIN_VARIABLES, json_error_message
 
@@ -279,7 +279,9 @@ def json_payload_errors(payload: str) -> list[ValidationError]:
     scan = guide_text.scan_json(payload)
     errors = [ValidationError(f.message, code=f.code) for f in scan.findings]
     try:
-        json.loads(scan.repaired)
+        bounded_json.loads(scan.repaired)
+    except bounded_json.TooDeep as err:
+        errors.append(ValidationError(str(err), code="too_deep"))
     except json.JSONDecodeError as err:
         message = json_error_message(scan.repaired, err)
         errors.append(ValidationError(message, code="invalid_json"))

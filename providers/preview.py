@@ -3,12 +3,11 @@ messages would produce, with every secret masked."""
 
 from __future__ import annotations
 
-import json
 from urllib.parse import parse_qsl
 
 from django.http import JsonResponse
 
-from . import dlr
+from . import bounded_json, dlr
 from .forms import ProviderForm
 from .redaction import redact_request
 from .rendering import Message
@@ -84,7 +83,9 @@ def propose_mapping_response(sample: str) -> JsonResponse:
     if not text:
         return JsonResponse({"ok": False, "error": "Paste a sample callback first."})
     try:
-        payload = json.loads(text)
+        payload = bounded_json.loads(text)
+    except bounded_json.TooDeep as err:
+        return JsonResponse({"ok": False, "error": f"The sample is refused: {err}"})
     except ValueError:
         payload = dict(parse_qsl(text.lstrip("?"), keep_blank_values=True))
         if not payload:

@@ -19,6 +19,8 @@ from operator import attrgetter
 from typing import Any
 from urllib.parse import quote, urlencode
 
+from . import bounded_json
+
 TOKEN = re.compile(
     r"\$\$(?P<dollar>[A-Za-z_][A-Za-z0-9_]*)"
     r"|(?P<moe>Moesms_(?:destination|message))"
@@ -284,7 +286,9 @@ def render_fragments(fragments: Fragments, context: Context) -> str:
 
 def parse_json_payload(payload: str) -> Any:
     try:
-        return json.loads(payload)
+        return bounded_json.loads(payload)
+    except bounded_json.TooDeep as err:
+        raise TemplateError(str(err), where="payload", code="too_deep") from err
     except json.JSONDecodeError as err:
         raise TemplateError(
             json_error_message(payload, err), where="payload", code="invalid_json"

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import csv
+
 import pytest
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import SimpleUploadedFile
 
-from campaigns.audience import read_csv, read_pasted
+from campaigns.audience import read_csv, read_pasted, unreadable
 from campaigns.forms import CampaignForm
 
 
@@ -123,6 +125,58 @@ def test_it_refuses_a_file_that_is_not_utf8() -> None:
     ]
 
 
+@pytest.mark.parametrize(
+    ("data", "says"),
+    [
+        (
+            b"phone,notes\n91234567," + b"x" * 131_073 + b"\n",
+            "Line 2 has a cell in the column “notes” over 131,072 characters",
+        ),
+        (
+            b'phone,notes\n91234567,ok\n91234568,ok,"' + b"x" * 131_073 + b'"\n',
+            "Line 3 has a cell in column 3 over 131,072 characters",
+        ),
+        (
+            b'phone,notes\n91234567,"' + b"x\n" * 70_000 + b'"\n',
+            "Line 2 has a cell over 131,072 characters",
+        ),
+    ],
+    ids=["named-column", "column-past-the-header", "cell-over-many-lines"],
+)
+def test_a_cell_over_the_csv_field_limit_is_refused_with_its_line_and_column(
+    data: bytes, says: str
+) -> None:
+    error = refusal(data)
+
+    assert error.code == "cell_too_long"
+    assert error.messages[0].startswith(says)
+
+
+def test_a_csv_error_names_the_line_and_what_to_do() -> None:
+    error = unreadable(
+        csv.Error("unexpected end of data"), "phone\n1\n", line=2, delimiter=","
+    )
+
+    assert error.code == "invalid_csv"
+    assert error.messages == [
+        "Line 2 cannot be read as CSV (unexpected end of data); check its quotes, "
+        "or save the file again as “CSV UTF-8”."
+    ]
+
+
+def test_lines_ending_in_a_carriage_return_alone_are_read() -> None:
+    audience = read_csv(b"phone,name\r91234567,Ann\r91234568,Bob\r", region="SG")
+
+    assert list(audience.members) == ["+6591234567", "+6591234568"]
+
+
+def test_a_utf16_file_is_refused_as_not_utf8() -> None:
+    error = refusal("phone\n91234567\n".encode("utf-16-le"))
+
+    assert error.code == "nul_character"
+    assert "Save it as “CSV UTF-8”" in error.messages[0]
+
+
 def test_it_reads_utf8_with_a_byte_order_mark() -> None:
     audience = read_csv("\ufeffphone,name\n91234567,René\n".encode(), region="SG")
 
@@ -193,6 +247,16 @@ def test_the_form_puts_an_unreadable_file_on_the_file_field() -> None:
 
     assert not form.is_valid()
     assert [e.code for e in form.errors.as_data()["audience_file"]] == ["not_utf8"]
+
+
+@pytest.mark.django_db
+def test_the_form_puts_a_cell_over_the_limit_on_the_file_field() -> None:
+    form = campaign_form(csv=b"phone,name\n91234567," + b"x" * 200_000 + b"\n")
+
+    assert not form.is_valid()
+    [error] = form.errors.as_data()["audience_file"]
+    assert error.code == "cell_too_long"
+    assert "Line 2" in error.messages[0]
 
 
 @pytest.mark.django_db

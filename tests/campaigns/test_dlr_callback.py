@@ -573,6 +573,204 @@ def test_it_accepts_a_password_containing_a_colon(client, provider) -> None:
     assert response.status_code == 200
 
 
+# --- input no provider should send, answered without breaking anything ------------
+
+
+@pytest.fixture
+def delivered(client, provider) -> SentTest:
+    test = accepted_test_send(provider, LIFECYCLE_ID)
+    assert accepted(post(client, provider, "8x8_delivered.json")) == 1
+    test.refresh_from_db()
+    return test
+
+
+def assert_nothing_lost(delivered: SentTest) -> None:
+    before = (delivered.delivery_state, delivered.delivery_reported_at)
+    delivered.refresh_from_db()
+    assert (delivered.delivery_state, delivered.delivery_reported_at) == before
+    assert DeliveryReport.objects.filter(response_status=200).count() == 1
+
+
+def refused_and_logged(response, status: int = 400) -> DeliveryReport:
+    """The answer names the problem, and the log keeps the callback with it."""
+    assert response.status_code == status
+    stored = report()
+    assert stored.response_status == status
+    assert stored.result == response.json()["error"]
+    return stored
+
+
+@pytest.mark.parametrize(
+    "body",
+    [b"[" * 240_000, b"[" * 33 + b"]" * 33, b'{"a":' * 33 + b"1" + b"}" * 33],
+    ids=["240-kb-unclosed", "33-arrays", "33-objects"],
+)
+def test_json_nested_past_the_depth_limit_is_refused_400_and_logged(
+    client, admin_client, provider, delivered, settings, body
+) -> None:
+    response = client.post(
+        url(provider.callback_token), body, content_type="application/json"
+    )
+
+    stored = refused_and_logged(response)
+    assert "nests more than 32 levels" in stored.result
+    assert stored.body == body[: settings.DLR_STORED_BODY_CHARS].decode()
+    page = admin_client.get(reverse("admin:campaigns_deliveryreport_changelist"))
+    assert "nests more than 32 levels" in page.content.decode()
+    assert_nothing_lost(delivered)
+
+
+def test_the_depth_limit_is_a_setting(client, provider, settings) -> None:
+    settings.DLR_MAX_JSON_DEPTH = 3
+    payload = loaded("8x8_delivered.json")  # objects three deep
+
+    assert accepted(post_json(client, provider.callback_token, payload)) == 1
+    payload["payload"]["status"]["extra"] = {"deeper": 1}
+    response = post_json(client, provider.callback_token, payload)
+
+    assert "nests more than 3 levels" in refused_and_logged(response).result
+
+
+def test_the_size_limit_is_a_setting(client, provider, settings) -> None:
+    settings.DLR_MAX_BODY_BYTES = 100
+
+    response = post(client, provider, "8x8_delivered.json")
+
+    stored = refused_and_logged(response, status=413)
+    assert stored.result == "The body is larger than 100 bytes."
+
+
+def test_a_body_over_djangos_upload_limit_is_refused_413_and_logged_capped(
+    client, provider, delivered, settings
+) -> None:
+    body = b"[" + b"1," * (settings.DATA_UPLOAD_MAX_MEMORY_SIZE // 2) + b"1]"
+
+    response = client.post(
+        url(provider.callback_token), body, content_type="application/json"
+    )
+
+    stored = refused_and_logged(response, status=413)
+    assert stored.body == body[: settings.DLR_STORED_BODY_CHARS].decode()
+    assert_nothing_lost(delivered)
+
+
+@pytest.mark.parametrize(
+    "timestamp",
+    [
+        1e20,
+        -1,
+        float("nan"),
+        float("inf"),
+        10**30,
+        "1e20",
+        "NaN",
+        "-Infinity",
+        True,
+        "9999-12-31T23:59:59-23:59",
+        "0001-01-01T00:00:00+14:00",
+        {"at": 1},
+    ],
+)
+def test_an_8x8_receipt_with_an_unusable_timestamp_is_applied_without_a_time(
+    client, provider, timestamp
+) -> None:
+    test = accepted_test_send(provider, LIFECYCLE_ID)
+    payload = loaded("8x8_delivered.json")
+    payload["payload"]["status"]["timestamp"] = timestamp
+
+    response = post_json(client, provider.callback_token, payload)
+
+    test.refresh_from_db()
+    assert accepted(response) == 1
+    assert (test.delivery_state, test.delivery_reported_at) == ("delivered", None)
+
+
+def test_a_form_post_with_too_many_fields_is_refused_400_and_logged(
+    client, provider, settings
+) -> None:
+    use_mapping(provider, **TWILIO_MAPPING)
+    fields = "&".join(
+        f"f{n}=1" for n in range(settings.DATA_UPLOAD_MAX_NUMBER_FIELDS + 1)
+    )
+
+    response = client.post(url(provider.callback_token), fields, content_type=FORM)
+
+    stored = refused_and_logged(response)
+    assert "more than 1,000 fields" in stored.result
+    assert stored.body == fields[: settings.DLR_STORED_BODY_CHARS]
+
+
+def test_a_get_with_too_many_parameters_is_refused_400_and_logged(
+    client, provider, settings
+) -> None:
+    use_mapping(provider, **KANNEL_MAPPING)
+    query = {f"f{n}": "1" for n in range(settings.DATA_UPLOAD_MAX_NUMBER_FIELDS + 1)}
+
+    response = client.get(url(provider.callback_token), query)
+
+    assert "more than 1,000 fields" in refused_and_logged(response).result
+
+
+def test_a_multipart_post_without_a_boundary_is_refused_400_and_logged(
+    client, provider
+) -> None:
+    response = client.post(
+        url(provider.callback_token), b"id=1", content_type="multipart/form-data"
+    )
+
+    assert "boundary" in refused_and_logged(response).result
+
+
+def test_json_that_is_not_utf8_is_refused_400_and_logged(client, provider) -> None:
+    body = b'{"id": "\xff\xfe"}'
+
+    response = client.post(
+        url(provider.callback_token), body, content_type="application/json"
+    )
+
+    stored = refused_and_logged(response)
+    assert stored.result.startswith("The body is not valid JSON")
+    assert stored.body == '{"id": "\ufffd\ufffd"}'
+
+
+def test_a_nul_in_a_receipts_ids_is_dropped_and_the_receipt_applied(
+    client, provider
+) -> None:
+    test = accepted_test_send(provider, LIFECYCLE_ID)
+    payload = loaded("8x8_delivered.json")
+    payload["payload"]["clientMessageId"] = LIFECYCLE_ID[:4] + "\x00" + LIFECYCLE_ID[4:]
+    payload["payload"]["status"]["detail"] = "delivered\x00"
+
+    response = post_json(client, provider.callback_token, payload)
+
+    test.refresh_from_db()
+    assert accepted(response) == 1
+    assert test.delivery_state == "delivered"
+
+
+def test_a_nul_in_a_refused_callback_is_logged_as_a_replacement_character(
+    client, provider
+) -> None:
+    use_mapping(provider, **TWILIO_MAPPING)
+
+    response = client.post(
+        url(provider.callback_token), b"Message\x00Sid=", content_type=FORM
+    )
+
+    stored = refused_and_logged(response)
+    assert stored.body == "Message\ufffdSid="
+
+
+def test_a_nul_quoted_in_the_reason_is_logged_as_a_replacement_character(
+    client, provider
+) -> None:
+    groups = [{"event": "deli\x00vered", "data": [{"ts": 1}]}]
+
+    response = post_json(client, provider.callback_token, groups)
+
+    assert "deli\ufffdvered" in refused_and_logged(response).result
+
+
 # --- the log of callbacks ------------------------------------------------------------
 
 
@@ -760,6 +958,16 @@ def test_it_asks_for_a_sample_when_none_is_pasted(admin_client) -> None:
     answer = propose(admin_client, "   ")
 
     assert answer == {"ok": False, "error": "Paste a sample callback first."}
+
+
+def test_a_sample_nested_past_the_depth_limit_gets_an_error(admin_client) -> None:
+    answer = propose(admin_client, "[" * 100_000 + "]" * 100_000)
+
+    assert answer == {
+        "ok": False,
+        "error": "The sample is refused: The JSON nests more than 32 levels of "
+        "arrays and objects; flatten it.",
+    }
 
 
 @pytest.mark.parametrize(

@@ -244,8 +244,13 @@ def test_it_refuses_a_deactivated_token(post, campaign, token) -> None:
     [
         (b"{not json", "The body is not valid JSON: "),
         (b"", "The body is not valid JSON: "),
-        (b"\xff\xfe\x00", "The body is not valid JSON: "),
-        (b"[" * 100_000, "The body is not valid JSON: "),
+        (b"\xff\xfe\x00", "Byte 3 of the body cannot be read; send UTF-8 JSON."),
+        (b'{"event": "otp\xff"}', "Byte 15 of the body cannot be read"),
+        (b"[" * 60_000, "The body is not accepted: The JSON nests more than 32"),
+        (b'{"a":' * 33 + b"1" + b"}" * 33, "The body is not accepted: The JSON nests"),
+        (b'{"event": NaN}', "The body is not valid JSON: NaN is not a JSON value."),
+        (b'"otp_requested"', "The body must be a JSON object."),
+        (b"null", "The body must be a JSON object."),
         (b'["otp_requested"]', "The body must be a JSON object."),
     ],
 )
@@ -420,13 +425,34 @@ def test_it_answers_409_when_the_campaign_has_no_sender(post) -> None:
     }
 
 
+def test_it_refuses_a_body_over_64_kib_and_sends_nothing(post, campaign) -> None:
+    response = post({**OTP, "properties": {"code": "1", "pad": "x" * 65_536}})
+
+    assert response.status_code == 413
+    assert response.json() == {"error": "The body is larger than 65,536 bytes."}
+    assert not Message.objects.exists()
+
+
+@pytest.mark.parametrize("value", [1e308 * 10, -1e309])
+def test_it_refuses_an_infinite_property(post, campaign, value) -> None:
+    response = post({**OTP, "properties": {"code": value}})
+
+    assert response.status_code == 400
+    assert response.json()["error"] == (
+        "The body is not valid JSON: Infinity is not a JSON value."
+        if value > 0
+        else "The body is not valid JSON: -Infinity is not a JSON value."
+    )
+    assert not Message.objects.exists()
+
+
 def test_it_refuses_a_body_larger_than_django_accepts(post, campaign, settings) -> None:
     settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 100
 
     response = post({**OTP, "properties": {"code": "1" * 200}})
 
     assert response.status_code == 413
-    assert response.json() == {"error": "The body is too large."}
+    assert response.json() == {"error": "The body is larger than 100 bytes."}
 
 
 def test_it_answers_409_when_the_provider_is_archived(post, campaign, provider) -> None:

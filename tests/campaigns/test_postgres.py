@@ -18,6 +18,7 @@ AGAIN_ON_POSTGRES = [
     "tests/campaigns/test_dlr_callback.py",
     "tests/campaigns/test_statements.py",
     "tests/campaigns/test_tracking.py",
+    "tests/campaigns/test_untrusted_input.py",
 ]
 
 

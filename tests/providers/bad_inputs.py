@@ -209,9 +209,25 @@ BASIC_WITHOUT_PASSWORD = pytest.param(
     ),
     id="basic-authentication-without-a-password",
 )
+DEEPEST = "[" * 100_000 + "]" * 100_000
+ONE_LEVEL_TOO_DEEP = json.dumps(
+    {"destination": "$$To", "text": "$$Body", "extra": json.loads("[" * 32 + "]" * 32)}
+)
+
 BAD_INPUTS = [
     *ENDPOINT_INPUTS,
     BASIC_WITHOUT_PASSWORD,
+    *(
+        pytest.param(
+            BadInput(screen, "payload", "too_deep", {"payload": payload}, says=says),
+            id=f"{screen}-payload-{name}",
+        )
+        for screen in ("clevertap", "moengage")
+        for name, payload, says in (
+            ("nested-100000-deep", DEEPEST, "more than 32 levels"),
+            ("nested-33-deep", ONE_LEVEL_TOO_DEEP, "more than 32 levels"),
+        )
+    ),
     pytest.param(
         BadInput(
             "clevertap", "endpoint", "invalid_url", {"endpoint": "sms.example.com/send"}

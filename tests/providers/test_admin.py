@@ -314,6 +314,25 @@ def test_it_keeps_stored_secrets_left_blank_on_edit(admin_client) -> None:
     assert values(provider.headers) == {"X-Api-Secret": HEADER_SECRET}
 
 
+def test_an_edit_with_a_payload_nested_too_deep_keeps_the_stored_one(
+    admin_client,
+) -> None:
+    provider = create(admin_client)
+    stored = provider.payload
+    data = screen_data("clevertap", payload="[" * 100_000 + "]" * 100_000)
+
+    response = admin_client.post(
+        reverse("admin:providers_provider_change", args=[provider.pk]),
+        as_post(data, _save="Save"),
+    )
+
+    assert response.status_code == 200
+    form = response.context["adminform"].form
+    assert error_codes(form, "payload") == ["too_deep"]
+    provider.refresh_from_db()
+    assert provider.payload == stored
+
+
 # --- presets -----------------------------------------------------------------------
 
 PRESET_SLUGS = [preset.slug for preset in presets.PRESETS]
@@ -560,6 +579,24 @@ def test_it_lets_each_type_have_a_default_in_the_sender_changelist(
 
     assert response.status_code == 302
     assert defaults() == {"Alpha", "Charlie"}
+
+
+@pytest.mark.parametrize("provider", ["abc", "1.5", "-", "9" * 30, "99999"])
+def test_a_sender_saved_with_a_provider_no_one_could_choose_gets_the_choice_error(
+    admin_client, senders, provider
+) -> None:
+    alpha = senders[0]
+    data = {"provider": provider, "name": "Renamed", "sender_type": "promotional"}
+
+    response = admin_client.post(
+        reverse("admin:providers_sender_change", args=[alpha.pk]), data
+    )
+
+    assert response.status_code == 200
+    form = response.context["adminform"].form
+    assert error_codes(form, "provider") == ["invalid_choice"]
+    alpha.refresh_from_db()
+    assert (alpha.name, alpha.provider_id) == ("Alpha", senders[1].provider_id)
 
 
 # --- Map automatically, for formats read without a mapping ----------------------------

@@ -24,6 +24,7 @@ from providers.dlr import (
     correlation_note,
     detect_format,
     parse,
+    parse_time,
     propose_mapping,
 )
 
@@ -499,3 +500,58 @@ def test_it_checks_a_clevertap_payload_sends_our_id_as_meta() -> None:
 
 def test_it_says_nothing_of_a_mapped_format() -> None:
     assert correlation_note("mapped", payload="{}", message_id_path="") == ""
+
+
+# --- times no report could mean -------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        1e20,
+        -1,
+        0,
+        float("nan"),
+        float("inf"),
+        float("-inf"),
+        10**400,
+        "1e20",
+        "NaN",
+        "-Infinity",
+        "99999999999999999999",
+        True,
+        "9999-12-31T23:59:59-23:59",
+        "0001-01-01T00:00:00+14:00",
+        "1899-12-31",
+        [1714644933],
+        {"at": 1714644933},
+    ],
+)
+def test_an_absurd_or_unreadable_time_is_no_time(value: Any) -> None:
+    assert parse_time(value) is None
+
+
+@pytest.mark.parametrize(
+    "value", [1714644933, 1714644933000, "1714644933", "2024-05-02T10:15:33Z"]
+)
+def test_a_plausible_time_in_seconds_milliseconds_or_iso_is_read(value: Any) -> None:
+    assert parse_time(value) == at("2024-05-02T10:15:33")
+
+
+def test_an_absurd_smpp_date_is_no_time() -> None:
+    assert parse_time("9913311299", key="done_date") is None
+
+
+def test_a_nul_in_a_reports_text_is_dropped() -> None:
+    payload = {"id": "ab\x00c", "stat": "DELIVRD\x00", "err": "0\x00"}
+    mapping = DlrMapping(
+        id_path="id", status_path="stat", error_code_path="err", values={}
+    )
+
+    _, [update] = parse(payload, mapping=mapping)
+
+    assert (update.message_id, update.raw_status, update.error_code) == (
+        "abc",
+        "DELIVRD",
+        "0",
+    )

@@ -112,6 +112,13 @@ def test_it_accepts_any_2xx_when_no_rule_or_path_is_set(status) -> None:
     assert outcome.diagnosis == f"Accepted by {HOST} ({status})."
 
 
+def test_an_answer_nested_past_the_depth_limit_is_read_as_text() -> None:
+    outcome = judge(200, b"[" * 60_000 + b"]" * 60_000, rules=ANY_2XX)
+
+    assert outcome.category == Category.ACCEPTED
+    assert outcome.response_excerpt.startswith("[[[[")
+
+
 def test_it_accepts_a_non_json_answer_when_nothing_needs_reading() -> None:
     outcome = judge(200, b"OK: queued", rules=ANY_2XX, headers={})
 
