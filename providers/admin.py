@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import re
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -554,6 +555,26 @@ class SenderAdmin(PermittedActionsOnly):
     def get_changelist_formset(self, request: HttpRequest, **kwargs: Any):
         kwargs["formset"] = SenderChangeListFormSet
         return super().get_changelist_formset(request, **kwargs)
+
+    def changelist_view(
+        self, request: HttpRequest, extra_context: dict | None = None
+    ) -> HttpResponse:
+        if request.method == "POST" and "_save" in request.POST:
+            # The admin looks the rows up by the ids posted before any form
+            # checks them, and an id past the key's range fails in the database.
+            pk = Sender._meta.pk
+            posted = [v for k, v in request.POST.items() if LIST_ROW_ID.fullmatch(k)]
+            if not all(holds(pk, value) for value in posted):
+                messages.error(
+                    request,
+                    "Nothing was saved: the list sent back a row that does not "
+                    "exist. Reload the page and save again.",
+                )
+                return redirect(request.get_full_path())
+        return super().changelist_view(request, extra_context)
+
+
+LIST_ROW_ID = re.compile(r"form-\d+-id")
 
 
 @admin.register(TestSend)

@@ -26,6 +26,7 @@ import threading
 import time
 import uuid
 from datetime import UTC, datetime
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.http import HttpRequest, JsonResponse
@@ -37,6 +38,7 @@ from django.views.decorators.http import require_POST
 from . import rendering, transport
 from .encoding import GSM_7, encoding_for
 from .outcomes import ResponseRules
+from .redaction import redact_text
 
 logger = logging.getLogger(__name__)
 
@@ -194,11 +196,14 @@ def post_report(url: object, body: object) -> None:
         headers=(("Content-Type", "application/json"),),
         body=json.dumps(body).encode(),
     )
-    outcome = transport.send(request, rules=ResponseRules())
+    # The callback URL's last part is the provider's callback token: kept out
+    # of the log lines about this post.
+    token = [urlsplit(str(url)).path.rstrip("/").rpartition("/")[2]]
+    outcome = transport.send(request, rules=ResponseRules(), secrets=token)
     if not outcome.accepted:
         logger.warning(
             "sandbox could not post a delivery report to %s: %s",
-            url,
+            redact_text(str(url), token),
             outcome.diagnosis,
         )
 

@@ -12,7 +12,7 @@ from providers.forms import FORMS
 from providers.outcomes import Category, ResponseRules
 from providers.rendering import HttpRequest
 
-from .fake_provider import closed_port
+from .fake_provider import Reply, closed_port, running
 from .formdata import error_codes, screen_data
 from .network import NameServer, connects_recorded, listening, name_server
 
@@ -225,6 +225,23 @@ def test_it_connects_to_the_address_it_checked_without_a_second_lookup(
     assert outcome.category == Category.CONNECTION
     assert dns.asked.count("rebind.smsbridge.test") == 1
     assert attempts == [("93.184.215.14", 8080)]
+
+
+def test_the_host_header_names_the_host_as_written_not_the_checked_address(
+    guard_on, dns, monkeypatch
+) -> None:
+    # Only loopback can answer in a test: here the policy lets it through, so
+    # the request reaching the server shows what a public provider would see.
+    monkeypatch.setattr(transport, "blocked_address", lambda address: False)
+    with running(Reply(200, b"{}")) as server:
+        port = server.url.rstrip("/").rsplit(":", 1)[1]
+        dns.answers["provider.smsbridge.test"] = ["127.0.0.1"]
+        outcome = send_to(f"http://provider.smsbridge.test:{port}/send")
+
+    assert outcome.category == Category.ACCEPTED
+    [received] = server.received
+    assert received.headers["Host"] == f"provider.smsbridge.test:{port}"
+    assert dns.asked.count("provider.smsbridge.test") == 1
 
 
 def test_it_tries_each_checked_address_in_turn(guard_on, dns) -> None:

@@ -695,3 +695,31 @@ def test_the_moengage_screen_accepts_our_message_id_in_the_payload() -> None:
 
     assert form.is_valid(), form.errors
     assert '"clientMessageId": "$$MessageID"' in form.save().payload
+
+
+@pytest.mark.parametrize("junk", ["9" * 30, "abc"])
+def test_a_sender_list_save_with_an_id_no_key_could_hold_changes_nothing(
+    admin_client, senders, junk
+) -> None:
+    data = changelist_post(senders, {"Bravo"})
+    data["form-0-id"] = junk
+
+    response = admin_client.post(SENDERS_URL, data, follow=True)
+
+    assert response.status_code == 200
+    assert defaults() == {"Alpha"}
+    [shown] = [str(m) for m in response.context["messages"]]
+    assert shown.startswith("Nothing was saved: the list sent back a row")
+
+
+def test_a_sender_list_save_with_an_unknown_id_is_refused_on_the_row(
+    admin_client, senders
+) -> None:
+    data = changelist_post(senders, {"Bravo"})
+    data["form-0-id"] = "-1"
+
+    response = admin_client.post(SENDERS_URL, data)
+
+    assert response.status_code == 200
+    assert defaults() == {"Alpha"}
+    assert response.context["cl"].formset.forms[0].errors["id"]

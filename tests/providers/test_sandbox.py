@@ -7,6 +7,7 @@ test_send_test_page.py, where the read timeout cuts it short.
 from __future__ import annotations
 
 import json
+import logging
 import uuid
 from datetime import datetime
 
@@ -354,6 +355,19 @@ def test_it_posts_a_delivery_report_to_a_local_callback_when_allowed(
     assert (received.method, received.path) == ("POST", "/dlr/t-1/")
     assert json.loads(received.body) == {"event": "delivered"}
     assert received.headers["Content-Type"] == "application/json"
+
+
+def test_a_delivery_report_post_keeps_the_callback_token_out_of_the_log(
+    private_endpoints, caplog
+) -> None:
+    private_endpoints(False)
+    caplog.set_level(logging.INFO)
+
+    sandbox.post_report("http://127.0.0.1:9/dlr/cb-token-canary/", {"a": 1})
+
+    logged = "\n".join(r.getMessage() for r in caplog.records)
+    assert "could not post a delivery report" in logged
+    assert "cb-token-canary" not in logged
 
 
 def test_it_never_posts_a_delivery_report_to_a_refused_address(

@@ -14,7 +14,7 @@ from pathlib import Path
 from urllib.parse import quote, quote_plus, urlsplit
 
 import pytest
-from django.contrib.auth.models import Group, User
+from django.contrib.auth.models import User
 from django.db import connection
 from django.test import Client
 from django.urls import reverse
@@ -25,6 +25,7 @@ from providers.models import TestSend as SentTest
 from providers.outcomes import Category
 from providers.roles import FIRST_ROLES
 
+from ..roles import role_group
 from .fake_provider import Reply, running
 from .formdata import as_post, screen_data
 
@@ -127,7 +128,7 @@ def set_up_providers(client: Client, urls: list[str]) -> tuple[Provider, Provide
 
 def staff_client(role: str, *, username: str) -> Client:
     user = User.objects.create_user(username=username, is_staff=True)
-    user.groups.add(Group.objects.get(name=role))
+    user.groups.add(role_group(role))
     client = Client()
     client.force_login(user)
     return client
