@@ -22,7 +22,7 @@ CALLBACK = "https://bridge.example.com/dlr/3q2-bench-token/"
 
 def spec_and_variables():
     from providers import presets
-    from providers.rendering import RequestSpec
+    from providers.outbound.rendering import RequestSpec
 
     preset = presets.BY_SLUG["8x8-clevertap"]
     variables = {
@@ -43,7 +43,7 @@ def spec_and_variables():
 
 
 def messages(count: int) -> list:
-    from providers.rendering import Message
+    from providers.outbound.rendering import Message
 
     plain = "Hi Alex, your ACME order A{:06d} is on its way. Reply STOP to opt out."
     # Every tenth text needs escaping: quotes, a newline, non-ASCII and an emoji.
@@ -86,7 +86,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--number", type=int, default=20)
     options = parser.parse_args(argv)
     common.configure()
-    from providers.rendering import compile_request
+    from providers.outbound.rendering import compile_request
 
     spec, variables = spec_and_variables()
     compiled = compile_request(spec)

@@ -106,7 +106,7 @@ def fake_provider(*, ids: bool = False, max_seconds: float = 600) -> Iterator[st
 def make_provider(*, slug: str, base_url: str, sender_type: str):
     """A provider and its sender, made from a preset through the setup form."""
     from providers import presets
-    from providers.forms import FORMS
+    from providers.forms.setup import FORMS
     from providers.management.commands.seed_demo import form_data
     from providers.models import Provider
 
@@ -173,9 +173,9 @@ def rendered_requests(campaign, *, group_size: int) -> list[Wire]:
     from requests.structures import CaseInsensitiveDict
 
     from campaigns.models import Message
-    from providers.rendering import Message as Outgoing
-    from providers.rendering import compile_request
-    from providers.transport import session
+    from providers.outbound.rendering import Message as Outgoing
+    from providers.outbound.rendering import compile_request
+    from providers.outbound.transport import session
 
     sender = campaign.sender
     compiled = compile_request(sender.provider.request_spec(sender=sender))

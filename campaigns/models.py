@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from providers.dlr import RANK, DeliveryState, StatusUpdate
 from providers.models import Provider, Sender
-from providers.pipeline import Category
+from providers.outbound.pipeline import Category
 
 UNCONFIRMED = Category.UNCONFIRMED.value
 # Why a message failed or was skipped: a send's outcome, or what came after.

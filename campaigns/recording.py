@@ -18,8 +18,8 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import F
 
-from providers.outcomes import Category
-from providers.pipeline import Outcome
+from providers.outbound.outcomes import Category
+from providers.outbound.pipeline import Outcome
 
 from .models import Message
 

@@ -28,8 +28,8 @@ from django.db.models import Q, Subquery
 from django.utils import timezone
 
 from providers.models import Sender
-from providers.pipeline import Message as Outgoing
-from providers.pipeline import Outbound, Outcome
+from providers.outbound.pipeline import Message as Outgoing
+from providers.outbound.pipeline import Outbound, Outcome
 from providers.validators import validate_segment_count
 
 from . import tasks, throttle

@@ -18,4 +18,4 @@ urlpatterns = [
 ]
 
 if settings.SMS_SANDBOX_API_KEY:
-    urlpatterns.append(path("sandbox/", include("providers.sandbox")))
+    urlpatterns.append(path("sandbox/", include("providers.sandbox.urls")))

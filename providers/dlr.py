@@ -15,7 +15,7 @@ from typing import Any
 
 from django.db import models
 
-from .outcomes import dig
+from .outbound.outcomes import dig
 
 
 class DeliveryState(models.TextChoices):

@@ -14,8 +14,8 @@ from django.utils.crypto import constant_time_compare
 from . import crypto, presets, validators
 from .dlr import RANK, DeliveryState, DlrMapping, StatusUpdate
 from .fields import EncryptedTextField
-from .outcomes import Category, Outcome, ResponseRules
-from .rendering import HttpRequest, RequestSpec
+from .outbound.outcomes import Category, Outcome, ResponseRules
+from .outbound.rendering import HttpRequest, RequestSpec
 from .rows import RowValue
 
 MAX_BATCH_SIZE = 1000
@@ -345,7 +345,7 @@ class Provider(models.Model):
         return [RowValue(r.name, r.value, r.secret) for r in manager.all()]
 
     def request_spec(self, *, sender: Sender | None = None) -> RequestSpec:
-        from .spec import build_request_spec
+        from .outbound.spec import build_request_spec
 
         sender = sender or self.primary_sender
         return build_request_spec(
@@ -369,7 +369,7 @@ class Provider(models.Model):
 
     def secret_values(self) -> list[str]:
         """Every secret this provider holds, for masking and redaction."""
-        from .spec import secrets_of
+        from .outbound.spec import secrets_of
 
         kinds = ("variables", "headers", "url_parameters")
         return secrets_of(self, [row for kind in kinds for row in self.rows(kind)])

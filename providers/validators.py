@@ -11,8 +11,8 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 
 from . import encoding
+from .outbound.rendering import control_character
 from .presets import recognise
-from .rendering import control_character
 
 IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 # RFC 9110 token characters.

@@ -21,7 +21,7 @@ from django.urls import reverse
 from campaigns.models import ApiToken, Campaign, Message, OptOut
 from providers.models import Provider, Sender
 from providers.models import TestSend as SentTest
-from providers.outcomes import Category
+from providers.outbound.outcomes import Category
 from providers.roles import MARKETING, ONBOARDING, SUPPORT
 
 from .campaigns.fake_provider import accepted_test_send, campaign_to, connect, numbers

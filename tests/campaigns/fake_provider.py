@@ -20,7 +20,7 @@ from typing import Any
 
 from campaigns.models import AudienceMember, Campaign
 from providers.models import Provider, Sender, TestSend
-from providers.outcomes import Category
+from providers.outbound.outcomes import Category
 
 BATCH_KEY = "msgs"
 ID_KEY = "mid"

@@ -20,13 +20,14 @@ from django.urls import reverse
 from django.utils import timezone
 
 from campaigns.models import DeliveryReport
-from providers import presets, transport
-from providers.forms import FORMS
+from providers import presets
+from providers.forms.setup import FORMS
 from providers.management.commands.seed_demo import form_data
 from providers.models import Provider
 from providers.models import TestSend as SentTest
-from providers.outcomes import Category
-from providers.send_test import send_test_sms
+from providers.outbound import transport
+from providers.outbound.outcomes import Category
+from providers.send_test_sms import send_test_sms
 
 from .fake_provider import accepted_test_send
 

@@ -20,10 +20,10 @@ from campaigns import sending, tracking
 from campaigns.models import Message
 from providers import presets
 from providers.dlr import parse
-from providers.forms import FORMS
+from providers.forms.setup import FORMS
 from providers.models import Provider
-from providers.outcomes import TRANSIENT, Category
-from providers.send_test import send_test_sms
+from providers.outbound.outcomes import TRANSIENT, Category
+from providers.send_test_sms import send_test_sms
 from tests.providers.formdata import preset_data
 
 from .fake_provider import campaign_to, numbers

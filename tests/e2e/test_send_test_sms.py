@@ -14,7 +14,7 @@ from playwright.sync_api import Locator, Page, expect
 
 from providers.models import Provider
 from providers.models import TestSend as SentTest
-from providers.outcomes import Category
+from providers.outbound.outcomes import Category
 
 pytestmark = [
     pytest.mark.e2e,

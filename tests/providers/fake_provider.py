@@ -14,7 +14,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from django.conf import settings
 
 from providers import presets
-from providers.forms import FORMS
+from providers.forms.setup import FORMS
 from providers.management.commands.seed_demo import form_data
 from providers.models import Provider
 

@@ -7,10 +7,10 @@ from __future__ import annotations
 
 import pytest
 
-from providers import transport
-from providers.forms import FORMS
-from providers.outcomes import Category, ResponseRules
-from providers.rendering import HttpRequest
+from providers.forms.setup import FORMS
+from providers.outbound import transport
+from providers.outbound.outcomes import Category, ResponseRules
+from providers.outbound.rendering import HttpRequest
 
 from .fake_provider import Reply, closed_port, running
 from .formdata import error_codes, screen_data

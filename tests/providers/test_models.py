@@ -7,7 +7,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
 from providers.models import Provider, Sender
-from providers.outcomes import ResponseRules
+from providers.outbound.outcomes import ResponseRules
 
 pytestmark = pytest.mark.django_db
 

@@ -9,8 +9,8 @@ from urllib.parse import parse_qsl, urlsplit
 import pytest
 
 from providers import presets
-from providers.forms import FORMS
-from providers.rendering import Message
+from providers.forms.setup import FORMS
+from providers.outbound.rendering import Message
 
 from .formdata import BASIC_PASSWORD, preset_data
 

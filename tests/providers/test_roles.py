@@ -9,10 +9,10 @@ import responses
 from django.contrib.auth.models import Group
 from django.urls import reverse
 
-from providers.forms import ClevertapProviderForm
+from providers.forms.setup import ClevertapProviderForm
 from providers.models import Provider
 from providers.roles import MARKETING, ONBOARDING, SUPPORT
-from providers.send_test import send_test_sms
+from providers.send_test_sms import send_test_sms
 
 if TYPE_CHECKING:
     from providers.models import TestSend

@@ -1,4 +1,4 @@
-"""providers.sandbox: the built-in fake 8x8 answers with 8x8's bodies and codes.
+"""providers.sandbox.views: the built-in fake 8x8 answers with 8x8's bodies and codes.
 
 The slow magic number (+6590000003) is exercised over real HTTP in
 test_send_test_page.py, where the read timeout cuts it short.
@@ -13,7 +13,8 @@ from datetime import datetime
 
 import pytest
 
-from providers import sandbox, transport
+from providers.outbound import transport
+from providers.sandbox import views as sandbox
 
 from .fake_provider import Reply, running
 from .network import connects_recorded, listening
@@ -380,7 +381,7 @@ def test_it_never_posts_a_delivery_report_to_a_refused_address(
 
     assert attempts == []
     assert accepted == 0
-    [warning] = [r for r in caplog.records if r.name == "providers.sandbox"]
+    [warning] = [r for r in caplog.records if r.name == "providers.sandbox.views"]
     assert "127.0.0.1 is a loopback, private or reserved address" in warning.message
 
 
@@ -391,5 +392,5 @@ def test_a_callback_url_that_is_not_a_url_is_logged_not_raised(
 
     sandbox.post_report({"not": "a url"}, {"a": 1})
 
-    [warning] = [r for r in caplog.records if r.name == "providers.sandbox"]
+    [warning] = [r for r in caplog.records if r.name == "providers.sandbox.views"]
     assert "could not post a delivery report" in warning.message

@@ -22,7 +22,7 @@ from django.urls import reverse
 from campaigns.roles import CAMPAIGN_ROLES
 from providers.models import Provider
 from providers.models import TestSend as SentTest
-from providers.outcomes import Category
+from providers.outbound.outcomes import Category
 from providers.roles import FIRST_ROLES
 
 from ..roles import role_group

@@ -14,7 +14,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.http import QueryDict
 
 from providers import presets
-from providers.forms import FORMS
+from providers.forms.setup import FORMS
 from providers.models import Provider
 
 SANDBOX_PROVIDERS = (

@@ -7,7 +7,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from providers.models import Provider
 from providers.phones import to_e164
-from providers.send_test import send_test_sms
+from providers.send_test_sms import send_test_sms
 
 
 class Command(BaseCommand):

@@ -1,0 +1,336 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.db import transaction
+from django.db.models import Count, Q
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import get_object_or_404, redirect
+from django.urls import path, reverse
+from django.utils.html import format_html
+
+from providers import encoding, phones
+from providers.admin.actions import PermittedActionsOnly
+
+from .. import sending
+from ..forms import CampaignForm
+from ..models import AudienceMember, Campaign, DeliveryReport, Message
+from ..stats import campaign_stats
+
+EDITABLE = (Campaign.Status.DRAFT, Campaign.Status.SCHEDULED)
+
+
+@admin.register(Campaign)
+class CampaignAdmin(PermittedActionsOnly):
+    form = CampaignForm
+    list_display = [
+        "name",
+        "kind",
+        "status",
+        "sender_display",
+        "progress",
+        "created_at",
+    ]
+    list_filter = ["status", "kind", "sender_type"]
+    search_fields = ["name", "event_name"]
+    actions = ["launch_selected", "cancel_selected", "retry_failed_selected"]
+    readonly_fields = ["audience_summary", "preview", "launch_problem"]
+    change_form_template = "admin/campaigns/campaign/change_form.html"
+    fieldsets = [
+        (None, {"fields": ["name", "kind", "event_name"]}),
+        ("Sender", {"fields": ["sender_type", "sender"]}),
+        ("Message", {"fields": ["message", "preview"]}),
+        (
+            "Audience",
+            {
+                "fields": [
+                    "audience_file",
+                    "audience_numbers",
+                    "default_country",
+                    "audience_summary",
+                ]
+            },
+        ),
+        ("Schedule", {"fields": ["scheduled_at", "launch_problem"]}),
+    ]
+
+    def get_queryset(self, request: HttpRequest):
+        return (
+            super()
+            .get_queryset(request)
+            .select_related("sender__provider")
+            .annotate(
+                message_count=Count("messages"),
+                done_count=Count(
+                    "messages", filter=Q(messages__status__in=Message.TERMINAL)
+                ),
+            )
+        )
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Campaign | None = None):
+        if obj is not None and obj.status not in EDITABLE:
+            return [
+                "name",
+                "kind",
+                "event_name",
+                "sender_type",
+                "sender",
+                "message",
+                "country_display",
+                "scheduled_at",
+                "audience_summary",
+                "preview",
+                "launch_problem",
+            ]
+        return self.readonly_fields
+
+    def get_fieldsets(self, request: HttpRequest, obj: Campaign | None = None):
+        if obj is not None and obj.status not in EDITABLE:
+            return [
+                (
+                    title,
+                    {
+                        **opts,
+                        "fields": [
+                            "country_display" if f == "default_country" else f
+                            for f in opts["fields"]
+                            if not f.startswith("audience_") or f == "audience_summary"
+                        ],
+                    },
+                )
+                for title, opts in self.fieldsets
+            ]
+        return self.fieldsets
+
+    @transaction.atomic
+    def save_model(
+        self, request: HttpRequest, obj: Campaign, form: CampaignForm, change: bool
+    ):
+        super().save_model(request, obj, form, change)
+        read = form.audience
+        if read is None:
+            return
+        obj.audience.all().delete()
+        AudienceMember.objects.bulk_create(
+            (
+                AudienceMember(campaign=obj, to=to, fields=fields)
+                for to, fields in read.members.items()
+            ),
+            batch_size=5000,
+        )
+        report = f"Audience: {len(read.members)} numbers"
+        if read.duplicates:
+            report += f"; {read.duplicates} duplicates removed"
+        if read.invalid:
+            lines = "; ".join(f"line {n}: {why}" for n, why in read.invalid[:10])
+            more = (
+                f" and {len(read.invalid) - 10} more" if len(read.invalid) > 10 else ""
+            )
+            report += f"; {len(read.invalid)} invalid rows left out ({lines}{more})"
+        messages.info(request, report + ".")
+
+    # --- displays ---------------------------------------------------------------
+
+    @admin.display(description="Sender")
+    def sender_display(self, obj: Campaign) -> str:
+        sender = obj.sender or obj.resolved_sender()
+        return str(sender) if sender else "— no default sender —"
+
+    @admin.display(description="Progress")
+    def progress(self, obj: Campaign) -> str:
+        if obj.status in EDITABLE:
+            return "—"
+        return f"{obj.done_count} / {obj.message_count}"
+
+    @admin.display(description="Default country")
+    def country_display(self, obj: Campaign) -> str:
+        return dict(phones.country_choices()).get(
+            obj.default_country, obj.default_country
+        )
+
+    @admin.display(description="Audience")
+    def audience_summary(self, obj: Campaign) -> str:
+        if obj is None or obj.pk is None:
+            return "—"
+        count = obj.audience.count()
+        first = obj.audience.first()
+        columns = ", ".join(first.fields) if first else ""
+        return f"{count} numbers" + (f"; columns: {columns}" if columns else "")
+
+    @admin.display(description="Preview")
+    def preview(self, obj: Campaign) -> str:
+        if obj is None or obj.pk is None or not obj.message:
+            return "Saved campaigns show the first recipient's message here."
+        first = obj.audience.first()
+        from ..personalise import personalise
+
+        text = (
+            personalise(obj.message, to=first.to, fields=first.fields)
+            if first
+            else obj.message
+        )
+        return format_html(
+            "<div class='campaign-preview'>{}</div><div class='help'>{}</div>",
+            text,
+            encoding.analyse(text).summary,
+        )
+
+    # --- actions and extra pages ----------------------------------------------------
+
+    def get_urls(self):
+        view = self.admin_site.admin_view
+        return [
+            path(
+                "<int:object_id>/progress/",
+                view(self.progress_view),
+                name="campaigns_campaign_progress",
+            ),
+            path(
+                "<int:object_id>/do/<str:action>/",
+                view(self.action_view),
+                name="campaigns_campaign_action",
+            ),
+            *super().get_urls(),
+        ]
+
+    def progress_view(self, request: HttpRequest, object_id: int) -> HttpResponse:
+        campaign = get_object_or_404(Campaign, pk=object_id)
+        if not self.has_view_permission(request, campaign):
+            raise PermissionDenied
+        return JsonResponse(campaign_stats(campaign))
+
+    def action_view(
+        self, request: HttpRequest, object_id: int, action: str
+    ) -> HttpResponse:
+        campaign = get_object_or_404(Campaign, pk=object_id)
+        if request.method != "POST" or action not in ("launch", "cancel", "retry"):
+            return redirect(campaign.get_absolute_url())
+        if not self.has_launch_permission(request):
+            raise PermissionDenied
+        self.run(request, campaign, action)
+        return redirect(campaign.get_absolute_url())
+
+    def run(self, request: HttpRequest, campaign: Campaign, action: str) -> None:
+        try:
+            if action == "launch":
+                queued = sending.launch(campaign=campaign)
+                campaign.refresh_from_db()
+                note = (
+                    f"scheduled for {campaign.scheduled_at:%Y-%m-%d %H:%M}"
+                    if campaign.status == Campaign.Status.SCHEDULED
+                    else f"launched: {queued} messages queued"
+                )
+                self.message_user(request, f"“{campaign}” {note}.", messages.SUCCESS)
+            elif action == "cancel":
+                stopped = sending.cancel(campaign=campaign)
+                self.message_user(
+                    request,
+                    f"“{campaign}” cancelled; {stopped} queued "
+                    "messages will not be sent.",
+                    messages.WARNING,
+                )
+            else:
+                again = sending.retry_failed(campaign=campaign)
+                self.message_user(
+                    request,
+                    f"“{campaign}”: {again} failed messages queued "
+                    "again, with their original message ids.",
+                    messages.SUCCESS,
+                )
+        except sending.LaunchError as err:
+            self.message_user(request, str(err), messages.ERROR)
+
+    def has_launch_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("campaigns.launch_campaign")
+
+    def _run_on(self, request: HttpRequest, queryset, action: str) -> None:
+        for campaign in queryset:
+            self.run(request, campaign, action)
+
+    @admin.action(description="Launch selected campaigns", permissions=["launch"])
+    def launch_selected(self, request: HttpRequest, queryset) -> None:
+        self._run_on(request, queryset, "launch")
+
+    @admin.action(description="Cancel selected campaigns", permissions=["launch"])
+    def cancel_selected(self, request: HttpRequest, queryset) -> None:
+        self._run_on(request, queryset, "cancel")
+
+    @admin.action(
+        description="Retry failed messages of selected campaigns",
+        permissions=["launch"],
+    )
+    def retry_failed_selected(self, request: HttpRequest, queryset) -> None:
+        self._run_on(request, queryset, "retry")
+
+    def render_change_form(
+        self, request, context, add=False, change=False, form_url="", obj=None
+    ):
+        if obj is not None:
+            context["progress_url"] = reverse(
+                "admin:campaigns_campaign_progress", args=[obj.pk]
+            )
+            context["messages_url"] = (
+                reverse("admin:campaigns_message_changelist")
+                + f"?campaign__id__exact={obj.pk}"
+            )
+            context["can_launch"] = self.has_launch_permission(request)
+            context["editable"] = obj.status in EDITABLE
+            context["can_retry"] = sending.retryable(obj).exists()
+        return super().render_change_form(request, context, add, change, form_url, obj)
+
+
+@admin.register(Message)
+class MessageAdmin(PermittedActionsOnly):
+    list_display = [
+        "to",
+        "campaign",
+        "status",
+        "failure_category",
+        "failure_reason",
+        "sent_at",
+        "delivered_at",
+    ]
+    list_filter = ["status", "failure_category", "campaign"]
+    search_fields = ["to", "message_id", "provider_message_id"]
+    list_select_related = ["campaign"]
+    show_full_result_count = False
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(DeliveryReport)
+class DeliveryReportAdmin(PermittedActionsOnly):
+    """Every callback as received, for diagnosing a provider's delivery reports."""
+
+    list_display = ["received_at", "provider", "format", "response_status", "result"]
+    list_filter = ["response_status", "format", "provider"]
+    # The receipt is what the provider was answered, so it may be all it has.
+    search_fields = ["body", "provider__nickname", "receipt"]
+    list_select_related = ["provider"]
+    date_hierarchy = "received_at"
+    fields = [
+        "received_at",
+        "receipt",
+        "provider",
+        "method",
+        "content_type",
+        "format",
+        "response_status",
+        "processed",
+        "unmatched_ids",
+        "result",
+        "body",
+    ]
+    readonly_fields = ["received_at", "receipt"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False

@@ -1,0 +1,131 @@
+"""The live request preview of the setup screens: the exact request that sample
+messages would produce, with every secret masked."""
+
+from __future__ import annotations
+
+from urllib.parse import parse_qsl
+
+from django.http import JsonResponse
+
+from .. import bounded_json, dlr
+from ..forms.setup import ProviderForm
+from ..outbound.redaction import redact_request
+from ..outbound.rendering import Message
+from ..outbound.spec import SAMPLE_MESSAGE, secrets_of, wire_secrets
+
+SECOND_SAMPLE = Message(
+    to="+447700900123",
+    body="A second message, to show how batch records repeat",
+    message_id="sample-message-id-2",
+    campaign_id=SAMPLE_MESSAGE.campaign_id,
+)
+
+
+def preview_response(form: ProviderForm) -> JsonResponse:
+    form.is_valid()
+    compiled = form.compiled
+    if compiled is None:
+        return JsonResponse(
+            {
+                "ok": False,
+                "errors": labelled_errors(form),
+                "fixes": form.fixes_json(),
+                "guide_fix": form.guide_fix(),
+            }
+        )
+    batch = bool(compiled.spec.batch_key)
+    request = compiled.render(
+        [SAMPLE_MESSAGE, SECOND_SAMPLE] if batch else [SAMPLE_MESSAGE]
+    )
+    data = form.cleaned_data
+    rows = [
+        *data.get("variables", []),
+        *data.get("headers", []),
+        *data.get("url_parameters", []),
+    ]
+    secrets = wire_secrets(request, secrets_of(form.unsaved_provider(), rows))
+    shown = redact_request(request, secrets)
+    return JsonResponse(
+        {
+            "ok": True,
+            "request": {
+                "method": shown.method,
+                "url": shown.url,
+                "headers": [list(pair) for pair in shown.headers],
+                "body": shown.body.decode("utf-8", errors="replace"),
+            },
+            "messages": 2 if batch else 1,
+            "errors": labelled_errors(form),
+            "fixes": form.fixes_json(),
+            "guide_fix": form.guide_fix(),
+        }
+    )
+
+
+def labelled_errors(form: ProviderForm) -> dict[str, list[str]]:
+    return {
+        (str(form.fields[name].label) if name in form.fields else "Form"): list(
+            messages
+        )
+        for name, messages in form.errors.items()
+    }
+
+
+UNREADABLE_SAMPLE = (
+    "The sample is neither JSON nor a form or query string (key=value&...); paste "
+    "the callback's body exactly as the provider sent it."
+)
+
+
+def propose_mapping_response(sample: str) -> JsonResponse:
+    """Read a pasted callback (JSON, form or query string); suggest a mapping."""
+    text = sample.strip()
+    if not text:
+        return JsonResponse({"ok": False, "error": "Paste a sample callback first."})
+    try:
+        payload = bounded_json.loads(text)
+    except bounded_json.TooDeep as err:
+        return JsonResponse({"ok": False, "error": f"The sample is refused: {err}"})
+    except ValueError:
+        payload = dict(parse_qsl(text.lstrip("?"), keep_blank_values=True))
+        if not payload:
+            return JsonResponse(
+                {
+                    "ok": False,
+                    "error": "The sample is neither JSON nor a form/query string.",
+                }
+            )
+    kind = dlr.detect_format(payload)
+    if kind != "mapped":
+        return JsonResponse({"ok": True, "format": kind, "mapping": None})
+    mapping = dlr.propose_mapping(payload)
+    if not mapping.usable:
+        return JsonResponse(
+            {
+                "ok": False,
+                "error": "No message id or status field was recognised in the sample; "
+                "fill in the fields by hand.",
+            }
+        )
+    status = dlr.dig(
+        payload[0] if isinstance(payload, list) else payload, mapping.status_path
+    )
+    return JsonResponse(
+        {
+            "ok": True,
+            "format": kind,
+            "mapping": {
+                "dlr_id_path": mapping.id_path,
+                "dlr_provider_id_path": mapping.provider_id_path,
+                "dlr_status_path": mapping.status_path,
+                "dlr_error_code_path": mapping.error_code_path,
+                "dlr_description_path": mapping.description_path,
+                "dlr_timestamp_path": mapping.timestamp_path,
+                "dlr_status_values": "\n".join(
+                    f"{k} = {v}" for k, v in mapping.values.items()
+                ),
+            },
+            "sample_status": "" if status is None else str(status),
+            "sample_state": mapping.state_for(str(status or "")),
+        }
+    )

@@ -1,0 +1,76 @@
+"""The one outbound pipeline: a provider and a sender, messages in, one outcome
+per message out.
+
+Send Test SMS, campaigns and event-triggered sends all go through it, so a
+provider's answer is read the same way everywhere: the request is compiled
+once, rendered per message or per batch, sent by transport, and its answer read
+record by record (outcomes.read_records).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import replace
+
+from ..models import Provider, Sender
+from . import transport
+from .outcomes import Category, Outcome, read_records
+from .redaction import redact_request, redact_text
+from .rendering import HttpRequest, Message, TemplateError, compile_request
+from .spec import wire_secrets
+
+__all__ = ["Category", "Message", "Outbound", "Outcome", "TemplateError"]
+
+
+class Outbound:
+    """A provider ready to send as one sender.
+
+    Raises TemplateError when the provider's saved configuration no longer
+    compiles, so nothing half-rendered ever leaves.
+    """
+
+    def __init__(self, provider: Provider, sender: Sender | None) -> None:
+        self.provider = provider
+        self.compiled = compile_request(provider.request_spec(sender=sender))
+        self.rules = provider.response_rules()
+        self.secrets = provider.secret_values()
+        self.batch_size = provider.batch_size if provider.batch_enabled else 1
+
+    def batches(self, messages: Sequence[Message]) -> Iterator[Sequence[Message]]:
+        """The messages grouped as requests will carry them."""
+        for start in range(0, len(messages), self.batch_size):
+            yield messages[start : start + self.batch_size]
+
+    def render(self, messages: Sequence[Message]) -> HttpRequest:
+        return self.compiled.render(messages)
+
+    def shown(self, request: HttpRequest) -> HttpRequest:
+        """The request with every secret masked, to store or display."""
+        return redact_request(request, wire_secrets(request, self.secrets))
+
+    def send(
+        self, messages: Sequence[Message], *, request: HttpRequest | None = None
+    ) -> list[Outcome]:
+        """Send one request carrying these messages; an outcome for each, in order."""
+        try:
+            request = request or self.render(messages)
+        except TemplateError as err:
+            # A value that cannot go on the wire fails these messages for good;
+            # sending it again would meet the same refusal.
+            return [Outcome.failure(Category.INVALID, err.message)] * len(messages)
+        secrets = wire_secrets(request, self.secrets)
+        answer = transport.send(request, rules=self.rules, secrets=secrets)
+        found = read_records(
+            answer, rules=self.rules, message_ids=[m.message_id for m in messages]
+        )
+        if all(outcome is answer for outcome in found):
+            return found  # already redacted by transport
+        # Reasons read from the answer may quote a secret the provider echoed.
+        return [redacted(outcome, secrets) for outcome in found]
+
+
+def redacted(outcome: Outcome, secrets: list[str]) -> Outcome:
+    diagnosis = redact_text(outcome.diagnosis, secrets)
+    if diagnosis == outcome.diagnosis:
+        return outcome
+    return replace(outcome, diagnosis=diagnosis)

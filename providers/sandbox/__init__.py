@@ -1,0 +1,1 @@
+"""The built-in fake 8x8 that `make run` points its demo providers at."""
