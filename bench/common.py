@@ -105,30 +105,17 @@ def fake_provider(*, ids: bool = False, max_seconds: float = 600) -> Iterator[st
 
 def make_provider(*, slug: str, base_url: str, sender_type: str):
     """A provider and its sender, made from a preset through the setup form."""
-    from providers import presets
-    from providers.forms.setup import FORMS
-    from providers.management.commands.seed_demo import form_data
-    from providers.models import Provider
+    from providers.sandbox.demo import provider_from_preset
 
-    preset = presets.BY_SLUG[slug]
-    initial = preset.initial()
-    initial["endpoint"] = initial["endpoint"].replace("https://sms.8x8.com", base_url)
-    values = {"subAccountId": "bench-account", "apiKey": secrets.token_urlsafe(24)}
-    for row in initial["variables"]:
-        row["value"] = values[row["name"]]
-    initial.setdefault("rate_limit", 0)  # no limit: the figure is smsbridge's own
-    initial.update(
+    provider = provider_from_preset(
+        slug,
+        base_url=base_url,
+        values={"subAccountId": "bench-account", "apiKey": secrets.token_urlsafe(24)},
         nickname=f"{slug} bench",
-        sender_name=f"{slug} bench",
-        sender_id="ACME",
         sender_type=sender_type,
-        is_default=True,
-        is_active=True,
+        sender_id="ACME",
+        rate_limit=0,  # no limit: the figure is smsbridge's own
     )
-    form = FORMS[preset.screen](form_data(initial), instance=Provider())
-    if not form.is_valid():
-        raise RuntimeError(f"the {slug} preset did not validate: {form.errors}")
-    provider = form.save()
     return provider, provider.senders.get()
 
 
@@ -175,10 +162,11 @@ def rendered_requests(campaign, *, group_size: int) -> list[Wire]:
     from campaigns.models import Message
     from providers.outbound.rendering import Message as Outgoing
     from providers.outbound.rendering import compile_request
+    from providers.outbound.spec import request_spec
     from providers.outbound.transport import session
 
     sender = campaign.sender
-    compiled = compile_request(sender.provider.request_spec(sender=sender))
+    compiled = compile_request(request_spec(sender.provider, sender=sender))
     rows = [
         Outgoing(to=to, body=body, message_id=mid, campaign_id=str(campaign.pk))
         for to, body, mid in Message.objects.filter(campaign=campaign)

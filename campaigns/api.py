@@ -18,13 +18,13 @@ from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 
 from providers import bounded_json
+from providers.phones import international
 
 from .events import (
     CampaignNotSendable,
     MessageTooLong,
     MissingProperties,
     UnknownEvent,
-    international,
     trigger_event,
 )
 from .models import ApiToken, Message

@@ -11,12 +11,10 @@ import uuid
 from collections.abc import Mapping
 from typing import Any
 
-import phonenumbers
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from providers.models import Sender
-from providers.phones import to_e164
 from providers.validators import validate_segment_count
 
 from . import tasks
@@ -164,39 +162,3 @@ def skipped_fields(sender: Sender, *, opted_out: bool) -> dict[str, Any]:
 def wake(campaign_id: int) -> None:
     # After commit, so the worker finds the row it is woken for.
     transaction.on_commit(lambda: tasks.wake(campaign_id))
-
-
-def international(number: str, *, country: str = "") -> str:
-    """An event's or opt-out's number in E.164.
-
-    Without `country` the number must carry its country code (+6591234567): an
-    API caller may serve many countries, so no default region is guessed.
-    """
-    number = number.strip()
-    if country:
-        if country.upper() not in phonenumbers.SUPPORTED_REGIONS:
-            raise ValidationError(
-                "“%(country)s” is not a country code; use a two-letter ISO code "
-                "such as SG.",
-                code="invalid_country",
-                params={"country": country},
-            )
-        return to_e164(number, country.upper())
-    if not number.startswith("+"):
-        raise ValidationError(
-            "“%(number)s” has no country code; write it in international format "
-            "with a leading + (e.g. +6591234567).",
-            code="no_country_code",
-            params={"number": number},
-        )
-    return to_e164(number, region_of(number))
-
-
-def region_of(number: str) -> str:
-    # to_e164 names the region's calling code in its errors, so pass the region
-    # the number itself claims rather than a placeholder.
-    try:
-        parsed = phonenumbers.parse(number, None)
-    except phonenumbers.NumberParseException:
-        return "ZZ"
-    return phonenumbers.region_code_for_country_code(parsed.country_code)

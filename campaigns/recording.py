@@ -12,7 +12,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from itertools import groupby
 from operator import attrgetter
-from typing import TYPE_CHECKING
+from typing import NamedTuple
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -23,10 +23,21 @@ from providers.outbound.pipeline import Outcome
 
 from .models import Message
 
-if TYPE_CHECKING:
-    from .sending import Claimed
-
 Status = Message.Status
+
+
+class Claimed(NamedTuple):
+    """A claimed message, as much of it as sending and recording need."""
+
+    pk: int
+    campaign_id: int
+    sender_id: int | None
+    message_id: str
+    to: str
+    body: str
+    attempts: int  # finished before this one
+    claim: str
+    maybe_sent: bool
 
 
 def record(

@@ -19,7 +19,6 @@ from datetime import datetime, timedelta
 from functools import partial
 from itertools import groupby
 from operator import attrgetter
-from typing import NamedTuple
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -37,7 +36,7 @@ from .bulk import insert_rows
 from .inflight import as_they_return
 from .models import Campaign, Message, OptOut
 from .personalise import fields_in, missing_fields, personalise
-from .recording import record
+from .recording import Claimed, record
 
 Status = Message.Status
 logger = logging.getLogger(__name__)
@@ -258,20 +257,6 @@ def claim(*, campaign_id: int, limit: int, now: datetime) -> list[Claimed]:
         .values_list(*Claimed._fields)
     )
     return [Claimed(*row) for row in rows]
-
-
-class Claimed(NamedTuple):
-    """A claimed message, as much of it as sending and recording need."""
-
-    pk: int
-    campaign_id: int
-    sender_id: int | None
-    message_id: str
-    to: str
-    body: str
-    attempts: int  # finished before this one
-    claim: str
-    maybe_sent: bool
 
 
 def work(*, campaign_id: int) -> int:

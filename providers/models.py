@@ -15,7 +15,7 @@ from . import crypto, presets, validators
 from .dlr import RANK, DeliveryState, DlrMapping, StatusUpdate
 from .fields import EncryptedTextField
 from .outbound.outcomes import Category, Outcome, ResponseRules
-from .outbound.rendering import HttpRequest, RequestSpec
+from .outbound.rendering import HttpRequest
 from .rows import RowValue
 
 MAX_BATCH_SIZE = 1000
@@ -344,18 +344,6 @@ class Provider(models.Model):
         manager = getattr(self, kind)
         return [RowValue(r.name, r.value, r.secret) for r in manager.all()]
 
-    def request_spec(self, *, sender: Sender | None = None) -> RequestSpec:
-        from .outbound.spec import build_request_spec
-
-        sender = sender or self.primary_sender
-        return build_request_spec(
-            self,
-            headers=self.rows("headers"),
-            url_parameters=self.rows("url_parameters"),
-            variables=self.rows("variables"),
-            sender_id=sender.sender_id if sender else "",
-        )
-
     def response_rules(self) -> ResponseRules:
         values = (v.strip() for v in self.response_rule_values.split(","))
         return ResponseRules(
@@ -366,13 +354,6 @@ class Provider(models.Model):
             accepted_count_path=self.accepted_count_path.strip(),
             record_id_path=self.record_id_path.strip(),
         )
-
-    def secret_values(self) -> list[str]:
-        """Every secret this provider holds, for masking and redaction."""
-        from .outbound.spec import secrets_of
-
-        kinds = ("variables", "headers", "url_parameters")
-        return secrets_of(self, [row for kind in kinds for row in self.rows(kind)])
 
 
 class KeyValueRow(models.Model):

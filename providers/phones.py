@@ -40,3 +40,39 @@ def to_e164(number: str, region: str) -> str:
             params={"number": number, "code": code},
         )
     return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+
+
+def international(number: str, *, country: str = "") -> str:
+    """An event's or opt-out's number in E.164.
+
+    Without `country` the number must carry its country code (+6591234567): an
+    API caller may serve many countries, so no default region is guessed.
+    """
+    number = number.strip()
+    if country:
+        if country.upper() not in phonenumbers.SUPPORTED_REGIONS:
+            raise ValidationError(
+                "“%(country)s” is not a country code; use a two-letter ISO code "
+                "such as SG.",
+                code="invalid_country",
+                params={"country": country},
+            )
+        return to_e164(number, country.upper())
+    if not number.startswith("+"):
+        raise ValidationError(
+            "“%(number)s” has no country code; write it in international format "
+            "with a leading + (e.g. +6591234567).",
+            code="no_country_code",
+            params={"number": number},
+        )
+    return to_e164(number, region_of(number))
+
+
+def region_of(number: str) -> str:
+    # to_e164 names the region's calling code in its errors, so pass the region
+    # the number itself claims rather than a placeholder.
+    try:
+        parsed = phonenumbers.parse(number, None)
+    except phonenumbers.NumberParseException:
+        return "ZZ"
+    return phonenumbers.region_code_for_country_code(parsed.country_code)

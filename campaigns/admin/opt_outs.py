@@ -6,8 +6,8 @@ from django import forms
 from django.contrib import admin
 
 from providers.admin.actions import PermittedActionsOnly
+from providers.phones import international
 
-from ..events import international
 from ..models import OptOut
 
 

@@ -20,8 +20,7 @@ from ..dlr import DeliveryState
 from ..models import Provider, Sender, TestSend
 from ..outbound.outcomes import Category
 from ..send_test_sms import record_invalid_input, send_test_sms
-from . import correlation
-from .correlation import Proposal
+from .correlation import Proposal, is_likely_path, propose, unmatched_reason
 
 FINAL_STATES = (DeliveryState.DELIVERED, DeliveryState.FAILED)
 # How many of the provider's latest callbacks are read for one that matched nothing.
@@ -175,7 +174,7 @@ def correlate(provider: Provider, test: TestSend) -> str:
     preset = presets.recognise(provider.endpoint)
     if preset is None or not preset.message_id_path:
         return ""
-    found = correlation.propose(test.response_excerpt, paths=(preset.message_id_path,))
+    found = propose(test.response_excerpt, paths=(preset.message_id_path,))
     if found is None:
         return ""
     adopt(provider, test, found)
@@ -190,7 +189,7 @@ def id_proposal(provider: Provider, test: TestSend) -> Proposal | None:
     """A likely provider message id in an accepted test's answer, to offer."""
     if not needs_id_path(provider, test):
         return None
-    return correlation.propose(test.response_excerpt)
+    return propose(test.response_excerpt)
 
 
 def adopt(provider: Provider, test: TestSend, found: Proposal) -> None:
@@ -208,9 +207,7 @@ def use_message_id(
     """The one-click answer to the proposal on the result."""
     path = request.POST.get("path", "")
     found = (
-        correlation.propose(test.response_excerpt, paths=(path,))
-        if correlation.is_likely_path(path)
-        else None
+        propose(test.response_excerpt, paths=(path,)) if is_likely_path(path) else None
     )
     if found is None:
         messages.error(
@@ -246,7 +243,7 @@ def unmatched_report(provider: Provider, test: TestSend) -> str:
             "message id was known, and matched nothing; send a new test to see the "
             "next one land."
         )
-    why = correlation.unmatched_reason(
+    why = unmatched_reason(
         message_id_path=provider.message_id_path,
         payload=provider.payload,
         proposal=id_proposal(provider, test),

@@ -17,7 +17,7 @@ from . import transport
 from .outcomes import Category, Outcome, read_records
 from .redaction import redact_request, redact_text
 from .rendering import HttpRequest, Message, TemplateError, compile_request
-from .spec import wire_secrets
+from .spec import request_spec, saved_secrets, wire_secrets
 
 __all__ = ["Category", "Message", "Outbound", "Outcome", "TemplateError"]
 
@@ -31,9 +31,9 @@ class Outbound:
 
     def __init__(self, provider: Provider, sender: Sender | None) -> None:
         self.provider = provider
-        self.compiled = compile_request(provider.request_spec(sender=sender))
+        self.compiled = compile_request(request_spec(provider, sender=sender))
         self.rules = provider.response_rules()
-        self.secrets = provider.secret_values()
+        self.secrets = saved_secrets(provider)
         self.batch_size = provider.batch_size if provider.batch_enabled else 1
 
     def batches(self, messages: Sequence[Message]) -> Iterator[Sequence[Message]]:

@@ -10,7 +10,7 @@ from ..rows import RowValue
 from .rendering import HttpRequest, Message, RequestSpec
 
 if TYPE_CHECKING:
-    from ..models import Provider
+    from ..models import Provider, Sender
 
 # Headers whose value is a credential, whether or not its row is marked secret.
 AUTH_HEADERS = frozenset({"authorization", "proxy-authorization"})
@@ -22,6 +22,25 @@ SAMPLE_MESSAGE = Message(
     message_id="sample-message-id",
     campaign_id="sample-campaign",
 )
+
+
+def request_spec(provider: Provider, *, sender: Sender | None = None) -> RequestSpec:
+    """The request spec of a saved provider, sending as `sender` (its first
+    sender when None)."""
+    sender = sender or provider.primary_sender
+    return build_request_spec(
+        provider,
+        headers=provider.rows("headers"),
+        url_parameters=provider.rows("url_parameters"),
+        variables=provider.rows("variables"),
+        sender_id=sender.sender_id if sender else "",
+    )
+
+
+def saved_secrets(provider: Provider) -> list[str]:
+    """Every secret a saved provider holds, for masking and redaction."""
+    kinds = ("variables", "headers", "url_parameters")
+    return secrets_of(provider, [row for kind in kinds for row in provider.rows(kind)])
 
 
 def build_request_spec(

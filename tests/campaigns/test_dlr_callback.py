@@ -22,11 +22,11 @@ from django.utils import timezone
 from campaigns.models import DeliveryReport
 from providers import presets
 from providers.forms.setup import FORMS
-from providers.management.commands.seed_demo import form_data
 from providers.models import Provider
 from providers.models import TestSend as SentTest
 from providers.outbound import transport
 from providers.outbound.outcomes import Category
+from providers.sandbox.demo import form_data
 from providers.send_test_sms import send_test_sms
 
 from .fake_provider import accepted_test_send

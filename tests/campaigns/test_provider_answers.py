@@ -23,6 +23,7 @@ from providers.dlr import parse
 from providers.forms.setup import FORMS
 from providers.models import Provider
 from providers.outbound.outcomes import TRANSIENT, Category
+from providers.outbound.spec import saved_secrets
 from providers.send_test_sms import send_test_sms
 from tests.providers.formdata import preset_data
 
@@ -74,7 +75,7 @@ def replay(
 
 
 def secret_of(provider: Provider) -> str:
-    (secret,) = provider.secret_values()
+    (secret,) = saved_secrets(provider)
     return secret
 
 

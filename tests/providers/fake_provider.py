@@ -13,10 +13,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from django.conf import settings
 
-from providers import presets
-from providers.forms.setup import FORMS
-from providers.management.commands.seed_demo import form_data
 from providers.models import Provider
+from providers.sandbox.demo import provider_from_preset
 
 
 @dataclass(frozen=True)
@@ -142,25 +140,13 @@ def sandbox_provider(
     sender_type: str = "transactional",
 ) -> Provider:
     """A provider made from a preset through its setup form, as seed_demo does."""
-    preset = presets.BY_SLUG[slug]
-    initial = preset.initial()
-    initial["endpoint"] = initial["endpoint"].replace(
-        "https://sms.8x8.com", f"{base_url}/sandbox"
-    )
-    values = {
-        "subAccountId": "demo-account",
-        "apiKey": settings.SMS_SANDBOX_API_KEY if api_key is None else api_key,
-    }
-    for row in initial["variables"]:
-        row["value"] = values[row["name"]]
-    initial.update(
+    return provider_from_preset(
+        slug,
+        base_url=f"{base_url}/sandbox",
+        values={
+            "subAccountId": "demo-account",
+            "apiKey": settings.SMS_SANDBOX_API_KEY if api_key is None else api_key,
+        },
         nickname=nickname,
-        sender_name=nickname,
-        sender_id="smsbridge",
         sender_type=sender_type,
-        is_default=True,
-        is_active=True,
     )
-    form = FORMS[preset.screen](form_data(initial), instance=Provider())
-    assert form.is_valid(), form.errors
-    return form.save()

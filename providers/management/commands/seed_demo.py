@@ -11,34 +11,15 @@ import secrets
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
-from django.http import QueryDict
 
 from providers import presets
-from providers.forms.setup import FORMS
 from providers.models import Provider
+from providers.sandbox.demo import provider_from_preset
 
 SANDBOX_PROVIDERS = (
     ("8x8 sandbox (CleverTap style)", "8x8-clevertap", "transactional"),
     ("8x8 sandbox (MoEngage style)", "8x8-moengage", "promotional"),
 )
-
-
-def form_data(initial: dict) -> QueryDict:
-    """A setup screen's POST data from initial values (rows as parallel lists)."""
-    data = QueryDict(mutable=True)
-    for key, value in initial.items():
-        if isinstance(value, list):
-            data.setlist(f"{key}-name", [row["name"] for row in value])
-            data.setlist(f"{key}-value", [row["value"] for row in value])
-            data.setlist(
-                f"{key}-secret", ["1" if row["secret"] else "0" for row in value]
-            )
-        elif isinstance(value, bool):
-            if value:
-                data[key] = "on"
-        else:
-            data[key] = str(value)
-    return data
 
 
 class Command(BaseCommand):
@@ -53,9 +34,7 @@ class Command(BaseCommand):
         password = self.ensure_admin()
         if settings.SMS_SANDBOX_API_KEY:
             for nickname, slug, sender_type in SANDBOX_PROVIDERS:
-                self.ensure_sandbox_provider(
-                    nickname, presets.BY_SLUG[slug], sender_type, url
-                )
+                self.ensure_sandbox_provider(nickname, slug, sender_type, url)
         self.stdout.write(
             self.style.SUCCESS(f"\nsmsbridge is starting at {url}/admin/")
         )
@@ -80,36 +59,30 @@ class Command(BaseCommand):
         user.save()
         return password
 
-    def ensure_sandbox_provider(self, nickname, preset, sender_type, url) -> None:
+    def ensure_sandbox_provider(self, nickname, slug, sender_type, url) -> None:
         if Provider.objects.filter(nickname__iexact=nickname).exists():
             return
-        initial = preset.initial()
-        initial["endpoint"] = initial["endpoint"].replace(
-            "https://sms.8x8.com", f"{url}/sandbox"
-        )
-        values = {
-            "subAccountId": "demo-account",
-            "apiKey": settings.SMS_SANDBOX_API_KEY,
-        }
-        for row in initial["variables"]:
-            row["value"] = values[row["name"]]
-        if preset.screen == "moengage":
+        changes = {}
+        payload = presets.BY_SLUG[slug].initial()["payload"]
+        if presets.BY_SLUG[slug].screen == "moengage":
             # 8x8 posts delivery reports to dlrCallbackUrl when a message names one.
-            initial["payload"] = initial["payload"].replace(
+            changes["payload"] = payload.replace(
                 '"text": "Moesms_message"',
                 '"text": "Moesms_message",\n  "clientMessageId": "$$MessageID",\n'
                 '  "dlrCallbackUrl": "{callback_url}"',
             )
-        initial.update(
-            nickname=nickname,
-            sender_name=nickname,
-            sender_id="smsbridge",
-            sender_type=sender_type,
-            is_default=True,
-            is_active=True,
-        )
-        form = FORMS[preset.screen](form_data(initial), instance=Provider())
-        if not form.is_valid():
-            raise CommandError(f"Could not create {nickname}: {form.errors.as_text()}")
-        form.save()
+        try:
+            provider_from_preset(
+                slug,
+                base_url=f"{url}/sandbox",
+                values={
+                    "subAccountId": "demo-account",
+                    "apiKey": settings.SMS_SANDBOX_API_KEY,
+                },
+                nickname=nickname,
+                sender_type=sender_type,
+                **changes,
+            )
+        except ValueError as err:
+            raise CommandError(f"Could not create {err}") from err
         self.stdout.write(f"Created provider “{nickname}” on the sandbox.")

@@ -13,8 +13,8 @@ from django.urls import reverse
 
 from providers import presets
 from providers.forms.setup import FORMS
-from providers.management.commands.seed_demo import form_data
 from providers.models import Provider, Sender
+from providers.sandbox.demo import form_data
 
 from ..bad_inputs import (
     BAD_INPUTS,

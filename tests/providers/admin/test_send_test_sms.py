@@ -18,13 +18,13 @@ from django.db import transaction
 from django.urls import reverse
 
 from providers.crypto import mask
-from providers.management.commands.seed_demo import form_data
 from providers.models import Provider
 from providers.models import TestSend as SentTest
 from providers.outbound import transport
 from providers.outbound.outcomes import Category
 from providers.presets import BY_SLUG
 from providers.roles import FIRST_ROLES, MARKETING, SUPPORT
+from providers.sandbox.demo import form_data
 
 from ..fake_provider import sandbox_provider
 
