@@ -149,8 +149,7 @@ def message_fields(
 
 
 def skipped_fields(sender: Sender, *, opted_out: bool) -> dict[str, Any]:
-    # Opt-outs bind promotional senders only: an OTP must reach everyone.
-    if opted_out and sender.sender_type == Sender.SenderType.PROMOTIONAL:
+    if opted_out and sender.honours_opt_outs:
         return {
             "status": Message.Status.SKIPPED,
             "failure_category": "opted_out",

@@ -171,7 +171,7 @@ def within_limit(to: str, text: str) -> str:
 
 def opted_out(campaign: Campaign, sender) -> set[str]:
     """Numbers a promotional campaign must skip; transactional ones skip none."""
-    if sender.sender_type != sender.SenderType.PROMOTIONAL:
+    if not sender.honours_opt_outs:
         return set()
     numbers = campaign.audience.values_list("to", flat=True)
     return set(

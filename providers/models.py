@@ -513,6 +513,11 @@ class Sender(models.Model):
         # only constraint on sender_type alone; excluding the field skips it).
         super().validate_constraints({*(exclude or ()), "sender_type"})
 
+    @property
+    def honours_opt_outs(self) -> bool:
+        """Opt-outs bind promotional senders only: an OTP must reach everyone."""
+        return self.sender_type == self.SenderType.PROMOTIONAL
+
     def quiet_until(self, moment: datetime) -> datetime | None:
         """When the quiet hours around `moment` end, or None outside them."""
         if self.sender_type != self.SenderType.PROMOTIONAL:
