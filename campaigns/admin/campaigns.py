@@ -308,7 +308,8 @@ class CampaignAdmin(PermittedActionsOnly):
         choices = super().get_action_choices(request, *args, **kwargs)
         if request.method == "POST":
             return choices
-        listed = self.get_queryset(request).filter(**self.status_filter(request))
+        # Not get_queryset(): its message counts would join every message.
+        listed = Campaign.objects.filter(**self.status_filter(request))
         offered = {LIST_ACTIONS[action] for action in applicable.offered(listed)}
         left_out = set(LIST_ACTIONS.values()) - offered
         return [(name, label) for name, label in choices if name not in left_out]
