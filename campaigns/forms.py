@@ -7,6 +7,7 @@ from django import forms
 from django.core.exceptions import ValidationError
 
 from providers import phones, validators
+from providers.models import Sender
 
 from . import audience as audience_reader
 from .models import Campaign
@@ -14,6 +15,18 @@ from .personalise import fields_in, missing_fields, personalise
 
 # Rows named one by one when a personalised message is too long; the rest counted.
 REPORTED_ROWS = 5
+
+
+def default_sender_type() -> str:
+    """The model's default type if it has a default sender, else a type that has
+    one: a campaign left on a type with no sender could not be launched."""
+    preferred = Campaign._meta.get_field("sender_type").default
+    with_default = set(
+        Sender.objects.filter(is_default=True).values_list("sender_type", flat=True)
+    )
+    if preferred in with_default or not with_default:
+        return preferred
+    return sorted(with_default)[0]
 
 
 class CampaignForm(forms.ModelForm):
@@ -56,6 +69,8 @@ class CampaignForm(forms.ModelForm):
             )
         if "message" in self.fields:
             self.fields["message"].widget.attrs["id"] = "id_message"
+        if "sender_type" in self.fields and self.instance.pk is None:
+            self.fields["sender_type"].initial = default_sender_type()
 
     def clean_message(self) -> str:
         message = self.cleaned_data["message"]

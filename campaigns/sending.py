@@ -486,12 +486,15 @@ def cancel(*, campaign: Campaign) -> int:
         )
 
 
+# Undelivered messages did reach the provider, and an unconfirmed one may have
+# been accepted: sending either again could reach the recipient twice.
+NEVER_RETRIED = ("undelivered", "opted_out", "unconfirmed")
+
+
 def retryable(campaign: Campaign):
-    """Failed sends worth another try; undelivered messages did reach the provider."""
+    """Failed sends worth another try."""
     return campaign.messages.filter(status=Status.FAILED).exclude(
-        # An unconfirmed message may have been accepted: sending it again could
-        # reach the recipient twice.
-        failure_category__in=["undelivered", "opted_out", "unconfirmed"]
+        failure_category__in=NEVER_RETRIED
     )
 
 

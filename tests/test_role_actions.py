@@ -64,7 +64,8 @@ def campaign_button(action: str) -> Callable[[Client, Campaign], bool]:
         page = client.get(
             reverse("admin:campaigns_campaign_change", args=[campaign.pk])
         )
-        return f'data-action="{action}"' in page.content.decode()
+        # Hidden buttons stand ready for the progress panel to show them.
+        return f'<li data-offered-while="{action}">' in page.content.decode()
 
     return offered
 
@@ -159,8 +160,10 @@ def campaign_added(client: Client, _: object):
 
 def campaign_do(action: str) -> Callable[[Client, Campaign], object]:
     def run(client: Client, campaign: Campaign):
+        # A launch as confirmed; cancel and retry ignore the confirmation.
         return client.post(
-            reverse("admin:campaigns_campaign_action", args=[campaign.pk, action])
+            reverse("admin:campaigns_campaign_action", args=[campaign.pk, action]),
+            {"confirm": "yes"},
         )
 
     return run
@@ -202,7 +205,7 @@ def campaign_action(
             f"{action} (menu)",
             MARKETING_ONLY,
             setup,
-            lambda c, x: post_action(c, Campaign, menu, x.pk),
+            lambda c, x: post_action(c, Campaign, menu, x.pk, confirm="yes"),
             done,
             lambda c, _: offered_in_menu(c, Campaign, menu),
         ),

@@ -3,23 +3,30 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import admin, messages
-from django.core.exceptions import PermissionDenied
+from django.contrib.admin import helpers
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.db.models import Count, Q
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.urls import path, reverse
-from django.utils.html import format_html
 
-from providers import encoding, phones
+from providers import phones
 from providers.admin.actions import PermittedActionsOnly
 
 from .. import sending
 from ..forms import CampaignForm
 from ..models import AudienceMember, Campaign, DeliveryReport, Message
 from ..stats import campaign_stats
+from . import applicable, composer
 
 EDITABLE = (Campaign.Status.DRAFT, Campaign.Status.SCHEDULED)
+# The changelist action of each of applicable.ACTIONS.
+LIST_ACTIONS = {
+    "launch": "launch_selected",
+    "cancel": "cancel_selected",
+    "retry": "retry_failed_selected",
+}
 
 
 @admin.register(Campaign)
@@ -38,6 +45,8 @@ class CampaignAdmin(PermittedActionsOnly):
     actions = ["launch_selected", "cancel_selected", "retry_failed_selected"]
     readonly_fields = ["audience_summary", "preview", "launch_problem"]
     change_form_template = "admin/campaigns/campaign/change_form.html"
+    # The campaign's URL is this very page; "View on site" would only reload it.
+    view_on_site = False
     fieldsets = [
         (None, {"fields": ["name", "kind", "event_name"]}),
         ("Sender", {"fields": ["sender_type", "sender"]}),
@@ -161,21 +170,7 @@ class CampaignAdmin(PermittedActionsOnly):
 
     @admin.display(description="Preview")
     def preview(self, obj: Campaign) -> str:
-        if obj is None or obj.pk is None or not obj.message:
-            return "Saved campaigns show the first recipient's message here."
-        first = obj.audience.first()
-        from ..personalise import personalise
-
-        text = (
-            personalise(obj.message, to=first.to, fields=first.fields)
-            if first
-            else obj.message
-        )
-        return format_html(
-            "<div class='campaign-preview'>{}</div><div class='help'>{}</div>",
-            text,
-            encoding.analyse(text).summary,
-        )
+        return composer.preview_html(obj)
 
     # --- actions and extra pages ----------------------------------------------------
 
@@ -199,20 +194,56 @@ class CampaignAdmin(PermittedActionsOnly):
         campaign = get_object_or_404(Campaign, pk=object_id)
         if not self.has_view_permission(request, campaign):
             raise PermissionDenied
-        return JsonResponse(campaign_stats(campaign))
+        # So the page offers Cancel and Retry failed only while they apply.
+        offered = {
+            "cancel": applicable.refusal(campaign, "cancel") is None,
+            "retry": applicable.refusal(campaign, "retry") is None,
+        }
+        return JsonResponse({**campaign_stats(campaign), "offered": offered})
 
     def action_view(
         self, request: HttpRequest, object_id: int, action: str
     ) -> HttpResponse:
         campaign = get_object_or_404(Campaign, pk=object_id)
-        if request.method != "POST" or action not in ("launch", "cancel", "retry"):
+        if action not in applicable.ACTIONS:
             return redirect(campaign.get_absolute_url())
         if not self.has_launch_permission(request):
             raise PermissionDenied
-        self.run(request, campaign, action)
+        if action == "launch" and "confirm" not in request.POST:
+            return self.confirm_launch(request, [campaign], hidden={}) or redirect(
+                campaign.get_absolute_url()
+            )
+        if request.method == "POST":
+            self.run(request, campaign, action)
         return redirect(campaign.get_absolute_url())
 
+    def confirm_launch(
+        self, request: HttpRequest, campaigns, *, hidden: dict[str, list[str]]
+    ) -> HttpResponse | None:
+        """The confirmation page for the campaigns that can launch; the others
+        are refused with their reason. None when none can."""
+        launches = []
+        for campaign in campaigns:
+            try:
+                launches.append(composer.to_launch(campaign))
+            except sending.LaunchError as err:
+                self.message_user(request, str(err), messages.ERROR)
+        if not launches:
+            return None
+        back = (
+            launches[0].campaign.get_absolute_url()
+            if len(launches) == 1 and not hidden
+            else reverse("admin:campaigns_campaign_changelist")
+        )
+        return composer.confirmation_page(
+            request, self, launches, hidden=hidden, back_url=back
+        )
+
     def run(self, request: HttpRequest, campaign: Campaign, action: str) -> None:
+        refused = applicable.refusal(campaign, action)
+        if refused:
+            self.message_user(request, refused, messages.ERROR)
+            return
         try:
             if action == "launch":
                 queued = sending.launch(campaign=campaign)
@@ -250,8 +281,15 @@ class CampaignAdmin(PermittedActionsOnly):
             self.run(request, campaign, action)
 
     @admin.action(description="Launch selected campaigns", permissions=["launch"])
-    def launch_selected(self, request: HttpRequest, queryset) -> None:
-        self._run_on(request, queryset, "launch")
+    def launch_selected(self, request: HttpRequest, queryset) -> HttpResponse | None:
+        if "confirm" in request.POST:
+            self._run_on(request, queryset, "launch")
+            return None
+        hidden = {
+            "action": ["launch_selected"],
+            helpers.ACTION_CHECKBOX_NAME: [str(c.pk) for c in queryset],
+        }
+        return self.confirm_launch(request, queryset, hidden=hidden)
 
     @admin.action(description="Cancel selected campaigns", permissions=["launch"])
     def cancel_selected(self, request: HttpRequest, queryset) -> None:
@@ -263,6 +301,46 @@ class CampaignAdmin(PermittedActionsOnly):
     )
     def retry_failed_selected(self, request: HttpRequest, queryset) -> None:
         self._run_on(request, queryset, "retry")
+
+    def get_action_choices(self, request: HttpRequest, *args: Any, **kwargs: Any):
+        """The menu lists only actions that apply to some campaign listed; a
+        posted action is still run, so each campaign can say why it refuses."""
+        choices = super().get_action_choices(request, *args, **kwargs)
+        if request.method == "POST":
+            return choices
+        # Not get_queryset(): its message counts would join every message.
+        listed = Campaign.objects.filter(**self.status_filter(request))
+        offered = {LIST_ACTIONS[action] for action in applicable.offered(listed)}
+        left_out = set(LIST_ACTIONS.values()) - offered
+        return [(name, label) for name, label in choices if name not in left_out]
+
+    def status_filter(self, request: HttpRequest) -> dict[str, str]:
+        status = request.GET.get("status__exact")
+        return {"status": status} if status in Campaign.Status.values else {}
+
+    def changeform_view(
+        self, request, object_id=None, form_url="", extra_context=None
+    ) -> HttpResponse:
+        campaign = stored(object_id)
+        if campaign is None or campaign.status in EDITABLE:
+            return super().changeform_view(request, object_id, form_url, extra_context)
+        if request.method == "POST":
+            self.message_user(
+                request,
+                f"“{campaign}” is {campaign.get_status_display().lower()}: a "
+                "launched campaign can no longer be changed, and nothing was saved. "
+                "Add a new campaign to send another message.",
+                messages.ERROR,
+            )
+            return redirect(campaign.get_absolute_url())
+        read_only = {
+            "show_save": False,
+            "show_save_and_continue": False,
+            "show_save_and_add_another": False,
+        }
+        return super().changeform_view(
+            request, object_id, form_url, {**(extra_context or {}), **read_only}
+        )
 
     def render_change_form(
         self, request, context, add=False, change=False, form_url="", obj=None
@@ -277,8 +355,22 @@ class CampaignAdmin(PermittedActionsOnly):
             )
             context["can_launch"] = self.has_launch_permission(request)
             context["editable"] = obj.status in EDITABLE
-            context["can_retry"] = sending.retryable(obj).exists()
+            context["offered"] = {
+                action
+                for action in applicable.ACTIONS
+                if obj.pk and applicable.refusal(obj, action) is None
+            }
+            if obj.pk and obj.status not in EDITABLE:
+                context["stats"] = campaign_stats(obj)
         return super().render_change_form(request, context, add, change, form_url, obj)
+
+
+def stored(object_id: str | None) -> Campaign | None:
+    """The campaign a change page is about, without the list's figures."""
+    try:
+        return Campaign.objects.filter(pk=object_id).first() if object_id else None
+    except (ValueError, ValidationError):
+        return None  # the admin's own lookup answers it
 
 
 @admin.register(Message)

@@ -14,6 +14,13 @@
       const bar = panel.querySelector("[data-bar=" + status + "]");
       if (bar) bar.style.width = (data.total ? (100 * count) / data.total : 0) + "%";
     });
+    panel.querySelector("[data-progress=done]").textContent = data.done;
+    panel.querySelector("[data-progress=total]").textContent = data.total;
+    Object.entries(data.offered || {}).forEach(function ([action, offered]) {
+      document.querySelectorAll("[data-offered-while=" + action + "]").forEach(function (item) {
+        item.hidden = !offered;
+      });
+    });
     panel.querySelector("[data-progress=delivery_rate]").textContent =
       data.delivery_rate == null ? "—" : data.delivery_rate + " %";
     const body = panel.querySelector("[data-failures]");
@@ -45,6 +52,7 @@
           // actually waiting keep the fast polling going.
           const working = data.status === "scheduled" || data.counts.queued || data.counts.sending;
           const elapsed = Date.now() - started;
+          panel.classList.toggle("is-finished", !working && data.status !== "sending");
           if (working) {
             setTimeout(poll, POLL_MS);
           } else if (data.counts.sent && elapsed < REPORTS_FOR_MS) {

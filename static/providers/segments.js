@@ -85,6 +85,10 @@
   if (typeof module === "object" && module.exports) {
     module.exports = { analyse: analyse, summary: summary, GSM_BASIC: GSM_BASIC, GSM_EXTENSION: GSM_EXTENSION };
   }
+  if (typeof window !== "undefined") {
+    // For pages that count a text of their own making (the campaign preview).
+    window.smsSegments = { analyse: analyse, summary: summary };
+  }
   if (typeof document !== "undefined") {
     if (document.readyState === "loading") {
       document.addEventListener("DOMContentLoaded", start);

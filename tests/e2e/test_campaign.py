@@ -94,7 +94,8 @@ def test_one_time_campaign_is_launched_and_its_delivery_reports_tracked(
     )
     expect(preview.locator(".help")).to_have_text("GSM-7 · 26 characters · 1 segment")
 
-    page.get_by_role("button", name="Launch").click()
+    page.get_by_role("link", name="Launch").click()
+    page.get_by_role("button", name="Yes, launch").click()
 
     expect(page.locator(".messagelist .success")).to_contain_text(
         "launched: 3 messages queued"
@@ -160,3 +161,54 @@ def test_message_using_a_column_the_audience_lacks_is_refused(
         "The message uses $$last_name, but the audience has no such column."
     )
     assert not Campaign.objects.exists()
+
+
+def test_the_composer_previews_while_typing_and_launch_asks_first(
+    admin_page: Page, sandbox_providers, screenshot
+) -> None:
+    page = admin_page
+    open_add_campaign(page)
+    preview, counter = (
+        page.locator("#campaign-preview"),
+        page.locator("#campaign-segments"),
+    )
+    message = page.get_by_label("Message:", exact=True)
+    expect(preview).to_have_text("Upload an audience to preview the first message.")
+
+    page.get_by_label("Name:", exact=True).fill("Order shipped")
+    page.get_by_label("Sender type").select_option(label="Transactional")
+    page.get_by_label("Default country").select_option(label="Singapore (+65)")
+    # Chosen, not uploaded yet: the preview reads the file's first row itself.
+    page.get_by_label("Audience CSV").set_input_files(
+        {"name": "audience.csv", "mimeType": "text/csv", "buffer": AUDIENCE_CSV}
+    )
+    message.fill("Hi $$first_name, your order shipped")
+    expect(preview).to_have_text("Hi Ann, your order shipped")
+    expect(counter).to_have_text("GSM-7 · 26 characters · 1 segment")
+    message.press_sequentially(" ✓")
+    expect(preview).to_have_text("Hi Ann, your order shipped ✓")
+    expect(counter).to_have_text("UCS-2 · 28 characters · 1 segment")
+    message.press("Backspace")
+    message.press("Backspace")
+    expect(counter).to_have_text("GSM-7 · 26 characters · 1 segment")
+    screenshot(page, "composer-preview")
+    page.get_by_role("button", name="Save and continue editing").click()
+
+    page.get_by_role("link", name="Launch").click()
+    expect(page.locator("h1")).to_have_text("Launch campaign?")
+    expect(page.locator("[data-launch=recipients]")).to_have_text("3")
+    expect(page.locator("[data-launch=segments]")).to_have_text("1")
+    expect(page.locator("[data-launch=total]")).to_have_text("3")
+    expect(page.locator("[data-launch=cost]")).to_contain_text("3 units")
+    assert not Campaign.objects.get().launched_at
+    screenshot(page, "launch-confirmation")
+    page.get_by_role("button", name="Yes, launch").click()
+
+    expect(page.locator(".messagelist .success")).to_contain_text(
+        "launched: 3 messages queued"
+    )
+    expect(page.locator("[data-progress=done]")).to_have_text(
+        "3", timeout=DLR_TIMEOUT_MS
+    )
+    expect(page.get_by_role("button", name=re.compile("^Save"))).to_have_count(0)
+    expect(page.get_by_role("link", name="View on site")).to_have_count(0)
