@@ -5,7 +5,8 @@ removed; a file that cannot be read at all says why.
 
 The file is read in one streaming pass and the valid rows wait in a temporary
 file until they are stored, so a million-row file takes the memory of a few
-thousand rows (plus eight bytes a number, to find duplicates).
+thousand rows, plus the set of numbers seen that finds duplicates (about 70 MB
+at a million; CAMPAIGN_MAX_RECIPIENTS bounds it).
 """
 
 from __future__ import annotations
