@@ -14,7 +14,14 @@ import time
 
 from bench import common
 
-BENCHES = ("render", "batch_campaign", "single_messages", "dlr_ingestion", "scale_out")
+BENCHES = (
+    "render",
+    "batch_campaign",
+    "single_messages",
+    "dlr_ingestion",
+    "scale_out",
+    "csv_audience",
+)
 TIME_LIMIT = 600  # seconds for one benchmark
 
 

@@ -2,18 +2,35 @@
 
 Invalid rows are reported with their line numbers and left out; duplicates are
 removed; a file that cannot be read at all says why.
+
+The file is read in one streaming pass and the valid rows wait in a temporary
+file until they are stored, so a million-row file takes the memory of a few
+thousand rows, plus the set of numbers seen that finds duplicates (about 70 MB
+at a million; CAMPAIGN_MAX_RECIPIENTS bounds it).
 """
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
+import json
+import tempfile
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from functools import partial
+from itertools import islice
+from typing import IO, TYPE_CHECKING, NamedTuple
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.db import connection
 
 from providers.phones import to_e164
+
+from . import bulk
+
+if TYPE_CHECKING:
+    from .models import Campaign
 
 PHONE_COLUMNS = (
     "phone",
@@ -24,64 +41,172 @@ PHONE_COLUMNS = (
     "destination",
     "phone_number",
 )
-MAX_ROWS = 500_000
+SAMPLE_CHARS = 4096  # what the delimiter is guessed from
+# A line is read whole before the csv module sees it; past this it is refused,
+# so that a file without line breaks cannot fill the memory.
+MAX_LINE_CHARS = 1 << 20
+READ_BYTES = 1 << 16
+REPORTED_INVALID = 10  # invalid rows kept with their reasons; the rest counted
+SPOOL_IN_MEMORY = 1 << 20  # bytes of valid rows kept in memory before disk
 
 
-@dataclass
+class Recipient(NamedTuple):
+    line: int
+    to: str  # E.164
+    fields: dict[str, str]
+
+
 class Audience:
-    members: dict[str, dict[str, str]] = field(default_factory=dict)  # E.164 -> columns
-    invalid: list[tuple[int, str]] = field(default_factory=list)  # (line, reason)
-    duplicates: int = 0
-    columns: list[str] = field(default_factory=list)
-    lines: dict[str, int] = field(default_factory=dict)  # E.164 -> its line
+    """The distinct valid numbers of a file in their order (spooled to a temporary
+    file), the first invalid rows with their reasons, and what was counted."""
+
+    def __init__(self, *, columns: list[str]) -> None:
+        self.columns = columns
+        self.limit: int = settings.CAMPAIGN_MAX_RECIPIENTS
+        self.count = self.rows = self.duplicates = self.invalid_count = 0
+        self.invalid: list[tuple[int, str]] = []  # (line, reason)
+        # E.164 digits as integers: a third of the memory of the strings.
+        self.seen: set[int] = set()
+        self.spool = tempfile.SpooledTemporaryFile(  # noqa: SIM115 (lives with self)
+            max_size=SPOOL_IN_MEMORY, mode="w+", encoding="utf-8", newline="\n"
+        )
+
+    def take_row(self) -> None:
+        """Count a row that holds something; refuse it past the limit, before
+        the rest of the file is read."""
+        self.rows += 1
+        if self.rows > self.limit:
+            raise ValidationError(
+                "The audience has more than %(limit)s rows, the most a campaign "
+                "takes (CAMPAIGN_MAX_RECIPIENTS); split it into several campaigns.",
+                code="too_many_rows",
+                params={"limit": f"{self.limit:,}"},
+            )
 
     def add(self, line: int, raw: str, region: str, fields: dict[str, str]) -> None:
         try:
             number = to_e164(raw.strip(), region)
         except ValidationError as err:
-            self.invalid.append((line, " ".join(err.messages)))
+            self.refuse(line, " ".join(err.messages))
             return
-        if number in self.members:
+        key = int(number[1:])
+        if key in self.seen:
             self.duplicates += 1
             return
-        self.members[number] = fields
-        self.lines[number] = line
+        self.seen.add(key)
+        self.count += 1
+        # json.dumps escapes line breaks, so a row is one line of the spool.
+        self.spool.write(json.dumps([line, number, fields], ensure_ascii=False))
+        self.spool.write("\n")
+
+    def refuse(self, line: int, reason: str) -> None:
+        self.invalid_count += 1
+        if len(self.invalid) < REPORTED_INVALID:
+            self.invalid.append((line, reason))
+
+    def recipients(self) -> Iterator[Recipient]:
+        self.spool.seek(0)
+        for row in self.spool:
+            yield Recipient(*json.loads(row))
 
 
-def decode(data: bytes) -> str:
+def store(audience: Audience, *, campaign: Campaign) -> int:
+    """Insert the audience's rows for `campaign`, 5,000 at a time."""
+    from .models import AudienceMember
+
+    column = AudienceMember._meta.get_field("fields")
+    rows = (
+        (member.to, column.get_db_prep_save(member.fields, connection))
+        for member in audience.recipients()
+    )
+    return bulk.insert_rows(
+        AudienceMember,
+        columns=["to", "fields"],
+        rows=rows,
+        constants={"campaign_id": campaign.pk},
+    )
+
+
+def read_csv(stream: IO[bytes], *, region: str) -> Audience:
+    """Read a seekable binary file; it is left open for its owner."""
+    stream.seek(0)
+    text = io.TextIOWrapper(stream, encoding="utf-8-sig", newline="")
     try:
-        text = data.decode("utf-8-sig")
+        return read_text(text, region=region)
     except UnicodeDecodeError as err:
-        raise ValidationError(
-            "The file is not UTF-8 text (byte %(position)d cannot be read). Save it "
-            "as “CSV UTF-8” and upload it again.",
-            code="not_utf8",
-            params={"position": err.start + 1},
-        ) from err
-    if "\x00" in text:
-        # Every other byte NUL is UTF-16 read as UTF-8; and no database column
-        # holds NUL.
-        raise ValidationError(
-            "The file contains NUL characters (first on line %(line)d): it is not "
-            "UTF-8 text. Save it as “CSV UTF-8” and upload it again.",
-            code="nul_character",
-            params={"line": text.count("\n", 0, text.index("\x00")) + 1},
-        )
-    return text
+        raise not_utf8(stream) from err
+    finally:
+        text.detach()
 
 
-def read_csv(data: bytes, *, region: str) -> Audience:
-    text = decode(data)
-    if not text.strip():
+def read_text(text: io.TextIOWrapper, *, region: str) -> Audience:
+    sample = text.read(SAMPLE_CHARS)
+    if not sample.strip() and blank(text):
         raise ValidationError("The file is empty.", code="empty_file")
-    dialect = sniff(text)
-    # newline="": lines may end in CR alone (old Mac exports), as csv expects.
-    rows = Rows(csv.reader(io.StringIO(text, newline=""), dialect=dialect))
+    dialect = sniff(sample)
+    text.seek(0)
+    rows = Rows(csv.reader(checked_lines(text), dialect=dialect))
     try:
-        return read_rows(rows, text, region=region)
+        return read_rows(rows, region=region)
     except csv.Error as err:
         line, delimiter = rows.start, dialect.delimiter
         raise unreadable(err, text, line=line, delimiter=delimiter) from err
+
+
+def blank(text: IO[str]) -> bool:
+    while chunk := text.read(SAMPLE_CHARS):
+        if chunk.strip():
+            return False
+    return True
+
+
+def physical_lines(text: IO[str]) -> Iterator[str]:
+    """Lines as the csv module reads them, each at most MAX_LINE_CHARS long."""
+    return iter(partial(text.readline, MAX_LINE_CHARS), "")
+
+
+def checked_lines(text: IO[str]) -> Iterator[str]:
+    for number, line in enumerate(physical_lines(text), start=1):
+        if "\x00" in line:
+            # Every other byte NUL is UTF-16 read as UTF-8; and no database
+            # column holds NUL.
+            raise ValidationError(
+                "The file contains NUL characters (first on line %(line)d): it is "
+                "not UTF-8 text. Save it as “CSV UTF-8” and upload it again.",
+                code="nul_character",
+                params={"line": number},
+            )
+        if len(line) == MAX_LINE_CHARS and not line.endswith(("\n", "\r")):
+            raise ValidationError(
+                "Line %(line)d is over %(limit)s characters long, the most a line "
+                "may hold; check that the file has one row a line.",
+                code="line_too_long",
+                params={"line": number, "limit": f"{MAX_LINE_CHARS:,}"},
+            )
+        yield line
+
+
+def not_utf8(stream: IO[bytes]) -> ValidationError:
+    """Name the first byte that is not UTF-8, counted from the file's start."""
+    stream.seek(0)
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    offset = 0
+    for chunk in iter(partial(stream.read, READ_BYTES), b""):
+        pending = len(decoder.getstate()[0])
+        try:
+            decoder.decode(chunk)
+        except UnicodeDecodeError as err:
+            offset += err.start - pending
+            break
+        offset += len(chunk)
+    else:  # the file ends inside a character
+        offset -= len(decoder.getstate()[0])
+    return ValidationError(
+        "The file is not UTF-8 text (byte %(position)d cannot be read). Save it "
+        "as “CSV UTF-8” and upload it again.",
+        code="not_utf8",
+        params={"position": offset + 1},
+    )
 
 
 class Rows:
@@ -99,19 +224,16 @@ class Rows:
         return next(self.reader)
 
 
-def read_rows(rows: Iterator[list[str]], text: str, *, region: str) -> Audience:
-    header = [name.strip() for name in next(rows)]
-    phone = phone_column(header, text)
+def read_rows(rows: Iterator[list[str]], *, region: str) -> Audience:
+    header = [name.strip() for name in next(rows, [])]
+    phone = phone_column(header)
     audience = Audience(columns=[h for h in header if h])
     for line, row in enumerate(rows, start=2):
-        if line > MAX_ROWS:
-            raise ValidationError(
-                "At most %(n)d rows.", code="too_many_rows", params={"n": MAX_ROWS}
-            )
         if not any(cell.strip() for cell in row):
             continue
+        audience.take_row()
         if len(row) <= phone:
-            audience.invalid.append((line, "the row has no value in the phone column"))
+            audience.refuse(line, "the row has no value in the phone column")
             continue
         fields = {h: v.strip() for h, v in zip(header, row, strict=False) if h}
         audience.add(line, row[phone], region, fields)
@@ -119,7 +241,7 @@ def read_rows(rows: Iterator[list[str]], text: str, *, region: str) -> Audience:
 
 
 def unreadable(
-    err: csv.Error, text: str, *, line: int, delimiter: str
+    err: csv.Error, text: IO[str], *, line: int, delimiter: str
 ) -> ValidationError:
     """What the csv module could not read, said with the line (and column) where."""
     limit = csv.field_size_limit()
@@ -139,36 +261,37 @@ def unreadable(
     )
 
 
-def long_cell_column(text: str, *, line: int, delimiter: str, limit: int) -> str:
+def long_cell_column(text: IO[str], *, line: int, delimiter: str, limit: int) -> str:
     """Words naming the column of the cell over the limit (“ in the column
     notes”), when that cell lies on its line; a quoted cell may span several
     lines, and then nothing is said."""
-    lines = text.splitlines()
-    cells = lines[line - 1].split(delimiter) if line <= len(lines) else []
+    text.seek(0)
+    lines = physical_lines(text)
+    header = next(lines, "").rstrip("\r\n").split(delimiter)
+    found = next(islice(lines, line - 2, None), "") if line > 1 else ""
+    cells = found.rstrip("\r\n").split(delimiter)
     long = [i for i, cell in enumerate(cells) if len(cell) > limit]
     if not long:
         return ""
-    header = lines[0].split(delimiter)
     if long[0] < len(header) and header[long[0]].strip():
         return f" in the column “{header[long[0]].strip()}”"
     return f" in column {long[0] + 1}"
 
 
-def sniff(text: str) -> type[csv.Dialect] | csv.Dialect:
+def sniff(sample: str) -> type[csv.Dialect] | csv.Dialect:
     try:
-        return csv.Sniffer().sniff(text[:4096], delimiters=",;\t|")
+        return csv.Sniffer().sniff(sample, delimiters=",;\t|")
     except csv.Error:
         return csv.excel
 
 
-def phone_column(header: list[str], text: str) -> int:
+def phone_column(header: list[str]) -> int:
     lowered = [name.lower() for name in header]
     for name in PHONE_COLUMNS:
         if name in lowered:
             return lowered.index(name)
-    first_line = text.splitlines()[0]
     for delimiter in (";", "\t", "|", ","):
-        if delimiter in first_line and len(header) == 1:
+        if len(header) == 1 and delimiter in header[0]:
             raise ValidationError(
                 "The file seems to be separated by “%(delimiter)s”, but its columns "
                 "could not be split; use commas, with a header row.",
@@ -188,5 +311,6 @@ def read_pasted(text: str, *, region: str) -> Audience:
     for line, raw in enumerate(text.splitlines(), start=1):
         for piece in raw.replace(";", ",").split(","):
             if piece.strip():
+                audience.take_row()
                 audience.add(line, piece, region, {"phone": piece.strip()})
     return audience

@@ -4,7 +4,9 @@ from collections.abc import Iterator
 from typing import Any
 
 from django import forms
+from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.template.defaultfilters import filesizeformat
 
 from providers import phones, validators
 from providers.models import Sender
@@ -71,6 +73,27 @@ class CampaignForm(forms.ModelForm):
             self.fields["message"].widget.attrs["id"] = "id_message"
         if "sender_type" in self.fields and self.instance.pk is None:
             self.fields["sender_type"].initial = default_sender_type()
+        if "audience_file" in self.fields:
+            self.fields["audience_file"].help_text += (
+                f" At most {settings.CAMPAIGN_MAX_RECIPIENTS:,} rows and "
+                f"{filesizeformat(settings.CAMPAIGN_AUDIENCE_MAX_BYTES)}."
+            )
+
+    def clean_audience_file(self) -> Any:
+        upload = self.cleaned_data.get("audience_file")
+        limit = settings.CAMPAIGN_AUDIENCE_MAX_BYTES
+        if upload and upload.size > limit:
+            # Refused before a byte is parsed.
+            raise ValidationError(
+                "The file is %(size)s, over the %(limit)s an audience file may be "
+                "(CAMPAIGN_AUDIENCE_MAX_BYTES); split it into several campaigns.",
+                code="file_too_large",
+                params={
+                    "size": filesizeformat(upload.size),
+                    "limit": filesizeformat(limit),
+                },
+            )
+        return upload
 
     def clean_message(self) -> str:
         message = self.cleaned_data["message"]
@@ -102,13 +125,13 @@ class CampaignForm(forms.ModelForm):
         )
         try:
             if upload:
-                self.audience = audience_reader.read_csv(upload.read(), region=region)
+                self.audience = audience_reader.read_csv(upload.file, region=region)
             elif pasted.strip():
                 self.audience = audience_reader.read_pasted(pasted, region=region)
         except ValidationError as err:
             self.add_error("audience_file", err)
             return
-        if self.audience is not None and not self.audience.members:
+        if self.audience is not None and not self.audience.count:
             lines = "; ".join(
                 f"line {n}: {why}" for n, why in self.audience.invalid[:5]
             )
@@ -193,9 +216,8 @@ class CampaignForm(forms.ModelForm):
         """(where, text) for each recipient of the audience just read, by line;
         for the stored audience when only the message changed, by number."""
         if self.audience is not None:
-            for to, fields in self.audience.members.items():
-                text = personalise(message, to=to, fields=fields)
-                yield f"Line {self.audience.lines[to]}", text
+            for line, to, fields in self.audience.recipients():
+                yield f"Line {line}", personalise(message, to=to, fields=fields)
         elif self.instance.pk and "message" in self.changed_data:
             stored = self.instance.audience.order_by("pk").values_list("to", "fields")
             for to, fields in stored.iterator(chunk_size=5000):
@@ -203,7 +225,8 @@ class CampaignForm(forms.ModelForm):
 
     def preview(self) -> str:
         """The first recipient's text, for the admin to check before launching."""
-        if self.audience and self.audience.members:
-            to, fields = next(iter(self.audience.members.items()))
-            return personalise(self.cleaned_data["message"], to=to, fields=fields)
+        first = next(self.audience.recipients(), None) if self.audience else None
+        if first is not None:
+            message = self.cleaned_data["message"]
+            return personalise(message, to=first.to, fields=first.fields)
         return ""

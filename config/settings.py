@@ -208,6 +208,13 @@ CELERY_BEAT_SCHEDULE = {
     },
 }
 
+# Campaign audiences: rows a CSV (or pasted list) may hold, and the largest file
+# read. Both are refused with a message naming the limit, the size before reading.
+CAMPAIGN_MAX_RECIPIENTS = env.int("CAMPAIGN_MAX_RECIPIENTS", default=1_000_000)
+CAMPAIGN_AUDIENCE_MAX_BYTES = env.int(
+    "CAMPAIGN_AUDIENCE_MAX_BYTES", default=256 * 1024 * 1024
+)
+
 # Campaign delivery.
 SEND_CHUNK_SIZE = env.int("SEND_CHUNK_SIZE", default=2000)
 SEND_CONCURRENCY = env.int("SEND_CONCURRENCY", default=8)

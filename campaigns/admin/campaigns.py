@@ -14,9 +14,10 @@ from django.urls import path, reverse
 from providers import phones
 from providers.admin.actions import PermittedActionsOnly
 
+from .. import audience as audience_reader
 from .. import sending
 from ..forms import CampaignForm
-from ..models import AudienceMember, Campaign, DeliveryReport, Message
+from ..models import Campaign, DeliveryReport, Message
 from ..stats import campaign_stats
 from . import applicable, composer
 
@@ -122,22 +123,15 @@ class CampaignAdmin(PermittedActionsOnly):
         if read is None:
             return
         obj.audience.all().delete()
-        AudienceMember.objects.bulk_create(
-            (
-                AudienceMember(campaign=obj, to=to, fields=fields)
-                for to, fields in read.members.items()
-            ),
-            batch_size=5000,
-        )
-        report = f"Audience: {len(read.members)} numbers"
+        audience_reader.store(read, campaign=obj)
+        report = f"Audience: {read.count} numbers"
         if read.duplicates:
             report += f"; {read.duplicates} duplicates removed"
-        if read.invalid:
-            lines = "; ".join(f"line {n}: {why}" for n, why in read.invalid[:10])
-            more = (
-                f" and {len(read.invalid) - 10} more" if len(read.invalid) > 10 else ""
-            )
-            report += f"; {len(read.invalid)} invalid rows left out ({lines}{more})"
+        if read.invalid_count:
+            lines = "; ".join(f"line {n}: {why}" for n, why in read.invalid)
+            unnamed = read.invalid_count - len(read.invalid)
+            more = f" and {unnamed} more" if unnamed else ""
+            report += f"; {read.invalid_count} invalid rows left out ({lines}{more})"
         messages.info(request, report + ".")
 
     # --- displays ---------------------------------------------------------------

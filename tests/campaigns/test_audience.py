@@ -3,29 +3,37 @@
 from __future__ import annotations
 
 import csv
+import io
 
 import pytest
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import SimpleUploadedFile
 
-from campaigns.audience import read_csv, read_pasted, unreadable
+from campaigns.audience import Audience, read_csv, read_pasted, unreadable
 from campaigns.forms import CampaignForm
+
+from .fake_provider import numbers
+
+
+def read(data: bytes, *, region: str = "SG") -> Audience:
+    return read_csv(io.BytesIO(data), region=region)
+
+
+def members(audience: Audience) -> dict[str, dict[str, str]]:
+    return {member.to: member.fields for member in audience.recipients()}
 
 
 def refusal(data: bytes) -> ValidationError:
     with pytest.raises(ValidationError) as caught:
-        read_csv(data, region="SG")
+        read(data)
     return caught.value
 
 
 def test_it_reads_numbers_and_keeps_the_other_columns() -> None:
-    audience = read_csv(
-        b"phone,first_name,plan\n91234567, Ann ,Gold\n+65 8123 4567,Bob,\n",
-        region="SG",
-    )
+    audience = read(b"phone,first_name,plan\n91234567, Ann ,Gold\n+65 8123 4567,Bob,\n")
 
     assert audience.columns == ["phone", "first_name", "plan"]
-    assert audience.members == {
+    assert members(audience) == {
         "+6591234567": {"phone": "91234567", "first_name": "Ann", "plan": "Gold"},
         "+6581234567": {"phone": "+65 8123 4567", "first_name": "Bob", "plan": ""},
     }
@@ -36,36 +44,34 @@ def test_it_reads_numbers_and_keeps_the_other_columns() -> None:
     "header", ["mobile", "Number", "MSISDN", "to", "destination", "phone_number"]
 )
 def test_it_finds_the_phone_column_by_any_of_its_names(header) -> None:
-    audience = read_csv(f"name,{header}\nAnn,91234567\n".encode(), region="SG")
+    audience = read(f"name,{header}\nAnn,91234567\n".encode())
 
-    assert list(audience.members) == ["+6591234567"]
+    assert list(members(audience)) == ["+6591234567"]
 
 
 def test_it_reads_numbers_without_a_country_code_for_the_chosen_country() -> None:
-    audience = read_csv(b"phone\n07400 123456\n", region="GB")
+    audience = read(b"phone\n07400 123456\n", region="GB")
 
-    assert list(audience.members) == ["+447400123456"]
+    assert list(members(audience)) == ["+447400123456"]
 
 
 def test_it_removes_and_counts_duplicates() -> None:
-    audience = read_csv(
+    audience = read(
         b"phone,name\n91234567,Ann\n+6591234567,Ann again\n9123 4567,Ann 3\n"
-        b"81234567,Bob\n",
-        region="SG",
+        b"81234567,Bob\n"
     )
 
-    assert list(audience.members) == ["+6591234567", "+6581234567"]
-    assert audience.members["+6591234567"]["name"] == "Ann"  # the first one wins
+    assert list(members(audience)) == ["+6591234567", "+6581234567"]
+    assert members(audience)["+6591234567"]["name"] == "Ann"  # the first one wins
     assert audience.duplicates == 2
 
 
 def test_it_reports_invalid_rows_with_their_line_numbers_and_leaves_them_out() -> None:
-    audience = read_csv(
-        b"name,phone\nAnn,91234567\nBob,call me\n\nCy,12\nDee\nEve,81234567\n",
-        region="SG",
+    audience = read(
+        b"name,phone\nAnn,91234567\nBob,call me\n\nCy,12\nDee\nEve,81234567\n"
     )
 
-    assert list(audience.members) == ["+6591234567", "+6581234567"]
+    assert list(members(audience)) == ["+6591234567", "+6581234567"]
     lines = [line for line, _ in audience.invalid]
     reasons = dict(audience.invalid)
     assert lines == [3, 5, 6]
@@ -78,9 +84,9 @@ def test_it_reports_invalid_rows_with_their_line_numbers_and_leaves_them_out() -
 def test_it_reads_files_separated_otherwise_than_by_commas(sep) -> None:
     text = f"phone{sep}name\n91234567{sep}Lee, Ann\n81234567{sep}Bob\n"
 
-    audience = read_csv(text.encode(), region="SG")
+    audience = read(text.encode())
 
-    assert audience.members == {
+    assert members(audience) == {
         "+6591234567": {"phone": "91234567", "name": "Lee, Ann"},
         "+6581234567": {"phone": "81234567", "name": "Bob"},
     }
@@ -153,9 +159,9 @@ def test_a_cell_over_the_csv_field_limit_is_refused_with_its_line_and_column(
 
 
 def test_a_csv_error_names_the_line_and_what_to_do() -> None:
-    error = unreadable(
-        csv.Error("unexpected end of data"), "phone\n1\n", line=2, delimiter=","
-    )
+    text = io.StringIO("phone\n1\n")
+
+    error = unreadable(csv.Error("unexpected end of data"), text, line=2, delimiter=",")
 
     assert error.code == "invalid_csv"
     assert error.messages == [
@@ -165,9 +171,9 @@ def test_a_csv_error_names_the_line_and_what_to_do() -> None:
 
 
 def test_lines_ending_in_a_carriage_return_alone_are_read() -> None:
-    audience = read_csv(b"phone,name\r91234567,Ann\r91234568,Bob\r", region="SG")
+    audience = read(b"phone,name\r91234567,Ann\r91234568,Bob\r")
 
-    assert list(audience.members) == ["+6591234567", "+6591234568"]
+    assert list(members(audience)) == ["+6591234567", "+6591234568"]
 
 
 def test_a_utf16_file_is_refused_as_not_utf8() -> None:
@@ -178,9 +184,9 @@ def test_a_utf16_file_is_refused_as_not_utf8() -> None:
 
 
 def test_it_reads_utf8_with_a_byte_order_mark() -> None:
-    audience = read_csv("\ufeffphone,name\n91234567,René\n".encode(), region="SG")
+    audience = read("\ufeffphone,name\n91234567,René\n".encode())
 
-    assert audience.members == {"+6591234567": {"phone": "91234567", "name": "René"}}
+    assert members(audience) == {"+6591234567": {"phone": "91234567", "name": "René"}}
 
 
 @pytest.mark.parametrize("data", [b"", b" \n\n"], ids=["empty", "blank"])
@@ -193,11 +199,123 @@ def test_it_reads_pasted_numbers_one_per_line_or_separated() -> None:
         "91234567\n81234567, 9123 4567; 12\n\n +65 9876 5432 \n", region="SG"
     )
 
-    assert list(audience.members) == ["+6591234567", "+6581234567", "+6598765432"]
-    assert audience.members["+6598765432"] == {"phone": "+65 9876 5432"}
+    assert list(members(audience)) == ["+6591234567", "+6581234567", "+6598765432"]
+    assert members(audience)["+6598765432"] == {"phone": "+65 9876 5432"}
     assert audience.duplicates == 1
     assert [line for line, _ in audience.invalid] == [2]
     assert audience.columns == ["phone"]
+
+
+# --- streaming: large files, limits ---------------------------------------------------
+
+
+def csv_of(rows: list[str], *, header: str = "phone,name") -> bytes:
+    return ("\n".join([header, *rows]) + "\n").encode()
+
+
+def good_rows(count: int) -> list[str]:
+    # Long names, so that the valid rows outgrow the in-memory spool.
+    return [f"{to},{'N' * 150}{i}" for i, to in enumerate(numbers(count))]
+
+
+def test_rows_past_the_first_thousands_keep_their_line_numbers_and_columns() -> None:
+    rows = good_rows(12_000)
+    rows[7_000] = "call me,Zed"
+    rows[9_000] = rows[0]  # a duplicate of line 2
+
+    audience = read(csv_of(rows))
+
+    read_back = list(audience.recipients())
+    assert (audience.count, audience.duplicates) == (11_998, 1)
+    assert audience.invalid[0][0] == 7_002
+    assert read_back[-1].line == 12_001
+    assert read_back[-1].fields == {"phone": "+6591011999", "name": "N" * 150 + "11999"}
+    assert [r.to for r in read_back] == [
+        to for i, to in enumerate(numbers(12_000)) if i not in (7_000, 9_000)
+    ]
+
+
+def test_invalid_rows_past_the_first_ten_are_counted_not_kept() -> None:
+    audience = read(csv_of([f"12{i},Cy" for i in range(15)] + ["91234567,Ann"]))
+
+    assert audience.invalid_count == 15
+    assert [line for line, _ in audience.invalid] == list(range(2, 12))
+
+
+def test_rows_over_the_limit_are_refused_before_the_rest_is_read(settings) -> None:
+    settings.CAMPAIGN_MAX_RECIPIENTS = 3
+    # Line 6 holds a NUL: it would be refused for that had it been read.
+    data = csv_of([*good_rows(4), "91234567\x00,Ann"])
+
+    error = refusal(data)
+
+    assert error.code == "too_many_rows"
+    assert error.messages == [
+        "The audience has more than 3 rows, the most a campaign takes "
+        "(CAMPAIGN_MAX_RECIPIENTS); split it into several campaigns."
+    ]
+
+
+def test_blank_rows_do_not_count_towards_the_limit(settings) -> None:
+    settings.CAMPAIGN_MAX_RECIPIENTS = 2
+
+    audience = read(csv_of(["91234567,Ann", "", ",", "81234567,Bob"]))
+
+    assert audience.count == 2
+
+
+def test_pasted_numbers_over_the_limit_are_refused(settings) -> None:
+    settings.CAMPAIGN_MAX_RECIPIENTS = 2
+
+    with pytest.raises(ValidationError) as caught:
+        read_pasted("91234567\n81234567, 91234568", region="SG")
+
+    assert caught.value.code == "too_many_rows"
+
+
+def test_a_byte_that_is_not_utf8_is_named_far_into_the_file() -> None:
+    data = csv_of(good_rows(1_000))  # past the reader's first chunk of bytes
+    position = len(data)
+
+    error = refusal(data + "91234567,René\n".encode("latin-1"))
+
+    assert error.code == "not_utf8"
+    assert f"(byte {position + 13} cannot be read)" in error.messages[0]
+
+
+def test_a_file_ending_inside_a_character_names_its_first_byte() -> None:
+    data = "phone,name\n91234567,Zoë".encode()
+
+    error = refusal(data[:-1])
+
+    assert error.code == "not_utf8"
+    assert f"(byte {len(data) - 1} cannot be read)" in error.messages[0]
+
+
+def test_a_nul_far_into_the_file_is_refused_with_its_line() -> None:
+    error = refusal(csv_of([*good_rows(8_000), "91234567,A\x00nn"]))
+
+    assert error.code == "nul_character"
+    assert "(first on line 8002)" in error.messages[0]
+
+
+def test_a_line_without_end_is_refused_before_it_fills_the_memory() -> None:
+    error = refusal(b"phone,notes\n91234567," + b"x," * 600_000)
+
+    assert error.code == "line_too_long"
+    assert error.messages == [
+        "Line 2 is over 1,048,576 characters long, the most a line may hold; check "
+        "that the file has one row a line."
+    ]
+
+
+def test_a_long_cell_far_into_the_file_names_its_line_and_column() -> None:
+    error = refusal(csv_of([*good_rows(6_000), "91234567," + "x" * 131_073]))
+
+    assert error.code == "cell_too_long"
+    assert error.messages[0].startswith(
+        "Line 6002 has a cell in the column “name” over 131,072 characters"
+    )
 
 
 # --- through the campaign form ------------------------------------------------------
@@ -264,5 +382,5 @@ def test_the_form_accepts_a_file_with_some_valid_numbers() -> None:
     form = campaign_form(csv=b"phone,name\n91234567,Ann\n123,Bob\n")
 
     assert form.is_valid(), form.errors
-    assert list(form.audience.members) == ["+6591234567"]
+    assert list(members(form.audience)) == ["+6591234567"]
     assert form.preview() == "Hi Ann"

@@ -250,6 +250,106 @@ def test_it_refuses_an_audience_without_one_valid_number(admin_client) -> None:
     assert not Campaign.objects.exists()
 
 
+# --- large audience files ------------------------------------------------------------
+
+
+def change_url(campaign: Campaign) -> str:
+    return f"/admin/campaigns/campaign/{campaign.pk}/change/"
+
+
+def stored_audience(campaign: Campaign) -> list[str]:
+    return list(campaign.audience.order_by("pk").values_list("to", flat=True))
+
+
+def rows_of(audience: list[str]) -> str:
+    return "".join(f"{to},N{i}\n" for i, to in enumerate(audience))
+
+
+def test_a_large_file_read_from_disk_replaces_the_previous_audience_in_full(
+    admin_client, settings
+) -> None:
+    settings.FILE_UPLOAD_MAX_MEMORY_SIZE = 1024  # the upload goes to a temporary file
+    campaign = campaign_to(numbers(2, start=900_000))
+    audience = numbers(12_000)
+
+    response = admin_client.post(
+        change_url(campaign),
+        add_form(audience_file=csv_upload("phone,name\n" + rows_of(audience))),
+    )
+
+    assert response.status_code == 302
+    assert stored_audience(campaign) == audience
+    assert campaign.audience.order_by("pk").last().fields == {
+        "phone": audience[-1],
+        "name": "N11999",
+    }
+    assert "Audience: 12000 numbers." in notes(response)
+
+
+@pytest.mark.parametrize(
+    ("last_row", "field", "says"),
+    [
+        ("91234567,A\x00nn\n", "audience_file", "(first on line 6002)"),
+        ("91234567," + "x" * 131_073 + "\n", "audience_file", "Line 6002 has a cell"),
+        ("91234567," + "B" * 150 + "\n", "message", "Line 6002, once personalised"),
+    ],
+    ids=["nul", "cell-too-long", "personalised-too-long"],
+)
+def test_a_bad_row_after_thousands_of_good_ones_leaves_the_previous_audience(
+    admin_client, settings, last_row, field, says
+) -> None:
+    settings.SMS_MAX_SEGMENTS = 1
+    campaign = campaign_to(numbers(2, start=900_000))
+    text = "phone,name\n" + rows_of(numbers(6_000)) + last_row
+
+    response = admin_client.post(
+        change_url(campaign), add_form(audience_file=csv_upload(text))
+    )
+
+    [error] = form_errors(response)[field]
+    assert says in error
+    assert stored_audience(campaign) == numbers(2, start=900_000)
+
+
+def test_a_file_over_the_size_limit_is_refused_before_it_is_read(
+    admin_client, settings
+) -> None:
+    settings.CAMPAIGN_AUDIENCE_MAX_BYTES = 1000
+    # Not UTF-8 either: reading it would have said so.
+    upload = SimpleUploadedFile("audience.csv", b"phone\n\xff" + b"9" * 1000)
+
+    response = admin_client.post(ADD_URL, add_form(audience_file=upload))
+
+    assert form_errors(response)["audience_file"] == [
+        "The file is 1007\xa0bytes, over the 1000\xa0bytes an audience file may be "
+        "(CAMPAIGN_AUDIENCE_MAX_BYTES); split it into several campaigns."
+    ]
+    assert not Campaign.objects.exists()
+
+
+def test_the_form_states_the_audience_limits(admin_client, settings) -> None:
+    settings.CAMPAIGN_MAX_RECIPIENTS = 200_000
+    settings.CAMPAIGN_AUDIENCE_MAX_BYTES = 50 * 1024 * 1024
+
+    page = admin_client.get(ADD_URL).content.decode()
+
+    assert "At most 200,000 rows and 50.0\xa0MB." in page
+
+
+def test_the_report_names_ten_invalid_rows_and_counts_the_rest(admin_client) -> None:
+    invalid = "".join(f"12{i},Cy\n" for i in range(13))
+
+    response = admin_client.post(
+        ADD_URL,
+        add_form(audience_file=csv_upload(f"phone,name\n91234567,Ann\n{invalid}")),
+    )
+
+    [report] = [n for n in notes(response) if n.startswith("Audience")]
+    assert report.startswith("Audience: 1 numbers; 13 invalid rows left out (line 3: ")
+    assert report.count("line ") == 10
+    assert report.endswith(" and 3 more).")
+
+
 # --- launching, cancelling, retrying ----------------------------------------------
 
 
