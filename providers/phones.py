@@ -6,12 +6,15 @@ from functools import cache
 
 import phonenumbers
 from django.core.exceptions import ValidationError
-from phonenumbers import geocoder
 
 
 @cache
 def country_choices() -> list[tuple[str, str]]:
     """(region, "Singapore (+65)") for every region, sorted by name."""
+    # The geocoder's place names take some 100 MB once imported: only processes
+    # that show a form with a country list (web, not workers) pay for them.
+    from phonenumbers import geocoder
+
     choices = []
     for region in phonenumbers.SUPPORTED_REGIONS:
         example = phonenumbers.example_number(region)
