@@ -1,4 +1,5 @@
-"""Apply normalised delivery reports to what smsbridge sent."""
+"""Apply normalised delivery reports to what smsbridge sent: campaign messages
+and test sends, later states only; a STOP reply opts its sender out."""
 
 from __future__ import annotations
 
@@ -6,14 +7,13 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from django.db import transaction
+from django.db import models, transaction
 from django.utils import timezone
 
 from providers.dlr import StatusUpdate
 from providers.models import Provider, Sender, TestSend
 
-from . import statements
-from .models import Message, OptOut
+from ..models import Message, OptOut
 
 STOP_WORDS = frozenset({"stop", "unsubscribe", "stopall", "cancel", "end", "quit"})
 
@@ -24,6 +24,12 @@ class TrackingResult:
     unchanged: int = 0
     unmatched: list[str] = field(default_factory=list)
     events: int = 0
+
+    def summary(self) -> str:
+        return (
+            f"{self.applied} applied, {self.unchanged} unchanged, "
+            f"{len(self.unmatched)} unmatched, {self.events} other events"
+        )
 
 
 def apply_updates(
@@ -39,37 +45,47 @@ def apply_callbacks(
     """Apply the updates of several callbacks to one provider's messages, in
     order, each as of the time it was received: one read for all of them, one
     write per kind of row. A result per callback."""
-    results = []
     changed: dict[tuple[type, int], TestSend | Message] = {}
     # No savepoint: callers that log the callbacks share this transaction.
     with transaction.atomic(savepoint=False):
         targets = Targets(provider_id, [u for updates, _ in callbacks for u in updates])
-        for updates, received_at in callbacks:
-            result = TrackingResult()
-            for update in updates:
-                if update.event != "status":
-                    result.events += 1
-                    record_reply(update, targets)
-                    continue
-                target = targets.find(update)
-                if target is None:
-                    result.unmatched.append(
-                        update.message_id or update.provider_message_id
-                    )
-                elif target.advance(update, now=received_at):
-                    changed[type(target), target.pk] = target
-                    result.applied += 1
-                else:
-                    result.unchanged += 1
-            results.append(result)
+        results = [
+            track(updates, received_at, targets, changed)
+            for updates, received_at in callbacks
+        ]
         for model, fields in DELIVERY_FIELDS.items():
-            statements.update_many(
-                [t for (kind, _), t in changed.items() if kind is model], fields
-            )
+            rows = [t for (kind, _), t in changed.items() if kind is model]
+            # In the order of their keys, so two appliers never deadlock.
+            rows.sort(key=lambda row: row.pk)
+            model.objects.bulk_update(rows, fields)
     return results
 
 
-DELIVERY_FIELDS = {
+def track(
+    updates: list[StatusUpdate],
+    received_at: datetime,
+    targets: Targets,
+    changed: dict[tuple[type, int], TestSend | Message],
+) -> TrackingResult:
+    result = TrackingResult()
+    for update in updates:
+        if update.event != "status":
+            result.events += 1
+            record_reply(update, targets)
+            continue
+        target = targets.find(update)
+        if target is None:
+            result.unmatched.append(update.message_id or update.provider_message_id)
+        elif target.advance(update, now=received_at):
+            changed[type(target), target.pk] = target
+            result.applied += 1
+        else:
+            result.unchanged += 1
+    return result
+
+
+# What advance() writes; it reads these too, so all are loaded.
+DELIVERY_FIELDS: dict[type[models.Model], list[str]] = {
     Message: [
         "status",
         "delivered_at",
@@ -86,6 +102,10 @@ DELIVERY_FIELDS = {
         "dlr_received_at",
     ],
 }
+# How a row belongs to a provider.
+OWNER = {Message: "sender_id", TestSend: "provider_id"}
+# Well under SQLite's limit of host parameters in one statement.
+IDS_PER_QUERY = 500
 
 
 class Targets:
@@ -96,30 +116,25 @@ class Targets:
     def __init__(self, provider_id: int, updates: list[StatusUpdate]) -> None:
         self.by_ours: dict[str, TestSend | Message] = {}
         self.by_theirs: dict[str, TestSend | Message] = {}
-        of_provider = f"{statements.column(Sender, 'provider')} = %s"
-        senders = {
-            s.pk for s in statements.fetch(Sender, ["id"], of_provider, [provider_id])
-        }
-        owned = {
-            Message: lambda row: row.sender_id in senders,
-            TestSend: lambda row: row.provider_id == provider_id,
-        }
-        for model, owner in OWNER.items():
-            fields = ["message_id", "provider_message_id", "to", owner]
-            fields += READ_FIELDS[model]
-            ours = {u.message_id for u in updates if u.message_id}
-            ours -= self.by_ours.keys()
-            for row in named(model, fields, "message_id", ours):
-                if owned[model](row):
-                    self.by_ours[row.message_id] = row
+        senders = set(
+            Sender.objects.filter(provider_id=provider_id).values_list("pk", flat=True)
+        )
+        self.owners = {Message: senders, TestSend: {provider_id}}
+        for model in OWNER:
+            ours = {u.message_id for u in updates if u.message_id} - self.by_ours.keys()
+            self.load(model, "message_id", ours, self.by_ours)
             theirs = {
                 u.provider_message_id
                 for u in updates
                 if u.provider_message_id and self.find(u) is None
             }
-            for row in named(model, fields, "provider_message_id", theirs):
-                if owned[model](row):
-                    self.by_theirs[row.provider_message_id] = row
+            self.load(model, "provider_message_id", theirs, self.by_theirs)
+
+    def load(self, model, id_field: str, ids: set[str], into: dict) -> None:
+        owners, owner = self.owners[model], OWNER[model]
+        for row in named(model, id_field, ids):
+            if getattr(row, owner) in owners:
+                into[getattr(row, id_field)] = row
 
     def find(self, update: StatusUpdate) -> TestSend | Message | None:
         return self.by_ours.get(update.message_id) or self.by_theirs.get(
@@ -127,24 +142,16 @@ class Targets:
         )
 
 
-# How a row belongs to a provider, and what advance() reads; everything it
-# writes is in DELIVERY_FIELDS.
-OWNER = {Message: "sender", TestSend: "provider"}
-READ_FIELDS = {Message: ["status", "failure_category"], TestSend: ["delivery_state"]}
-# Well under SQLite's limit of host parameters in one statement.
-IDS_PER_QUERY = 500
-
-
-def named(model, fields, id_field: str, ids: set[str]) -> Iterator:
+def named(model, id_field: str, ids: set[str]) -> Iterator:
     """The rows of `model` with one of `ids`, by the index on `id_field` alone:
     with the owner in the WHERE clause too, SQLite (which keeps no statistics
     unless told to) walks all the owner's rows instead."""
-    ids = sorted(ids)
-    column = statements.column(model, id_field)
-    for start in range(0, len(ids), IDS_PER_QUERY):
-        chunk = ids[start : start + IDS_PER_QUERY]
-        where = f"{column} IN ({statements.placeholders(len(chunk))})"
-        yield from statements.fetch(model, fields, where, chunk)
+    ids_in_order = sorted(ids)
+    loaded = ["message_id", "provider_message_id", "to", OWNER[model]]
+    rows = model.objects.only(*loaded, *DELIVERY_FIELDS[model])
+    for start in range(0, len(ids_in_order), IDS_PER_QUERY):
+        chunk = ids_in_order[start : start + IDS_PER_QUERY]
+        yield from rows.filter(**{f"{id_field}__in": chunk})
 
 
 def record_reply(update: StatusUpdate, targets: Targets) -> None:
