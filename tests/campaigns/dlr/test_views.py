@@ -9,13 +9,16 @@ from __future__ import annotations
 
 import base64
 import json
+import threading
 import time
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
+from django.db import connection, connections
 from django.http import QueryDict
+from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
@@ -403,6 +406,44 @@ def test_it_refuses_a_body_over_256_kib(client, provider, settings) -> None:
 
     assert response.status_code == 413
     assert report().response_status == 413
+
+
+def test_a_callback_that_cannot_be_stored_is_answered_503(
+    transactional_db, client, provider, tmp_path
+) -> None:
+    assert post(client, provider, "8x8_delivered.json").status_code == 200
+    # A thread whose connection finds no database: the provider is already
+    # known to this process, the write is what fails.
+    missing = {"sqlite": str(tmp_path / "gone" / "db.sqlite3")}
+    database = connections.settings["default"]
+    saved = database["NAME"]
+    answers = []
+
+    def post_while_the_database_is_away() -> None:
+        try:
+            answers.append(
+                Client().post(
+                    url(provider.callback_token),
+                    raw("8x8_delivered.json"),
+                    content_type="application/json",
+                )
+            )
+        finally:
+            connection.close()
+
+    database["NAME"] = missing.get(connection.vendor, "smsbridge_gone")
+    try:
+        thread = threading.Thread(target=post_while_the_database_is_away)
+        thread.start()
+        thread.join(timeout=30)
+    finally:
+        database["NAME"] = saved
+
+    assert answers[0].status_code == 503
+    assert answers[0].json()["error"] == (
+        "The callback could not be stored; send it again."
+    )
+    assert DeliveryReport.objects.count() == 1
 
 
 def test_it_answers_404_for_an_unknown_token(client, provider) -> None:
