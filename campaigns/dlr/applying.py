@@ -21,13 +21,18 @@ from django.conf import settings
 from django.db import DatabaseError, close_old_connections, connection, transaction
 
 from ..models import DeliveryReport
-from .tracking import apply_callbacks
+from .tracking import apply_callbacks, write_rows
 
 logger = logging.getLogger(__name__)
 
 REPORTS_PER_TRANSACTION = 500
 WAITING = DeliveryReport.State.WAITING
 LOGGED_FIELDS = ["state", "processed", "unmatched_ids", "result"]
+# What each report did, written as tracking.WRITE_DELIVERY explains.
+WRITE_LOGGED = (
+    "UPDATE campaigns_deliveryreport SET state = %s, processed = %s, "
+    "unmatched_ids = %s, result = %s WHERE id = %s"
+)
 
 
 class TakenElsewhere(Exception):
@@ -79,7 +84,7 @@ def apply_alone(report: DeliveryReport) -> None:
         report.state = DeliveryReport.State.REFUSED
         report.processed, report.unmatched_ids = 0, []
         report.result = f"Could not be applied: {err!r}"[:500]
-        DeliveryReport.objects.bulk_update([report], LOGGED_FIELDS)
+        write_rows(WRITE_LOGGED, [report], LOGGED_FIELDS)
 
 
 def waiting():
@@ -110,7 +115,7 @@ def apply_reports(reports: list[DeliveryReport]) -> None:
             report.processed = tracked.applied
             report.unmatched_ids = tracked.unmatched
             report.result = tracked.summary()
-    DeliveryReport.objects.bulk_update(reports, LOGGED_FIELDS)
+    write_rows(WRITE_LOGGED, reports, LOGGED_FIELDS)
 
 
 def keep_applying(stop: threading.Event) -> None:

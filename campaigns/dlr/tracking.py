@@ -7,7 +7,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from django.db import models, transaction
+from django.db import connection, models, transaction
 from django.utils import timezone
 
 from providers.dlr import StatusUpdate
@@ -53,11 +53,11 @@ def apply_callbacks(
             track(updates, received_at, targets, changed)
             for updates, received_at in callbacks
         ]
-        for model, fields in DELIVERY_FIELDS.items():
+        for model, statement in WRITE_DELIVERY.items():
             rows = [t for (kind, _), t in changed.items() if kind is model]
             # In the order of their keys, so two appliers never deadlock.
             rows.sort(key=lambda row: row.pk)
-            model.objects.bulk_update(rows, fields)
+            write_rows(statement, rows, DELIVERY_FIELDS[model])
     return results
 
 
@@ -102,6 +102,36 @@ DELIVERY_FIELDS: dict[type[models.Model], list[str]] = {
         "dlr_received_at",
     ],
 }
+# bulk_update() writes a CASE over every row for each field: measured on a batch
+# of 500 reports (bench_dlr_ingestion's 8x8 receipts, SQLite), 540 ms against
+# 32 ms for the same rows through these statements, and the applier could not
+# keep up with the callbacks. So the two writes are spelt out, once.
+WRITE_DELIVERY = {
+    Message: "UPDATE campaigns_message SET status = %s, delivered_at = %s, "
+    "failure_category = %s, failure_reason = %s, delivery_error_code = %s, "
+    "delivery_description = %s WHERE id = %s",
+    TestSend: "UPDATE providers_testsend SET delivery_state = %s, "
+    "delivery_error_code = %s, delivery_description = %s, "
+    "delivery_reported_at = %s, dlr_received_at = %s WHERE id = %s",
+}
+
+
+def write_rows(statement: str, rows: list[models.Model], fields: list[str]) -> None:
+    """Run `statement` once per row: `fields`' values, as save() would write
+    them, then the row's key."""
+    if not rows:
+        return
+    meta = rows[0]._meta
+    targets = [meta.get_field(name) for name in fields]
+    params = [
+        [f.get_db_prep_save(getattr(row, f.attname), connection) for f in targets]
+        + [row.pk]
+        for row in rows
+    ]
+    with connection.cursor() as cursor:
+        cursor.executemany(statement, params)
+
+
 # How a row belongs to a provider.
 OWNER = {Message: "sender_id", TestSend: "provider_id"}
 # Well under SQLite's limit of host parameters in one statement.
