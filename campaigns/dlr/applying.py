@@ -124,8 +124,9 @@ def keep_applying(stop: threading.Event) -> None:
         while not stop.wait(settings.DLR_APPLY_EVERY_SECONDS):
             try:
                 apply_waiting()
-            except DatabaseError:
-                # The reports stay waiting; the next round tries again.
+            except Exception:
+                # The reports stay waiting, and the thread must live on for the
+                # next round to try again.
                 logger.exception("Applying delivery reports failed; will retry")
                 close_old_connections()
     finally:

@@ -36,6 +36,9 @@ logger = logging.getLogger(__name__)
 
 
 class Refused(Exception):
+    """A callback answered 4xx: final, as the same callback sent again would
+    get the same answer."""
+
     def __init__(self, status: int, reason: str) -> None:
         super().__init__(reason)
         self.status, self.reason = status, reason
