@@ -1,8 +1,10 @@
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import secrets
 from datetime import datetime
+from typing import Any
 
 from django.db import models
 from django.urls import reverse
@@ -290,7 +292,15 @@ class ApiToken(models.Model):
 
 
 class DeliveryReport(models.Model):
-    """One callback as received, kept raw (capped) with what it did."""
+    """One callback as received, kept raw (capped) with what it did.
+
+    An accepted callback is stored waiting, with its parsed updates, and the
+    worker applies it moments later (campaigns.dlr.applying)."""
+
+    class State(models.TextChoices):
+        WAITING = "waiting", "Waiting to be applied"
+        APPLIED = "applied", "Applied"
+        REFUSED = "refused", "Refused"
 
     provider = models.ForeignKey(
         Provider, on_delete=models.CASCADE, related_name="delivery_reports"
@@ -314,9 +324,26 @@ class DeliveryReport(models.Model):
         help_text="Message ids this callback named that smsbridge does not know.",
     )
     result = models.CharField("result", max_length=500)
+    state = models.CharField(
+        "state", max_length=8, choices=State.choices, default=State.WAITING
+    )
+    # Each update as an object with named keys, so that reports stored before a
+    # deploy that changes StatusUpdate are still read as they were meant.
+    updates = models.JSONField(
+        "updates",
+        default=list,
+        blank=True,
+        help_text="What smsbridge read from the callback, applied by the worker.",
+    )
 
     class Meta:
         ordering = ["-received_at", "-pk"]
+        indexes = [
+            # The worker's queue: only waiting rows, in the order they came.
+            models.Index(
+                fields=["id"], condition=models.Q(state="waiting"), name="dlr_waiting"
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.provider} {self.received_at:%Y-%m-%d %H:%M:%S}: {self.result}"
@@ -324,3 +351,26 @@ class DeliveryReport(models.Model):
     @property
     def unmatched(self) -> bool:
         return bool(self.unmatched_ids)
+
+    @staticmethod
+    def stored(update: StatusUpdate) -> dict[str, str]:
+        """An update as it is kept: its non-empty fields by name."""
+        kept = {name: getattr(update, name) for name in UPDATE_FIELDS}
+        if update.occurred_at:
+            kept["occurred_at"] = update.occurred_at.isoformat()
+        return {name: value for name, value in kept.items() if value}
+
+    def status_updates(self) -> list[StatusUpdate]:
+        """The updates as stored, whichever version of smsbridge stored them: a
+        field it did not know takes its default, one no longer known is left."""
+        return [status_update(kept) for kept in self.updates]
+
+
+UPDATE_FIELDS = tuple(f.name for f in dataclasses.fields(StatusUpdate))
+
+
+def status_update(kept: dict[str, Any]) -> StatusUpdate:
+    known = {name: value for name, value in kept.items() if name in UPDATE_FIELDS}
+    if known.get("occurred_at"):
+        known["occurred_at"] = datetime.fromisoformat(known["occurred_at"])
+    return StatusUpdate(**known)

@@ -53,7 +53,9 @@ def only_one_beat(**kwargs) -> None:
 
 @worker_ready.connect
 def apply_delivery_reports(**kwargs) -> None:
-    """The worker applies the delivery reports that web processes accepted."""
-    from campaigns.intake import worker_applier
+    """The worker applies the delivery reports that the callback URL stored, on
+    a thread of its main process: looking every DLR_APPLY_EVERY_SECONDS costs
+    one indexed query, where a task would cost a trip through the broker."""
+    from campaigns.dlr.applying import Applier
 
-    worker_applier.ensure_running()
+    Applier().start()

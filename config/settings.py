@@ -174,10 +174,9 @@ DLR_TOKEN_GRACE_HOURS = env.int("DLR_TOKEN_GRACE_HOURS", default=24)
 # Larger bodies are answered 413, JSON nested deeper 400; both are logged.
 DLR_MAX_BODY_BYTES = env.int("DLR_MAX_BODY_BYTES", default=256 * 1024)
 DLR_MAX_JSON_DEPTH = env.int("DLR_MAX_JSON_DEPTH", default=32)
-# How often the Celery worker applies waiting delivery reports, and how long they
-# may wait before a web process applies them itself (see campaigns/intake.py).
+# How often the Celery worker applies waiting delivery reports
+# (campaigns/dlr/applying.py).
 DLR_APPLY_EVERY_SECONDS = env.float("DLR_APPLY_EVERY_SECONDS", default=0.2)
-DLR_WEB_APPLY_AFTER_SECONDS = env.float("DLR_WEB_APPLY_AFTER_SECONDS", default=1.0)
 # How long a web process trusts what it looked up of a callback URL's provider.
 DLR_PROVIDER_CACHE_SECONDS = env.float("DLR_PROVIDER_CACHE_SECONDS", default=5.0)
 DLR_STORED_BODY_CHARS = 16 * 1024

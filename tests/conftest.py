@@ -1,6 +1,10 @@
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
+
+from campaigns.dlr.applying import Applier
 
 
 @pytest.fixture(autouse=True)
@@ -16,3 +20,13 @@ def _pages_without_collectstatic(settings) -> None:
             "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"
         },
     }
+
+
+@pytest.fixture
+def dlr_worker() -> Iterator[Applier]:
+    """What the Celery worker does with delivery reports, on a thread: for tests
+    whose callbacks arrive at a live server. Stopped before the test's flush."""
+    applier = Applier()
+    applier.start()
+    yield applier
+    applier.stop()

@@ -11,6 +11,7 @@ from django.forms.models import construct_instance
 from .. import validators
 from ..dlr import DeliveryState
 from ..models import (
+    DLR_FIELDS,
     RESPONSE_FIELDS,
     Header,
     Provider,
@@ -58,20 +59,6 @@ ROW_MODELS = {
     "url_parameters": UrlParameter,
     "variables": ProviderVariable,
 }
-
-
-# The delivery-report settings, in the order both screens show them.
-DLR_FIELDS = (
-    "dlr_credentials",
-    "dlr_sample",
-    "dlr_id_path",
-    "dlr_provider_id_path",
-    "dlr_status_path",
-    "dlr_error_code_path",
-    "dlr_description_path",
-    "dlr_timestamp_path",
-    "dlr_status_values",
-)
 
 
 class WriteOnlyTextarea(forms.Textarea):

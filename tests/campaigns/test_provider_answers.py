@@ -16,7 +16,8 @@ from pathlib import Path
 import pytest
 import responses
 
-from campaigns import sending, tracking
+from campaigns import sending
+from campaigns.dlr import tracking
 from campaigns.models import Message
 from providers import presets
 from providers.dlr import parse

@@ -20,7 +20,8 @@ from zoneinfo import ZoneInfo
 import pytest
 from django.utils import timezone
 
-from campaigns import recording, sending, tracking
+from campaigns import recording, sending
+from campaigns.dlr import applying, tracking
 from campaigns.models import Campaign, Message, OptOut
 from providers.dlr import parse
 from providers.models import Sender
@@ -642,9 +643,12 @@ def test_transactional_messages_ignore_quiet_hours_and_opt_outs(
 
 
 def post_report(client, sender: Sender, body: bytes):
-    return client.post(
+    """The provider's callback, then what the worker does moments later."""
+    response = client.post(
         f"/dlr/{sender.provider.callback_token}/", body, content_type="application/json"
     )
+    applying.apply_waiting()
+    return response
 
 
 @pytest.mark.django_db

@@ -146,3 +146,9 @@ def admin_page(
     if request.node.stash.get(CALL_FAILED, False):
         screenshot(page, "failed")
     assert not problems, "The browser saw problems:\n" + "\n".join(problems)
+
+
+@pytest.fixture(autouse=True)
+def _delivery_reports_applied(dlr_worker) -> None:
+    """The live server stores the sandbox's delivery reports; as under `make
+    run`, a worker applies them."""

@@ -16,6 +16,7 @@ from django.contrib.messages import get_messages
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from campaigns import sending
+from campaigns.dlr.applying import apply_waiting
 from campaigns.models import AudienceMember, Campaign, Message, OptOut
 from providers.models import Sender
 from providers.roles import MARKETING, SUPPORT
@@ -479,6 +480,7 @@ def test_progress_gives_the_campaigns_figures(admin_client, wire, client) -> Non
         json.dumps(report),
         content_type="application/json",
     )
+    apply_waiting()  # what the worker does moments later
 
     progress = admin_client.get(
         f"/admin/campaigns/campaign/{campaign.pk}/progress/"

@@ -14,9 +14,9 @@ import pytest
 import responses
 from django.conf import settings as django_settings
 from django.contrib.auth.models import Group, Permission, User
-from django.db import transaction
 from django.urls import reverse
 
+from campaigns.dlr.applying import apply_waiting
 from providers.crypto import mask
 from providers.models import Provider
 from providers.models import TestSend as SentTest
@@ -525,13 +525,12 @@ def native_report(umid: str, *, state: str = "delivered", error: int = 0) -> str
 
 
 def post_report(client, provider: Provider, body: str) -> None:
-    # Inside a transaction the callback is applied at once, not left in the
-    # inbox for a thread that would outlive the test.
-    with transaction.atomic():
-        response = client.post(
-            f"/dlr/{provider.callback_token}/", body, content_type="application/json"
-        )
+    """The provider's callback, then what the worker does moments later."""
+    response = client.post(
+        f"/dlr/{provider.callback_token}/", body, content_type="application/json"
+    )
     assert response.status_code == 200, response.content
+    apply_waiting()
 
 
 def test_it_proposes_the_id_it_finds_in_the_answer(admin_client, by_hand) -> None:

@@ -1,15 +1,23 @@
-"""The delivery-report callback every provider posts to: /dlr/<token>/."""
+"""The delivery-report callback every provider posts to: /dlr/<token>/.
+
+It checks the token, the credentials and the format, stores the callback once
+as its log row (waiting, with the updates it carries) and answers; the worker
+applies it moments later (campaigns.dlr.applying).
+"""
 
 from __future__ import annotations
 
 import base64
 import logging
+import os
 import time
 import uuid
+from collections.abc import Sequence
 from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import SuspiciousOperation, TooManyFieldsSent
+from django.db import DatabaseError
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 from django.http import HttpRequest, HttpResponse, JsonResponse
@@ -20,14 +28,17 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
 from providers import bounded_json, dlr
-from providers.models import Provider
+from providers.models import DLR_FIELDS, Provider
 
-from . import intake, statements
+from ..models import DeliveryReport
 
 logger = logging.getLogger(__name__)
 
 
 class Refused(Exception):
+    """A callback answered 4xx: final, as the same callback sent again would
+    get the same answer."""
+
     def __init__(self, status: int, reason: str) -> None:
         super().__init__(reason)
         self.status, self.reason = status, reason
@@ -36,6 +47,15 @@ class Refused(Exception):
 @csrf_exempt
 @require_http_methods(["GET", "POST"])
 def dlr_callback(request: HttpRequest, token: str) -> HttpResponse:
+    try:
+        return answer(request, token)
+    except DatabaseError:
+        logger.exception("A delivery-report callback could not be stored")
+        # 503 asks the provider to send it again later.
+        return refusal(503, "The callback could not be stored; send it again.")
+
+
+def answer(request: HttpRequest, token: str) -> HttpResponse:
     provider = provider_for(token)
     if provider is None:
         return JsonResponse(
@@ -46,24 +66,42 @@ def dlr_callback(request: HttpRequest, token: str) -> HttpResponse:
         payload = read_payload(request)
         kind, updates = dlr.parse(payload, mapping=provider.dlr_mapping())
     except (Refused, dlr.DlrError) as err:
-        status, reason = (
-            (err.status, err.reason) if isinstance(err, Refused) else (400, str(err))
-        )
-        reason = reason.replace("\x00", "\ufffd")  # it may quote the callback
-        log(request, provider, status=status, result=reason)
-        response = refusal(status, reason)
-        if status == 401:
-            response["WWW-Authenticate"] = 'Basic realm="smsbridge delivery reports"'
-        return response
-    callback = as_received(request, provider, kind=kind, updates=updates)
-    try:
-        intake.receive(callback)
-    except OSError:
-        logger.exception("A delivery-report callback could not be stored")
-        # 503 asks the provider to send it again later.
-        return refusal(503, "The callback could not be stored; send it again.")
+        return refused(request, provider, err)
+    report = store(request, provider, kind=kind, updates=updates)
     # Unknown ids are not the provider's to fix: they are kept in the log.
-    return accepted(len(updates), callback.receipt)
+    return accepted(len(updates), report.receipt)
+
+
+def refused(
+    request: HttpRequest, provider: Provider, err: Refused | dlr.DlrError
+) -> HttpResponse:
+    status, reason = (
+        (err.status, err.reason) if isinstance(err, Refused) else (400, str(err))
+    )
+    reason = reason.replace("\x00", "\ufffd")  # it may quote the callback
+    report = as_received(request, provider, status=status, result=reason)
+    report.state = DeliveryReport.State.REFUSED
+    report.save(force_insert=True)
+    response = refusal(status, reason)
+    if status == 401:
+        response["WWW-Authenticate"] = 'Basic realm="smsbridge delivery reports"'
+    return response
+
+
+def store(
+    request: HttpRequest,
+    provider: Provider,
+    *,
+    kind: str,
+    updates: Sequence[dlr.StatusUpdate],
+) -> DeliveryReport:
+    """Keep an accepted callback, waiting for the worker: once this returns, it
+    will be applied."""
+    report = as_received(request, provider, status=200, result="Waiting")
+    report.format = kind
+    report.updates = [DeliveryReport.stored(update) for update in updates]
+    report.save(force_insert=True)
+    return report
 
 
 def accepted(processed: int, receipt: uuid.UUID) -> HttpResponse:
@@ -84,20 +122,12 @@ def refusal(status: int, reason: str) -> JsonResponse:
 
 
 # What a callback needs of its provider; the request template is left unread.
-# Callbacks come by the thousand per second, hence prepared statements.
 CALLBACK_FIELDS = (
     "nickname",
     "callback_token",
     "previous_callback_token",
     "previous_token_valid_until",
-    "dlr_credentials",
-    "dlr_id_path",
-    "dlr_provider_id_path",
-    "dlr_status_path",
-    "dlr_error_code_path",
-    "dlr_description_path",
-    "dlr_timestamp_path",
-    "dlr_status_values",
+    *DLR_FIELDS,
 )
 
 
@@ -121,8 +151,8 @@ def provider_for(token: str) -> Provider | None:
 
 def look_up(token: str) -> Provider | None:
     for field in ("callback_token", "previous_callback_token"):
-        where = f"{statements.column(Provider, field)} = %s"
-        for provider in statements.fetch(Provider, CALLBACK_FIELDS, where, [token]):
+        found = Provider.objects.only(*CALLBACK_FIELDS).filter(**{field: token})
+        for provider in found:
             if provider.accepts_token(token, now=timezone.now()):
                 return provider
     return None
@@ -209,15 +239,30 @@ def flat(query) -> dict[str, str]:
     return {key: query.get(key) for key in query}
 
 
-def as_received(request, provider, *, kind: str = "", updates=()) -> intake.Callback:
-    return intake.Callback(
-        provider_id=provider.pk,
+def as_received(
+    request: HttpRequest, provider: Provider, *, status: int, result: str
+) -> DeliveryReport:
+    return DeliveryReport(
+        provider=provider,
+        receipt=time_ordered_uuid(),
         method=request.method,
-        content_type=(request.content_type or "").replace("\x00", "\ufffd"),
+        content_type=(request.content_type or "").replace("\x00", "\ufffd")[:200],
         body=stored_body(request),
-        format=kind,
-        updates=tuple(updates),
+        response_status=status,
+        result=result[:500],
     )
+
+
+def time_ordered_uuid() -> uuid.UUID:
+    """A version 7 UUID (RFC 9562): milliseconds since 1970, then random bits.
+    Receipts in the order they were given go in at the end of the log's
+    unique index, where random ones would rewrite pages all over it."""
+    milliseconds = time.time_ns() // 1_000_000
+    random = int.from_bytes(os.urandom(10), "big")
+    value = (milliseconds & (1 << 48) - 1) << 80 | random
+    value = value & ~(0xF << 76) | 0x7 << 76  # the version
+    value = value & ~(0x3 << 62) | 0x2 << 62  # the variant
+    return uuid.UUID(int=value)
 
 
 def stored_body(request: HttpRequest) -> str:
@@ -231,9 +276,3 @@ def stored_body(request: HttpRequest) -> str:
         body = request.body
     # PostgreSQL cannot store NUL in text; U+FFFD shows where one was.
     return body[:cap].decode("utf-8", errors="replace").replace("\x00", "\ufffd")
-
-
-def log(request, provider, *, status: int, result: str) -> None:
-    """Log a callback that was refused."""
-    report = as_received(request, provider).report(status=status, result=result)
-    statements.insert(report)

@@ -9,16 +9,20 @@ from __future__ import annotations
 
 import base64
 import json
+import threading
 import time
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
+from django.db import connection, connections
 from django.http import QueryDict
+from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
+from campaigns.dlr.applying import apply_waiting
 from campaigns.models import DeliveryReport
 from providers import presets
 from providers.forms.setup import FORMS
@@ -29,9 +33,9 @@ from providers.outbound.outcomes import Category
 from providers.sandbox.demo import form_data
 from providers.send_test_sms import send_test_sms
 
-from .fake_provider import accepted_test_send
+from ..fake_provider import accepted_test_send
 
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "dlr"
+FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "dlr"
 
 LIFECYCLE_ID = "4b1d7e0c9a2f4e6b8d3c5a7f1e9b2d40"
 LIFECYCLE_UMID = "6f3c1a52-9d0e-5b7a-8c41-2e7d90b1f4a3"
@@ -62,10 +66,19 @@ def url(token: str) -> str:
     return f"/dlr/{token}/"
 
 
+def callback(client, method: str, path: str, *args: Any, **kwargs: Any):
+    """A request to the callback URL, then what the worker does moments later."""
+    response = getattr(client, method)(path, *args, **kwargs)
+    apply_waiting()
+    return response
+
+
 def post(client, provider: Provider, name: str, **kwargs: Any):
     """POST a fixture to the callback URL as the provider would: JSON, or a form."""
     content_type = FORM if name.endswith(".txt") else "application/json"
-    return client.post(
+    return callback(
+        client,
+        "post",
         url(provider.callback_token),
         raw(name),
         content_type=content_type,
@@ -74,8 +87,13 @@ def post(client, provider: Provider, name: str, **kwargs: Any):
 
 
 def post_json(client, token: str, body: Any, **kwargs: Any):
-    return client.post(
-        url(token), json.dumps(body), content_type="application/json", **kwargs
+    return callback(
+        client,
+        "post",
+        url(token),
+        json.dumps(body),
+        content_type="application/json",
+        **kwargs,
     )
 
 
@@ -253,7 +271,7 @@ def test_it_applies_a_mapped_get_query(client, provider) -> None:
     test = accepted_test_send(provider, KANNEL_ID)
     query = raw("kannel_delivered.txt").decode()
 
-    response = client.get(f"{url(provider.callback_token)}?{query}")
+    response = callback(client, "get", f"{url(provider.callback_token)}?{query}")
 
     test.refresh_from_db()
     assert response.status_code == 200
@@ -359,8 +377,12 @@ def test_it_does_not_touch_another_providers_message_of_the_same_id(
 def test_it_refuses_malformed_json_with_a_reason(client, provider) -> None:
     truncated = raw("8x8_delivered.json")[:120]
 
-    response = client.post(
-        url(provider.callback_token), truncated, content_type="application/json"
+    response = callback(
+        client,
+        "post",
+        url(provider.callback_token),
+        truncated,
+        content_type="application/json",
     )
 
     assert response.status_code == 400
@@ -387,8 +409,48 @@ def test_it_refuses_a_body_over_256_kib(client, provider, settings) -> None:
     assert report().response_status == 413
 
 
+def test_a_callback_that_cannot_be_stored_is_answered_503(
+    transactional_db, client, provider, tmp_path
+) -> None:
+    assert post(client, provider, "8x8_delivered.json").status_code == 200
+    # A thread whose connection finds no database: the provider is already
+    # known to this process, the write is what fails.
+    missing = {"sqlite": str(tmp_path / "gone" / "db.sqlite3")}
+    database = connections.settings["default"]
+    saved = database["NAME"]
+    answers = []
+
+    def post_while_the_database_is_away() -> None:
+        try:
+            answers.append(
+                Client().post(
+                    url(provider.callback_token),
+                    raw("8x8_delivered.json"),
+                    content_type="application/json",
+                )
+            )
+        finally:
+            connection.close()
+
+    database["NAME"] = missing.get(connection.vendor, "smsbridge_gone")
+    try:
+        thread = threading.Thread(target=post_while_the_database_is_away)
+        thread.start()
+        thread.join(timeout=30)
+    finally:
+        database["NAME"] = saved
+
+    assert answers[0].status_code == 503
+    assert answers[0].json()["error"] == (
+        "The callback could not be stored; send it again."
+    )
+    assert DeliveryReport.objects.count() == 1
+
+
 def test_it_answers_404_for_an_unknown_token(client, provider) -> None:
-    response = client.post(
+    response = callback(
+        client,
+        "post",
         url("not-a-token-anyone-was-given"),
         raw("8x8_delivered.json"),
         content_type="application/json",
@@ -399,7 +461,9 @@ def test_it_answers_404_for_an_unknown_token(client, provider) -> None:
 
 
 def test_it_refuses_an_empty_post(client, provider) -> None:
-    response = client.post(url(provider.callback_token), b"", content_type="text/plain")
+    response = callback(
+        client, "post", url(provider.callback_token), b"", content_type="text/plain"
+    )
 
     assert response.status_code == 400
     assert response.json()["error"] == "The callback is empty."
@@ -407,7 +471,9 @@ def test_it_refuses_an_empty_post(client, provider) -> None:
 
 @pytest.mark.parametrize("content_type", ["application/json", FORM])
 def test_it_refuses_an_empty_post_of_any_type(client, provider, content_type) -> None:
-    response = client.post(url(provider.callback_token), b"", content_type=content_type)
+    response = callback(
+        client, "post", url(provider.callback_token), b"", content_type=content_type
+    )
 
     assert response.status_code == 400
 
@@ -415,7 +481,7 @@ def test_it_refuses_an_empty_post_of_any_type(client, provider, content_type) ->
 def test_it_refuses_a_get_without_a_query(client, provider) -> None:
     use_mapping(provider, **KANNEL_MAPPING)
 
-    response = client.get(url(provider.callback_token))
+    response = callback(client, "get", url(provider.callback_token))
 
     assert response.status_code == 400
 
@@ -439,8 +505,12 @@ def test_it_accepts_the_old_token_during_the_grace_period(client, provider) -> N
     provider.rotate_callback_token(now=timezone.now())
     test = accepted_test_send(provider, LIFECYCLE_ID)
 
-    response = client.post(
-        url(old), raw("8x8_delivered.json"), content_type="application/json"
+    response = callback(
+        client,
+        "post",
+        url(old),
+        raw("8x8_delivered.json"),
+        content_type="application/json",
     )
 
     test.refresh_from_db()
@@ -456,8 +526,12 @@ def test_it_refuses_the_old_token_after_the_grace_period(
     provider.rotate_callback_token(now=timezone.now() - timedelta(hours=hours + 1))
     accepted_test_send(provider, LIFECYCLE_ID)
 
-    response = client.post(
-        url(old), raw("8x8_delivered.json"), content_type="application/json"
+    response = callback(
+        client,
+        "post",
+        url(old),
+        raw("8x8_delivered.json"),
+        content_type="application/json",
     )
 
     assert response.status_code == 404
@@ -609,8 +683,12 @@ def refused_and_logged(response, status: int = 400) -> DeliveryReport:
 def test_json_nested_past_the_depth_limit_is_refused_400_and_logged(
     client, admin_client, provider, delivered, settings, body
 ) -> None:
-    response = client.post(
-        url(provider.callback_token), body, content_type="application/json"
+    response = callback(
+        client,
+        "post",
+        url(provider.callback_token),
+        body,
+        content_type="application/json",
     )
 
     stored = refused_and_logged(response)
@@ -646,8 +724,12 @@ def test_a_body_over_djangos_upload_limit_is_refused_413_and_logged_capped(
 ) -> None:
     body = b"[" + b"1," * (settings.DATA_UPLOAD_MAX_MEMORY_SIZE // 2) + b"1]"
 
-    response = client.post(
-        url(provider.callback_token), body, content_type="application/json"
+    response = callback(
+        client,
+        "post",
+        url(provider.callback_token),
+        body,
+        content_type="application/json",
     )
 
     stored = refused_and_logged(response, status=413)
@@ -694,7 +776,9 @@ def test_a_form_post_with_too_many_fields_is_refused_400_and_logged(
         f"f{n}=1" for n in range(settings.DATA_UPLOAD_MAX_NUMBER_FIELDS + 1)
     )
 
-    response = client.post(url(provider.callback_token), fields, content_type=FORM)
+    response = callback(
+        client, "post", url(provider.callback_token), fields, content_type=FORM
+    )
 
     stored = refused_and_logged(response)
     assert "more than 1,000 fields" in stored.result
@@ -707,7 +791,7 @@ def test_a_get_with_too_many_parameters_is_refused_400_and_logged(
     use_mapping(provider, **KANNEL_MAPPING)
     query = {f"f{n}": "1" for n in range(settings.DATA_UPLOAD_MAX_NUMBER_FIELDS + 1)}
 
-    response = client.get(url(provider.callback_token), query)
+    response = callback(client, "get", url(provider.callback_token), query)
 
     assert "more than 1,000 fields" in refused_and_logged(response).result
 
@@ -715,8 +799,12 @@ def test_a_get_with_too_many_parameters_is_refused_400_and_logged(
 def test_a_multipart_post_without_a_boundary_is_refused_400_and_logged(
     client, provider
 ) -> None:
-    response = client.post(
-        url(provider.callback_token), b"id=1", content_type="multipart/form-data"
+    response = callback(
+        client,
+        "post",
+        url(provider.callback_token),
+        b"id=1",
+        content_type="multipart/form-data",
     )
 
     assert "boundary" in refused_and_logged(response).result
@@ -725,8 +813,12 @@ def test_a_multipart_post_without_a_boundary_is_refused_400_and_logged(
 def test_json_that_is_not_utf8_is_refused_400_and_logged(client, provider) -> None:
     body = b'{"id": "\xff\xfe"}'
 
-    response = client.post(
-        url(provider.callback_token), body, content_type="application/json"
+    response = callback(
+        client,
+        "post",
+        url(provider.callback_token),
+        body,
+        content_type="application/json",
     )
 
     stored = refused_and_logged(response)
@@ -754,8 +846,12 @@ def test_a_nul_in_a_refused_callback_is_logged_as_a_replacement_character(
 ) -> None:
     use_mapping(provider, **TWILIO_MAPPING)
 
-    response = client.post(
-        url(provider.callback_token), b"Message\x00Sid=", content_type=FORM
+    response = callback(
+        client,
+        "post",
+        url(provider.callback_token),
+        b"Message\x00Sid=",
+        content_type=FORM,
     )
 
     stored = refused_and_logged(response)
@@ -1139,7 +1235,7 @@ live_static_warning = pytest.mark.filterwarnings("ignore:No directory at:UserWar
 
 
 @pytest.fixture
-def sandbox_provider(live_server, settings):
+def sandbox_provider(transactional_db, live_server, dlr_worker, settings):
     """Providers made from an 8x8 preset through the form, as seed_demo makes them,
     sending to the sandbox on the live server, which posts reports back to it."""
     settings.PUBLIC_BASE_URL = live_server.url
@@ -1178,20 +1274,21 @@ def sandbox_provider(live_server, settings):
 
 
 def delivery_of(test: SentTest, *, within: float = 5.0) -> SentTest:
-    """The test send once the provider's report has been answered (or time is up).
+    """The test send once the provider's report has been applied (or time is up).
 
-    The callback is logged last, after its updates are committed; waiting for the
-    log also keeps the live server off the database when the test's flush comes.
+    Waiting for it also keeps the live server and the worker off the database
+    when the test's flush comes.
     """
     deadline = time.monotonic() + within
-    logged = DeliveryReport.objects.filter(provider=test.provider)
+    logged = DeliveryReport.objects.filter(
+        provider=test.provider, state=DeliveryReport.State.APPLIED
+    )
     while not logged.exists() and time.monotonic() < deadline:
         time.sleep(0.05)
     test.refresh_from_db()
     return test
 
 
-@pytest.mark.django_db(transaction=True)
 @live_static_warning
 def test_the_sandbox_reports_8x8_delivery_to_the_callback(sandbox_provider) -> None:
     provider = sandbox_provider("8x8-moengage")
@@ -1207,7 +1304,6 @@ def test_the_sandbox_reports_8x8_delivery_to_the_callback(sandbox_provider) -> N
     assert DeliveryReport.objects.get(provider=provider).format == "8x8"
 
 
-@pytest.mark.django_db(transaction=True)
 @live_static_warning
 def test_the_sandbox_reports_8x8_failure_with_code_15(sandbox_provider) -> None:
     provider = sandbox_provider("8x8-moengage")
@@ -1222,7 +1318,6 @@ def test_the_sandbox_reports_8x8_failure_with_code_15(sandbox_provider) -> None:
     ) == ("failed", "15", "Invalid destination")
 
 
-@pytest.mark.django_db(transaction=True)
 @live_static_warning
 def test_the_sandbox_reports_clevertap_delivery_to_the_callback(
     sandbox_provider,
@@ -1237,7 +1332,6 @@ def test_the_sandbox_reports_clevertap_delivery_to_the_callback(
     assert DeliveryReport.objects.get(provider=provider).format == "clevertap"
 
 
-@pytest.mark.django_db(transaction=True)
 @live_static_warning
 def test_the_sandbox_reports_clevertap_failure(sandbox_provider) -> None:
     provider = sandbox_provider("8x8-clevertap")

@@ -1,4 +1,4 @@
-"""campaigns.tracking: delivery reports applied to test sends, later states only.
+"""campaigns.dlr.tracking: delivery reports applied to test sends, later states only.
 
 The updates are read from the payload files in tests/fixtures/dlr/.
 """
@@ -9,18 +9,15 @@ import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import pytest
 from django.utils import timezone
 
-from campaigns.tracking import TrackingResult, apply_updates
+from campaigns.dlr.tracking import TrackingResult, apply_updates
 from providers.dlr import StatusUpdate, parse
 from providers.models import Provider
 
-from .fake_provider import accepted_test_send
+from ..fake_provider import accepted_test_send
 
-pytestmark = pytest.mark.django_db
-
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "dlr"
+FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "dlr"
 
 LIFECYCLE_ID = "4b1d7e0c9a2f4e6b8d3c5a7f1e9b2d40"
 LIFECYCLE_UMID = "6f3c1a52-9d0e-5b7a-8c41-2e7d90b1f4a3"
