@@ -28,7 +28,6 @@ from .events import (
     trigger_event,
 )
 from .models import ApiToken, Message
-from .views import declared_size
 
 
 class Refused(Exception):
@@ -116,7 +115,7 @@ MAX_BODY_BYTES = 64 * 1024
 def read_object(request: HttpRequest) -> dict[str, Any]:
     limit = min(MAX_BODY_BYTES, settings.DATA_UPLOAD_MAX_MEMORY_SIZE or MAX_BODY_BYTES)
     too_large = Refused(413, f"The body is larger than {limit:,} bytes.")
-    if declared_size(request) > limit:
+    if bounded_json.declared_size(request) > limit:
         raise too_large
     try:
         body = bounded_json.loads(request.body, parse_constant=not_json)

@@ -63,3 +63,12 @@ def depth(document: Any) -> int:
         deepest = max(deepest, level)
         stack.extend((child, level + 1) for child in node)
     return deepest
+
+
+def declared_size(request) -> int:
+    """The size a request says its body has, to refuse a body too large before
+    reading it; 0 when it says nothing readable (the body's own length decides)."""
+    try:
+        return int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        return 0

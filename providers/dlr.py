@@ -17,6 +17,21 @@ from django.db import models
 
 from .outbound.outcomes import dig
 
+# The Provider fields saying how its delivery reports are checked and read, in
+# the order the setup screens show them; the callback URL loads these and the
+# token fields alone.
+DLR_FIELDS = (
+    "dlr_credentials",
+    "dlr_sample",
+    "dlr_id_path",
+    "dlr_provider_id_path",
+    "dlr_status_path",
+    "dlr_error_code_path",
+    "dlr_description_path",
+    "dlr_timestamp_path",
+    "dlr_status_values",
+)
+
 
 class DeliveryState(models.TextChoices):
     QUEUED = "queued", "Queued"

@@ -28,19 +28,6 @@ RESPONSE_FIELDS = (
     "accepted_count_path",
     "record_id_path",
 )
-# How a provider's delivery reports are checked and read, in the order the setup
-# screens show them; the callback URL loads these and the token fields alone.
-DLR_FIELDS = (
-    "dlr_credentials",
-    "dlr_sample",
-    "dlr_id_path",
-    "dlr_provider_id_path",
-    "dlr_status_path",
-    "dlr_error_code_path",
-    "dlr_description_path",
-    "dlr_timestamp_path",
-    "dlr_status_values",
-)
 
 
 def new_callback_token() -> str:

@@ -28,7 +28,8 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
 from providers import bounded_json, dlr
-from providers.models import DLR_FIELDS, Provider
+from providers.dlr import DLR_FIELDS
+from providers.models import Provider
 
 from ..models import DeliveryReport
 
@@ -204,7 +205,7 @@ def read_payload(request: HttpRequest) -> Any:
 def read_body(request: HttpRequest) -> Any:
     limit = settings.DLR_MAX_BODY_BYTES
     # The declared size first, so a huge body is never read into memory.
-    if declared_size(request) > limit or len(request.body) > limit:
+    if bounded_json.declared_size(request) > limit or len(request.body) > limit:
         raise Refused(413, f"The body is larger than {limit:,} bytes.")
     body = request.body
     content_type = request.content_type or ""
@@ -217,13 +218,6 @@ def read_body(request: HttpRequest) -> Any:
     raise Refused(
         400, f"Unsupported content type “{content_type}”; send JSON or a form."
     )
-
-
-def declared_size(request: HttpRequest) -> int:
-    try:
-        return int(request.META.get("CONTENT_LENGTH") or 0)
-    except ValueError:
-        return 0  # the body's own length decides
 
 
 def read_json(body: bytes) -> Any:
@@ -270,7 +264,7 @@ def stored_body(request: HttpRequest) -> str:
     cap = settings.DLR_STORED_BODY_CHARS
     if request.method != "POST":
         body = request.META.get("QUERY_STRING", "").encode()
-    elif declared_size(request) > settings.DATA_UPLOAD_MAX_MEMORY_SIZE:
+    elif bounded_json.declared_size(request) > settings.DATA_UPLOAD_MAX_MEMORY_SIZE:
         body = request.read(cap)  # Django will not hand over all of it
     else:
         body = request.body

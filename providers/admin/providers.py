@@ -19,8 +19,8 @@ from django.utils.html import format_html, format_html_join
 from django.utils.timesince import timesince
 
 from .. import bounded_json, dlr, presets
-from ..dlr import DeliveryState
-from ..forms.setup import DLR_FIELDS, FORMS
+from ..dlr import DLR_FIELDS, DeliveryState
+from ..forms.setup import FORMS
 from ..models import RESPONSE_FIELDS, Provider, TestSend
 from ..outbound.outcomes import Category
 from ..outbound.rendering import (

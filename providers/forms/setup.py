@@ -9,9 +9,8 @@ from django.db import transaction
 from django.forms.models import construct_instance
 
 from .. import validators
-from ..dlr import DeliveryState
+from ..dlr import DLR_FIELDS, DeliveryState
 from ..models import (
-    DLR_FIELDS,
     RESPONSE_FIELDS,
     Header,
     Provider,
