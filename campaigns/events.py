@@ -17,7 +17,7 @@ from django.db import transaction
 from providers.models import Sender
 from providers.validators import validate_segment_count
 
-from . import tasks
+from . import counts, tasks
 from .models import Campaign, Message, OptOut
 from .personalise import missing_fields, personalise
 
@@ -104,6 +104,8 @@ def trigger_event(
             for campaign in campaigns
         ]
         for message in created:
+            state = (message.status, message.failure_category)
+            counts.add(message.campaign_id, counts.created([state]))
             if message.status == Message.Status.QUEUED:
                 wake(message.campaign_id)
     return created

@@ -291,6 +291,25 @@ class ApiToken(models.Model):
         return cls.objects.filter(token_hash=hash_token(token), is_active=True).first()
 
 
+class MessageCount(models.Model):
+    """How many of a campaign's messages are in one state (campaigns/counts.py)."""
+
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="+")
+    status = models.CharField("status", max_length=10)
+    failure_category = models.CharField("failure", max_length=20, blank=True)
+    count = models.BigIntegerField("messages", default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                "campaign", "status", "failure_category", name="message_count_unique"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.status} {self.failure_category}: {self.count}".strip()
+
+
 class DeliveryReport(models.Model):
     """One callback as received, kept raw (capped) with what it did.
 

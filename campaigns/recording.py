@@ -8,6 +8,7 @@ is counted when its answer is recorded, so one cut off by a crash is not.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from itertools import groupby
@@ -21,6 +22,7 @@ from django.db.models import F
 from providers.outbound.outcomes import Category
 from providers.outbound.pipeline import Outcome
 
+from . import counts
 from .models import Message
 
 Status = Message.Status
@@ -47,17 +49,11 @@ def record(
     retry delays to schedule."""
     pairs = list(pairs)
     delays: list[float] = []
-    named = sum(1 for _, o in pairs if o.provider_message_id)
-    if not whole_claim and named <= FEW and all(o.accepted for _, o in pairs):
-        # The usual case as answers return: one statement, which needs no
-        # transaction around it.
-        ids = [o.provider_message_id for _, o in pairs]
-        mark_sent([m for m, _ in pairs], ids, whole_claim=False, now=now)
-        return delays
+    delta: Counter = Counter()
     with transaction.atomic():
         accepted = [(m, o) for m, o in pairs if o.accepted]
         if accepted:
-            mark_sent(
+            delta[counts.key(Status.SENT)] += mark_sent(
                 [m for m, _ in accepted],
                 [o.provider_message_id for _, o in accepted],
                 whole_claim=whole_claim and len(accepted) == len(pairs),
@@ -69,7 +65,10 @@ def record(
         )
         for _, same in groupby(failed, key=lambda p: failure_key(p[1])):
             same = list(same)
-            delays += mark_failed([m for m, _ in same], same[0][1], now=now)
+            delays += mark_failed(
+                [m for m, _ in same], same[0][1], now=now, delta=delta
+            )
+        counts.add(pairs[0][0].campaign_id, delta)
     return delays
 
 
@@ -88,7 +87,9 @@ def claimed(messages: Sequence[Claimed]):
 
 def mark_sent(
     messages: Sequence[Claimed], ids: list[str], *, whole_claim: bool, now: datetime
-) -> None:
+) -> int:
+    """Mark the messages sent; return how many moved to sent (a delivery report
+    may have moved some further already)."""
     named = [(m.pk, pid) for m, pid in zip(messages, ids, strict=True) if pid]
     in_statement = len(named) <= FEW
     updated = update_sent(
@@ -104,6 +105,7 @@ def mark_sent(
         ).update(sent_at=now)
         if in_statement:
             write_provider_ids(messages, ids)
+    return updated
 
 
 def update_sent(
@@ -155,9 +157,10 @@ def write_provider_ids(messages: Sequence[Claimed], ids: list[str]) -> None:
 
 
 def mark_failed(
-    messages: Sequence[Claimed], outcome: Outcome, *, now: datetime
+    messages: Sequence[Claimed], outcome: Outcome, *, now: datetime, delta: Counter
 ) -> list[float]:
-    """Fail what is permanent or out of attempts; queue the rest again later."""
+    """Fail what is permanent or out of attempts, adding them to `delta`; queue
+    the rest again later."""
     limit = settings.SEND_MAX_ATTEMPTS
     spent = [m for m in messages if not outcome.transient or m.attempts + 1 >= limit]
     note = f" (gave up after {limit} attempts)" if outcome.transient else ""
@@ -167,11 +170,12 @@ def mark_failed(
     ):
         # The provider may have the attempt a stopped worker cut off: not a
         # plain failure, and not to be sent again by "Retry failed".
-        claimed(list(same)).update(
+        category = Category.UNCONFIRMED if maybe_sent else outcome.category
+        delta[counts.key(Status.FAILED, category)] += claimed(list(same)).update(
             status=Status.FAILED,
             attempts=F("attempts") + 1,
             claim="",
-            failure_category=Category.UNCONFIRMED if maybe_sent else outcome.category,
+            failure_category=category,
             failure_reason=(CUT_OFF + reason if maybe_sent else reason)[:500],
         )
     # Each message keeps its own count, so a batch can mix first and last tries.

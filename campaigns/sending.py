@@ -31,7 +31,7 @@ from providers.outbound.pipeline import Message as Outgoing
 from providers.outbound.pipeline import Outbound, Outcome
 from providers.validators import validate_segment_count
 
-from . import tasks, throttle
+from . import counts, tasks, throttle
 from .bulk import insert_rows
 from .inflight import as_they_return
 from .models import Campaign, Message, OptOut
@@ -125,6 +125,8 @@ def create_messages(campaign: Campaign) -> int:
         rows=rows,
         constants={"campaign_id": campaign.pk, "sender_id": sender.pk},
     )
+    skipped = counts.key(Status.SKIPPED, "opted_out")
+    counts.add(campaign.pk, {(counts.TOTAL, ""): created, skipped: len(skip)})
     if connection.vendor == "postgresql" and created >= ANALYZE_AFTER:
         # So the claims' plans know the new rows now, not when autovacuum
         # gets round to it (a claim planned on stale counts scans the table).
@@ -481,9 +483,11 @@ def cancel(*, campaign: Campaign) -> int:
         Campaign.objects.filter(pk=campaign.pk).exclude(
             status__in=[Campaign.Status.COMPLETED, Campaign.Status.CANCELLED]
         ).update(status=Campaign.Status.CANCELLED)
-        return campaign.messages.filter(status=Status.QUEUED).update(
+        cancelled = campaign.messages.filter(status=Status.QUEUED).update(
             status=Status.CANCELLED, failure_reason="The campaign was cancelled."
         )
+        counts.add(campaign.pk, {counts.key(Status.CANCELLED): cancelled})
+        return cancelled
 
 
 # Undelivered messages did reach the provider, and an unconfirmed one may have
@@ -501,13 +505,26 @@ def retryable(campaign: Campaign):
 def retry_failed(*, campaign: Campaign) -> int:
     """Queue the campaign's failed sends again, with the same message ids."""
     with transaction.atomic():
-        again = retryable(campaign).update(
-            status=Status.QUEUED,
-            attempts=0,
-            next_attempt_at=None,
-            claim="",
-            maybe_sent=False,
+        # One category at a time, so each counter loses exactly what moved.
+        delta = {}
+        categories = set(
+            retryable(campaign).order_by().values_list("failure_category", flat=True)
         )
+        for category in categories:
+            moved = (
+                retryable(campaign)
+                .filter(failure_category=category)
+                .update(
+                    status=Status.QUEUED,
+                    attempts=0,
+                    next_attempt_at=None,
+                    claim="",
+                    maybe_sent=False,
+                )
+            )
+            delta[counts.key(Status.FAILED, category)] = -moved
+        counts.add(campaign.pk, delta)
+        again = -sum(delta.values())
         if again:
             Campaign.objects.filter(pk=campaign.pk).update(
                 status=Campaign.Status.SENDING, completed_at=None

@@ -1,45 +1,61 @@
-"""Delivery statistics of a campaign, as the progress panel shows them."""
+"""Delivery statistics of a campaign, as the progress panel shows them: read
+from the campaign's counters (campaigns/counts.py), never by counting its
+messages, so the panel answers as fast for a million messages as for ten."""
 
 from __future__ import annotations
 
-from django.db.models import Count
+from collections import Counter
 
+from . import counts
 from .models import FAILURE_CHOICES, Campaign, Message
 
 Status = Message.Status
 LABELS = dict(FAILURE_CHOICES)
+SHOWN_FAILURES = 10
 
 
 def campaign_stats(campaign: Campaign) -> dict:
-    counts = dict(
-        campaign.messages.values_list("status").annotate(n=Count("pk")).order_by()
-    )
-    total = sum(counts.values())
-    sent_or_later = counts.get(Status.SENT, 0) + counts.get(Status.DELIVERED, 0)
-    undelivered = campaign.messages.filter(
-        status=Status.FAILED, failure_category="undelivered"
-    ).count()
+    counters = counts.read([campaign.pk]).get(campaign.pk, Counter())
+    sending = campaign.messages.filter(status=Status.SENDING).count()
+    by_status = counts.by_status(counters, sending=sending)
+    sent_or_later = by_status[Status.SENT] + by_status[Status.DELIVERED]
+    undelivered = counters[counts.key(Status.FAILED, "undelivered")]
     reached_provider = sent_or_later + undelivered
-    failures = (
-        campaign.messages.filter(status__in=[Status.FAILED, Status.SKIPPED])
-        .values("failure_category", "failure_reason")
-        .annotate(count=Count("pk"))
-        .order_by("-count")[:10]
-    )
     return {
         "status": campaign.status,
         "status_label": campaign.get_status_display(),
-        "total": total,
-        "counts": {status: counts.get(status, 0) for status in Status.values},
-        "done": sum(counts.get(s, 0) for s in Message.TERMINAL),
+        "total": counters[counts.TOTAL, ""],
+        "counts": by_status,
+        "done": sum(by_status[s] for s in Message.TERMINAL),
         # Delivered of those the provider accepted, as CleverTap computes it.
-        "delivery_rate": round(
-            100 * counts.get(Status.DELIVERED, 0) / reached_provider, 1
-        )
+        "delivery_rate": round(100 * by_status[Status.DELIVERED] / reached_provider, 1)
         if reached_provider
         else None,
-        "failures": [
-            {**failure, "failure_label": LABELS.get(failure["failure_category"], "")}
-            for failure in failures
-        ],
+        "failures": failures(campaign, counters),
     }
+
+
+def failures(campaign: Campaign, counters: Counter) -> list[dict]:
+    """The most frequent failure categories, each with its latest reason."""
+    found = [
+        (n, status, category)
+        for (status, category), n in counters.items()
+        if status in (Status.FAILED, Status.SKIPPED) and n > 0
+    ]
+    shown = []
+    for n, status, category in sorted(found, reverse=True)[:SHOWN_FAILURES]:
+        latest = (
+            campaign.messages.filter(status=status, failure_category=category)
+            .order_by("-pk")
+            .values_list("failure_reason", flat=True)
+            .first()
+        )
+        shown.append(
+            {
+                "failure_category": category,
+                "failure_label": LABELS.get(category, ""),
+                "failure_reason": latest or "",
+                "count": n,
+            }
+        )
+    return shown

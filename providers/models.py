@@ -596,6 +596,7 @@ class TestSend(models.Model):
     class Meta:
         ordering = ["-created_at", "-pk"]
         verbose_name = "test send"
+        indexes = [models.Index(fields=["to"], name="test_send_to")]  # by number
 
     def __str__(self) -> str:
         return f"Test to {self.to} via {self.provider}: {self.get_category_display()}"

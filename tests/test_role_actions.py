@@ -25,6 +25,7 @@ from providers.outbound.outcomes import Category
 from providers.roles import MARKETING, ONBOARDING, SUPPORT
 
 from .campaigns.fake_provider import accepted_test_send, campaign_to, connect, numbers
+from .campaigns.rows import stored_message
 
 pytestmark = pytest.mark.django_db
 
@@ -103,7 +104,7 @@ def sending_campaign() -> Campaign:
     campaign.status = Campaign.Status.SENDING
     campaign.save()
     for n, to in enumerate(numbers(2)):
-        Message.objects.create(campaign=campaign, message_id=f"m{n}", to=to, body="x")
+        stored_message(campaign=campaign, message_id=f"m{n}", to=to, body="x")
     return campaign
 
 
@@ -111,7 +112,7 @@ def with_a_failure() -> Campaign:
     campaign = draft()
     campaign.status = Campaign.Status.COMPLETED
     campaign.save()
-    Message.objects.create(
+    stored_message(
         campaign=campaign,
         message_id="m0",
         to=numbers(1)[0],

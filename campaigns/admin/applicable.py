@@ -10,7 +10,7 @@ from __future__ import annotations
 from django.db.models import QuerySet
 
 from .. import sending
-from ..models import Campaign, Message
+from ..models import Campaign, Message, MessageCount
 
 Status = Campaign.Status
 ACTIONS = ("launch", "cancel", "retry")
@@ -31,7 +31,9 @@ def refusal(campaign: Campaign, action: str) -> str | None:
             f"“{campaign}” is {campaign.get_status_display().lower()}; only a "
             "scheduled or sending campaign can be cancelled."
         )
-    if action == "retry" and not sending.retryable(campaign).exists():
+    if action == "retry" and not retryable_failures(
+        Campaign.objects.filter(pk=campaign.pk)
+    ):
         return (
             f"“{campaign}” has no failed message to send again (messages that "
             "reached the provider, opted-out numbers and unconfirmed sends are "
@@ -47,9 +49,20 @@ def offered(campaigns: QuerySet[Campaign]) -> set[str]:
         found.add("launch")
     if campaigns.filter(status__in=CANCELLABLE).exists():
         found.add("cancel")
-    failed = Message.objects.filter(
-        campaign__in=campaigns.values("pk").order_by(), status=Message.Status.FAILED
-    ).exclude(failure_category__in=sending.NEVER_RETRIED)
-    if failed.exists():
+    if retryable_failures(campaigns):
         found.add("retry")
     return found
+
+
+def retryable_failures(campaigns: QuerySet[Campaign]) -> bool:
+    """Whether some of `campaigns` have failed messages worth another try, by
+    their counters: asking the messages could read millions of final failures."""
+    return (
+        MessageCount.objects.filter(
+            campaign__in=campaigns.values("pk").order_by(),
+            status=Message.Status.FAILED,
+            count__gt=0,
+        )
+        .exclude(failure_category__in=sending.NEVER_RETRIED)
+        .exists()
+    )

@@ -1,21 +1,23 @@
 from __future__ import annotations
 
+import uuid
+from collections import Counter
 from typing import Any
 
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
-from django.db.models import Count, Q
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.urls import path, reverse
 
 from providers import phones
 from providers.admin.actions import PermittedActionsOnly
+from providers.admin.volume import FixedChoicesFilter, LargeList, SentMessageSearch
 
 from .. import audience as audience_reader
-from .. import sending
+from .. import counts, sending
 from ..forms import CampaignForm
 from ..models import Campaign, DeliveryReport, Message
 from ..stats import campaign_stats
@@ -67,17 +69,15 @@ class CampaignAdmin(PermittedActionsOnly):
     ]
 
     def get_queryset(self, request: HttpRequest):
-        return (
-            super()
-            .get_queryset(request)
-            .select_related("sender__provider")
-            .annotate(
-                message_count=Count("messages"),
-                done_count=Count(
-                    "messages", filter=Q(messages__status__in=Message.TERMINAL)
-                ),
-            )
-        )
+        return super().get_queryset(request).select_related("sender__provider")
+
+    def get_changelist_instance(self, request: HttpRequest):
+        changelist = super().get_changelist_instance(request)
+        # One read of the page's counters, not a count of their messages.
+        counters = counts.read(c.pk for c in changelist.result_list)
+        for campaign in changelist.result_list:
+            campaign.counters = counters.get(campaign.pk, Counter())
+        return changelist
 
     def get_readonly_fields(self, request: HttpRequest, obj: Campaign | None = None):
         if obj is not None and obj.status not in EDITABLE:
@@ -145,7 +145,10 @@ class CampaignAdmin(PermittedActionsOnly):
     def progress(self, obj: Campaign) -> str:
         if obj.status in EDITABLE:
             return "—"
-        return f"{obj.done_count} / {obj.message_count}"
+        counters = getattr(obj, "counters", None)
+        if counters is None:
+            counters = counts.read([obj.pk]).get(obj.pk, Counter())
+        return f"{counts.done(counters)} / {counters[counts.TOTAL, '']}"
 
     @admin.display(description="Default country")
     def country_display(self, obj: Campaign) -> str:
@@ -368,7 +371,7 @@ def stored(object_id: str | None) -> Campaign | None:
 
 
 @admin.register(Message)
-class MessageAdmin(PermittedActionsOnly):
+class MessageAdmin(SentMessageSearch, PermittedActionsOnly):
     list_display = [
         "to",
         "campaign",
@@ -379,9 +382,7 @@ class MessageAdmin(PermittedActionsOnly):
         "delivered_at",
     ]
     list_filter = ["status", "failure_category", "campaign"]
-    search_fields = ["to", "message_id", "provider_message_id"]
     list_select_related = ["campaign"]
-    show_full_result_count = False
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
@@ -390,16 +391,44 @@ class MessageAdmin(PermittedActionsOnly):
         return False
 
 
+class AnsweredFilter(FixedChoicesFilter):
+    title = "answered"
+    parameter_name = "response_status"
+    options = (
+        ("200", "200 accepted"),
+        ("400", "400 unreadable"),
+        ("401", "401 wrong credentials"),
+        ("413", "413 too large"),
+        ("503", "503 not stored"),
+    )
+
+
+class FormatFilter(FixedChoicesFilter):
+    title = "format"
+    parameter_name = "format"
+    options = (("8x8", "8x8"), ("clevertap", "CleverTap"), ("mapped", "Mapped"))
+
+
 @admin.register(DeliveryReport)
-class DeliveryReportAdmin(PermittedActionsOnly):
+class DeliveryReportAdmin(LargeList, PermittedActionsOnly):
     """Every callback as received, for diagnosing a provider's delivery reports."""
 
     list_display = ["received_at", "provider", "format", "response_status", "result"]
-    list_filter = ["response_status", "format", "provider"]
+    list_filter = ["received_at", AnsweredFilter, FormatFilter, "provider"]
+    search_fields = ["receipt"]
     # The receipt is what the provider was answered, so it may be all it has.
-    search_fields = ["body", "provider__nickname", "receipt"]
+    search_help_text = "A receipt, as the provider was answered."
     list_select_related = ["provider"]
-    date_hierarchy = "received_at"
+
+    def get_search_results(self, request: HttpRequest, queryset, search_term: str):
+        term = search_term.strip()
+        if not term:
+            return queryset, False
+        try:
+            return queryset.filter(receipt=uuid.UUID(term)), False
+        except ValueError:
+            return queryset.none(), False
+
     fields = [
         "received_at",
         "receipt",

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from django.db import connection, models, transaction
 from django.utils import timezone
@@ -13,6 +14,7 @@ from django.utils import timezone
 from providers.dlr import StatusUpdate
 from providers.models import Provider, Sender, TestSend
 
+from .. import counts
 from ..models import Message, OptOut
 
 STOP_WORDS = frozenset({"stop", "unsubscribe", "stopall", "cancel", "end", "quit"})
@@ -49,16 +51,34 @@ def apply_callbacks(
     # No savepoint: callers that log the callbacks share this transaction.
     with transaction.atomic(savepoint=False):
         targets = Targets(provider_id, [u for updates, _ in callbacks for u in updates])
+        before = {pk: state(row) for pk, row in targets.messages()}
         results = [
             track(updates, received_at, targets, changed)
             for updates, received_at in callbacks
         ]
+        count_moves(before, changed)
         for model, statement in WRITE_DELIVERY.items():
             rows = [t for (kind, _), t in changed.items() if kind is model]
             # In the order of their keys, so two appliers never deadlock.
             rows.sort(key=lambda row: row.pk)
             write_rows(statement, rows, DELIVERY_FIELDS[model])
     return results
+
+
+def state(message: Message) -> counts.Key:
+    return message.status, message.failure_category
+
+
+def count_moves(
+    before: dict[int, counts.Key], changed: dict[tuple[type, int], Any]
+) -> None:
+    """Add what the reports changed to each campaign's counters."""
+    moves: dict[int, list] = {}
+    for (model, pk), row in changed.items():
+        if model is Message:
+            moves.setdefault(row.campaign_id, []).append((before[pk], state(row)))
+    for campaign_id, pairs in moves.items():
+        counts.add(campaign_id, counts.moved(pairs))
 
 
 def track(
@@ -134,6 +154,8 @@ def write_rows(statement: str, rows: list[models.Model], fields: list[str]) -> N
 
 # How a row belongs to a provider.
 OWNER = {Message: "sender_id", TestSend: "provider_id"}
+# Read besides what advance() writes: a message's campaign, for its counters.
+ALSO_READ = {Message: ["campaign_id"], TestSend: []}
 # Well under SQLite's limit of host parameters in one statement.
 IDS_PER_QUERY = 500
 
@@ -166,6 +188,11 @@ class Targets:
             if getattr(row, owner) in owners:
                 into[getattr(row, id_field)] = row
 
+    def messages(self) -> Iterator[tuple[int, Message]]:
+        for row in (*self.by_ours.values(), *self.by_theirs.values()):
+            if isinstance(row, Message):
+                yield row.pk, row
+
     def find(self, update: StatusUpdate) -> TestSend | Message | None:
         return self.by_ours.get(update.message_id) or self.by_theirs.get(
             update.provider_message_id
@@ -177,8 +204,19 @@ def named(model, id_field: str, ids: set[str]) -> Iterator:
     with the owner in the WHERE clause too, SQLite (which keeps no statistics
     unless told to) walks all the owner's rows instead."""
     ids_in_order = sorted(ids)
-    loaded = ["message_id", "provider_message_id", "to", OWNER[model]]
-    rows = model.objects.only(*loaded, *DELIVERY_FIELDS[model])
+    loaded = [
+        "message_id",
+        "provider_message_id",
+        "to",
+        OWNER[model],
+        *ALSO_READ[model],
+    ]
+    rows = model.objects.only(*loaded, *DELIVERY_FIELDS[model]).order_by("pk")
+    if model is Message:
+        # Held until this transaction ends, so a worker recording the same
+        # message waits and sees what the report made of it: each move is
+        # counted once, from the state it really left.
+        rows = rows.select_for_update()
     for start in range(0, len(ids_in_order), IDS_PER_QUERY):
         chunk = ids_in_order[start : start + IDS_PER_QUERY]
         yield from rows.filter(**{f"{id_field}__in": chunk})

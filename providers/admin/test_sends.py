@@ -7,10 +7,11 @@ from django.http import HttpRequest
 
 from ..models import TestSend
 from .actions import PermittedActionsOnly
+from .volume import SentMessageSearch
 
 
 @admin.register(TestSend)
-class TestSendAdmin(PermittedActionsOnly):
+class TestSendAdmin(SentMessageSearch, PermittedActionsOnly):
     """The test log support reads: what was sent and what came back, secrets masked."""
 
     list_display = [
@@ -21,10 +22,8 @@ class TestSendAdmin(PermittedActionsOnly):
         "status_code",
         "latency_ms",
     ]
-    list_filter = ["category", "provider"]
-    search_fields = ["to", "message_id", "provider_message_id", "provider__nickname"]
+    list_filter = ["created_at", "category", "provider"]
     list_select_related = ["provider"]
-    date_hierarchy = "created_at"
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

@@ -22,6 +22,7 @@ from providers.models import Sender
 from providers.roles import MARKETING, SUPPORT
 
 from ..fake_provider import campaign_to, connect, numbers
+from ..rows import stored_message
 
 pytestmark = pytest.mark.django_db
 
@@ -519,8 +520,47 @@ def test_the_message_list_filters_by_status_and_searches_by_number(
 
     assert listed("status__exact=failed") == [audience[1]]
     assert listed("status__exact=sent") == [audience[0], audience[2]]
-    assert listed("q=91000002") == [audience[2]]
+    assert listed("q=%2B6591000002") == [audience[2]]
     assert listed(f"campaign__id__exact={campaign.pk}") == audience
+
+
+def test_the_message_list_finds_a_number_by_its_beginning_or_an_id(
+    admin_client, wire, sender
+) -> None:
+    audience = numbers(3)
+    campaign = campaign_to(audience)
+    sending.launch(campaign=campaign)
+    sending.process_chunk(campaign_id=campaign.pk)
+    some = campaign.messages.get(to=audience[1])
+
+    def listed(term: str) -> list[str]:
+        response = admin_client.get("/admin/campaigns/message/", {"q": term})
+        assert response.status_code == 200
+        return sorted(m.to for m in response.context["cl"].result_list)
+
+    assert listed("+65 9100 0001") == [audience[1]]
+    assert listed("6591000001") == [audience[1]]
+    assert listed("+659100000") == audience
+    assert listed(some.message_id) == [audience[1]]
+    # A part from the middle of a number is not a beginning: an index can only
+    # answer what a number starts with.
+    assert listed("91000001") == []
+    assert listed("not a number or id") == []
+
+
+def test_the_message_list_counts_no_further_than_its_cap(
+    admin_client, wire, sender, monkeypatch
+) -> None:
+    from providers.admin import volume
+
+    monkeypatch.setattr(volume, "COUNT_CAP", 2)
+    audience = numbers(5)
+    campaign = campaign_to(audience)
+    sending.launch(campaign=campaign)
+
+    response = admin_client.get("/admin/campaigns/message/")
+
+    assert response.context["cl"].paginator.count == 3  # the cap, and one more
 
 
 # --- who may act ----------------------------------------------------------------------
@@ -575,7 +615,7 @@ def test_retry_failed_is_offered_only_when_something_can_be_retried(
     campaign.save()
     url = f"/admin/campaigns/campaign/{campaign.pk}/change/"
     for n, category in enumerate(["undelivered", "server_error"]):
-        Message.objects.create(
+        stored_message(
             campaign=campaign,
             message_id=f"m{n}",
             to=numbers(2)[n],

@@ -16,6 +16,7 @@ from providers.models import Sender
 from providers.roles import SUPPORT
 
 from ..fake_provider import campaign_to, connect, numbers
+from ..rows import stored_message
 
 pytestmark = pytest.mark.django_db
 
@@ -54,7 +55,7 @@ def with_status(campaign: Campaign, status: str) -> Campaign:
 
 
 def failed_message(campaign: Campaign, *, category: str) -> Message:
-    return Message.objects.create(
+    return stored_message(
         campaign=campaign,
         message_id=f"m-{category}",
         to=numbers(1)[0],
@@ -384,7 +385,7 @@ def test_a_finished_campaign_shows_its_final_figures_without_script(
 ) -> None:
     campaign = with_status(campaign_to(numbers(2)), Status.COMPLETED)
     for n, to in enumerate(numbers(2)):
-        Message.objects.create(
+        stored_message(
             campaign=campaign, message_id=f"d{n}", to=to, body="x", status="delivered"
         )
 
