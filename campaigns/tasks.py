@@ -31,6 +31,14 @@ def sweep() -> int:
     return run()
 
 
+@shared_task(ignore_result=True)
+def purge() -> None:
+    from .retention import purge as run
+
+    purged = run()
+    logger.info("purged %s", purged)
+
+
 def wake(campaign_id: int, **options) -> bool:
     """Queue a send_chunk task (apply_async's options); False if the broker
     cannot be reached. Nothing is lost then: the messages wait in the database

@@ -207,6 +207,18 @@ CELERY_BEAT_SCHEDULE = {
     },
 }
 
+# Retention: `manage.py purge` deletes delivery-report log rows, test sends and
+# finished campaigns' messages older than this (statistics are kept); beat runs it
+# every PURGE_EVERY_HOURS when that is set (off by default).
+PURGE_AFTER_DAYS = env.int("PURGE_AFTER_DAYS", default=90)
+PURGE_EVERY_HOURS = env.float("PURGE_EVERY_HOURS", default=0)
+if PURGE_EVERY_HOURS > 0:
+    CELERY_BEAT_SCHEDULE["purge"] = {
+        "task": "campaigns.tasks.purge",
+        "schedule": PURGE_EVERY_HOURS * 3600,
+        "options": {"expires": PURGE_EVERY_HOURS * 3600},
+    }
+
 # Campaign audiences: rows a CSV (or pasted list) may hold, and the largest file
 # read. Both are refused with a message naming the limit, the size before reading.
 CAMPAIGN_MAX_RECIPIENTS = env.int("CAMPAIGN_MAX_RECIPIENTS", default=1_000_000)
