@@ -413,8 +413,15 @@ class FormatFilter(FixedChoicesFilter):
 class DeliveryReportAdmin(LargeList, PermittedActionsOnly):
     """Every callback as received, for diagnosing a provider's delivery reports."""
 
-    list_display = ["received_at", "provider", "format", "response_status", "result"]
-    list_filter = ["received_at", AnsweredFilter, FormatFilter, "provider"]
+    list_display = [
+        "received_at",
+        "provider",
+        "format",
+        "response_status",
+        "state",
+        "result",
+    ]
+    list_filter = ["received_at", "state", AnsweredFilter, FormatFilter, "provider"]
     search_fields = ["receipt"]
     # The receipt is what the provider was answered, so it may be all it has.
     search_help_text = "A receipt, as the provider was answered."
@@ -437,6 +444,7 @@ class DeliveryReportAdmin(LargeList, PermittedActionsOnly):
         "content_type",
         "format",
         "response_status",
+        "state",
         "processed",
         "unmatched_ids",
         "result",
