@@ -17,8 +17,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable
 
-from django.db import transaction
-from django.db.models import F
+from django.db import connection, transaction
 
 from .models import Message, MessageCount
 
@@ -60,12 +59,11 @@ def add(campaign_id: int, delta: Counter[Key] | dict[Key, int]) -> None:
     changes = {k: n for k, n in delta.items() if n}
     if not changes:
         return
-    with transaction.atomic(savepoint=False):
+    with transaction.atomic(savepoint=False), connection.cursor() as cursor:
         for (status, category), n in sorted(changes.items()):
-            counter = MessageCount.objects.filter(
-                campaign_id=campaign_id, status=status, failure_category=category
-            )
-            if not counter.update(count=F("count") + n):
+            values = [n, campaign_id, status, category]
+            cursor.execute(ADD, values)
+            if not cursor.rowcount:
                 # The first of its kind: made once (a racing maker is ignored),
                 # then added to like any other.
                 MessageCount.objects.bulk_create(
@@ -78,7 +76,16 @@ def add(campaign_id: int, delta: Counter[Key] | dict[Key, int]) -> None:
                     ],
                     ignore_conflicts=True,
                 )
-                counter.update(count=F("count") + n)
+                cursor.execute(ADD, values)
+
+
+# Written out, as it runs with every recorded answer: the ORM's update() took
+# 300 µs to build it each time against 25 µs for the statement itself (SQLite,
+# 2 CPUs), which cost the one-message-per-request benchmark about 6%.
+ADD = (
+    "UPDATE campaigns_messagecount SET count = count + %s "
+    "WHERE campaign_id = %s AND status = %s AND failure_category = %s"
+)
 
 
 def read(campaign_ids: Iterable[int]) -> dict[int, Counter[Key]]:
