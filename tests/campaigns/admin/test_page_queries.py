@@ -173,3 +173,59 @@ def test_every_admin_page_runs_at_most_twelve_queries(admin_client) -> None:
     volume = Volume()
     found = counted(admin_client, volume, FEW)
     assert {name: n for name, n in found.items() if n > 12} == {}
+
+
+def plans(client, url: str, *, naming: str) -> list[str]:
+    """SQLite's plan of each query the page runs that names `naming`."""
+    with CaptureQueriesContext(connection) as captured:
+        assert client.get(url).status_code == 200
+    found = []
+    with connection.cursor() as cursor:
+        for query in captured:
+            if naming in query["sql"]:
+                cursor.execute("EXPLAIN QUERY PLAN " + query["sql"])
+                found.append(" ".join(str(row[-1]) for row in cursor.fetchall()))
+    return found
+
+
+def test_the_failure_filter_lists_that_failure_only_read_through_its_index(
+    admin_client,
+) -> None:
+    volume = Volume()
+    volume.grow_to(MANY)
+    url = volume.pages()["messages, rejected"]
+    listed = admin_client.get(url).context["cl"].result_list
+    assert {m.failure_category for m in listed} == {"rejected"}
+    assert len(listed) == Message.objects.filter(failure_category="rejected").count()
+    found = plans(admin_client, url, naming="'rejected'")
+    assert len(found) == 2  # the capped count and the page
+    assert all("INDEX message_failure" in plan for plan in found), found
+
+
+@pytest.mark.parametrize(
+    ("page", "naming", "index", "state", "answered"),
+    [
+        ("delivery reports, refused", "'refused'", "dlr_refused", "refused", 400),
+        ("delivery reports, answered 400", "= 400", "dlr_answered", "refused", 400),
+    ],
+)
+def test_the_delivery_report_filters_list_their_rows_read_through_an_index(
+    admin_client, page: str, naming: str, index: str, state: str, answered: int
+) -> None:
+    volume = Volume()
+    volume.grow_to(MANY)
+    url = volume.pages()[page]
+    listed = admin_client.get(url).context["cl"].result_list
+    assert {(r.state, r.response_status) for r in listed} == {(state, answered)}
+    assert len(listed) == MANY // len(REPORT_STATES)
+    found = plans(admin_client, url, naming=naming)
+    assert len(found) == 2  # the capped count and the page
+    assert all(f"INDEX {index}" in plan for plan in found), found
+
+
+def test_the_answered_filter_still_lists_the_accepted_callbacks(admin_client) -> None:
+    volume = Volume()
+    volume.grow_to(6)
+    reports = "/admin/campaigns/deliveryreport/?response_status=200"
+    listed = admin_client.get(reports).context["cl"].result_list
+    assert [r.response_status for r in listed] == [200] * 4
