@@ -188,18 +188,26 @@ def plans(client, url: str, *, naming: str) -> list[str]:
     return found
 
 
-def test_the_failure_filter_lists_that_failure_only_read_through_its_index(
-    admin_client,
+@pytest.mark.parametrize(
+    ("page", "chosen", "index"),
+    [
+        ("messages, rejected", {"failure_category": "rejected"}, "message_failure"),
+        ("messages, failed", {"status": "failed"}, "message_failed"),
+    ],
+)
+def test_the_message_filters_list_their_rows_only_read_through_an_index(
+    admin_client, page: str, chosen: dict[str, str], index: str
 ) -> None:
     volume = Volume()
     volume.grow_to(MANY)
-    url = volume.pages()["messages, rejected"]
-    listed = admin_client.get(url).context["cl"].result_list
-    assert {m.failure_category for m in listed} == {"rejected"}
-    assert len(listed) == Message.objects.filter(failure_category="rejected").count()
-    found = plans(admin_client, url, naming="'rejected'")
+    url = volume.pages()[page]
+    changelist = admin_client.get(url).context["cl"]
+    ((field, value),) = chosen.items()
+    assert {getattr(m, field) for m in changelist.result_list} == {value}
+    assert changelist.result_count == Message.objects.filter(**chosen).count()
+    found = plans(admin_client, url, naming=f"'{value}'")
     assert len(found) == 2  # the capped count and the page
-    assert all("INDEX message_failure" in plan for plan in found), found
+    assert all(f"INDEX {index}" in plan for plan in found), found
 
 
 @pytest.mark.parametrize(
