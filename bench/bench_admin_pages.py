@@ -2,17 +2,18 @@
 delivery reports, against the same pages on a nearly empty database.
 
 Built first, outside any clock, on one throwaway SQLite file: a provider made
-from a preset, a superuser, 10 campaigns (8 completed, 2 still sending),
-with 5 messages a campaign, 5 delivery reports and 5 test sends: the nearly
-empty database, copied aside (SQLite's backup) with the superuser's session.
-Then the volume is added to the same campaigns through the app's own bulk
-insert (campaigns.bulk.insert_rows): 1,000,000 messages in all (half delivered, a quarter sent, failures in four
-categories, opted-out skips, and queued rows in the running campaigns),
-200,000 delivery reports (applied, refused, waiting; answered 200, 400, 401)
-and 2,995 more test sends. The campaigns' counters (campaigns/counts.py) are
-then made from the rows by the GROUP BY the migration that introduced them
-runs (campaigns/migrations/0010_message_counts.py), so the pages read counters
-that agree with the messages, as the sending workflow would have left them.
+from a preset, a superuser, 10 campaigns (8 completed, 2 still sending), with 5
+messages a campaign, 5 delivery reports and 5 test sends: the nearly empty
+database, copied aside (SQLite's backup) with the superuser's session. Then the
+volume is added to the same campaigns through the app's own bulk insert
+(campaigns.bulk.insert_rows): 1,000,000 messages in all (half delivered, a
+quarter sent, failures in four categories, opted-out skips, and queued rows in
+the running campaigns), 200,000 delivery reports (applied, refused, waiting;
+answered 200, 400, 401) and 2,995 more test sends. The campaigns' counters
+(campaigns/counts.py) are then made from the rows by the GROUP BY the migration
+that introduced them runs (campaigns/migrations/0010_message_counts.py), so the
+pages read counters that agree with the messages, as the sending workflow would
+have left them.
 
 Timed, after every page was fetched once on each database: each page below
 fetched by Django's test Client logged in as a superuser on the nearly empty
