@@ -22,6 +22,7 @@ BENCHES = (
     "dlr_ingestion_postgres",
     "scale_out",
     "csv_audience",
+    "admin_pages",
 )
 # Benchmarks run again with other arguments: module, then its arguments.
 VARIANTS = {"dlr_ingestion_postgres": ("dlr_ingestion", "--database", "postgres")}

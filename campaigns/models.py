@@ -210,6 +210,19 @@ class Message(models.Model):
             # Delivery reports and support look-ups.
             models.Index(fields=["provider_message_id"], name="message_provider_id"),
             models.Index(fields=["to"], name="message_to"),
+            # The failure filter: failed and skipped rows only, so sending and
+            # delivering (which leave the category empty) never write to it.
+            models.Index(
+                fields=["failure_category", "id"],
+                name="message_failure",
+                condition=~models.Q(failure_category=""),
+            ),
+            # The status filter's failed rows, which no other index finds.
+            models.Index(
+                fields=["id"],
+                name="message_failed",
+                condition=models.Q(status="failed"),
+            ),
         ]
 
     def __str__(self) -> str:
@@ -361,7 +374,19 @@ class DeliveryReport(models.Model):
             # The worker's queue: only waiting rows, in the order they came.
             models.Index(
                 fields=["id"], condition=models.Q(state="waiting"), name="dlr_waiting"
-            )
+            ),
+            # The log's filters on its rare rows: refused callbacks, and those
+            # answered other than 200. Accepted ones are never written to them.
+            models.Index(
+                fields=["received_at"],
+                condition=models.Q(state="refused"),
+                name="dlr_refused",
+            ),
+            models.Index(
+                fields=["response_status", "received_at"],
+                condition=~models.Q(response_status=200),
+                name="dlr_answered",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from collections import Counter
 
+from django.db.models import Q, Subquery
+
 from . import counts
 from .models import FAILURE_CHOICES, Campaign, Message
 
@@ -42,20 +44,36 @@ def failures(campaign: Campaign, counters: Counter) -> list[dict]:
         for (status, category), n in counters.items()
         if status in (Status.FAILED, Status.SKIPPED) and n > 0
     ]
-    shown = []
-    for n, status, category in sorted(found, reverse=True)[:SHOWN_FAILURES]:
+    shown = sorted(found, reverse=True)[:SHOWN_FAILURES]
+    reasons = latest_reasons(campaign, [(status, c) for _, status, c in shown])
+    return [
+        {
+            "failure_category": category,
+            "failure_label": LABELS.get(category, ""),
+            "failure_reason": reasons.get((status, category), ""),
+            "count": n,
+        }
+        for n, status, category in shown
+    ]
+
+
+def latest_reasons(
+    campaign: Campaign, keys: list[tuple[str, str]]
+) -> dict[tuple[str, str], str]:
+    """The latest reason of each (status, category), in one query whatever
+    their number: each is the newest row of its kind, found backwards along
+    the (campaign, status, id) index."""
+    if not keys:
+        return {}
+    newest = Q()
+    for status, category in keys:
         latest = (
             campaign.messages.filter(status=status, failure_category=category)
             .order_by("-pk")
-            .values_list("failure_reason", flat=True)
-            .first()
+            .values("pk")[:1]
         )
-        shown.append(
-            {
-                "failure_category": category,
-                "failure_label": LABELS.get(category, ""),
-                "failure_reason": latest or "",
-                "count": n,
-            }
-        )
-    return shown
+        newest |= Q(pk=Subquery(latest))
+    rows = Message.objects.filter(newest).values_list(
+        "status", "failure_category", "failure_reason"
+    )
+    return {(status, category): reason for status, category, reason in rows}

@@ -8,6 +8,7 @@ from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
+from django.db.models import Q
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.urls import path, reverse
@@ -19,7 +20,7 @@ from providers.admin.volume import FixedChoicesFilter, LargeList, SentMessageSea
 from .. import audience as audience_reader
 from .. import counts, sending
 from ..forms import CampaignForm
-from ..models import Campaign, DeliveryReport, Message
+from ..models import FAILURE_CHOICES, Campaign, DeliveryReport, Message
 from ..stats import campaign_stats
 from . import applicable, composer
 
@@ -370,6 +371,13 @@ def stored(object_id: str | None) -> Campaign | None:
         return None  # the admin's own lookup answers it
 
 
+class FailureFilter(FixedChoicesFilter):
+    title = "failure"
+    parameter_name = "failure_category__exact"
+    options = tuple(FAILURE_CHOICES)
+    rare = ~Q(failure_category="")  # the condition of the message_failure index
+
+
 @admin.register(Message)
 class MessageAdmin(SentMessageSearch, PermittedActionsOnly):
     list_display = [
@@ -381,7 +389,7 @@ class MessageAdmin(SentMessageSearch, PermittedActionsOnly):
         "sent_at",
         "delivered_at",
     ]
-    list_filter = ["status", "failure_category", "campaign"]
+    list_filter = ["status", FailureFilter, "campaign"]
     list_select_related = ["campaign"]
 
     def has_add_permission(self, request: HttpRequest) -> bool:
@@ -401,6 +409,8 @@ class AnsweredFilter(FixedChoicesFilter):
         ("413", "413 too large"),
         ("503", "503 not stored"),
     )
+    rare = ~Q(response_status=200)  # the condition of the dlr_answered index
+    common = "200"
 
 
 class FormatFilter(FixedChoicesFilter):
