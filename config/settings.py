@@ -175,8 +175,11 @@ DLR_TOKEN_GRACE_HOURS = env.int("DLR_TOKEN_GRACE_HOURS", default=24)
 DLR_MAX_BODY_BYTES = env.int("DLR_MAX_BODY_BYTES", default=256 * 1024)
 DLR_MAX_JSON_DEPTH = env.int("DLR_MAX_JSON_DEPTH", default=32)
 # How often the Celery worker applies waiting delivery reports
-# (campaigns/dlr/applying.py).
-DLR_APPLY_EVERY_SECONDS = env.float("DLR_APPLY_EVERY_SECONDS", default=0.2)
+# (campaigns/dlr/applying.py). Each round has a fixed cost, so fewer, larger
+# rounds leave more of the CPUs to the callbacks: under bench_dlr_ingestion's
+# load the worker spent 70 us a report every 0.5 s against 88 us every 0.2 s,
+# and a report is still shown applied within half a second.
+DLR_APPLY_EVERY_SECONDS = env.float("DLR_APPLY_EVERY_SECONDS", default=0.5)
 # How long a web process trusts what it looked up of a callback URL's provider.
 DLR_PROVIDER_CACHE_SECONDS = env.float("DLR_PROVIDER_CACHE_SECONDS", default=5.0)
 DLR_STORED_BODY_CHARS = 16 * 1024

@@ -17,7 +17,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import SuspiciousOperation, TooManyFieldsSent
-from django.db import DatabaseError
+from django.db import DatabaseError, connection
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 from django.http import HttpRequest, HttpResponse, JsonResponse
@@ -68,9 +68,9 @@ def answer(request: HttpRequest, token: str) -> HttpResponse:
         kind, updates = dlr.parse(payload, mapping=provider.dlr_mapping())
     except (Refused, dlr.DlrError) as err:
         return refused(request, provider, err)
-    report = store(request, provider, kind=kind, updates=updates)
+    receipt = store(request, provider, kind=kind, updates=updates)
     # Unknown ids are not the provider's to fix: they are kept in the log.
-    return accepted(len(updates), report.receipt)
+    return accepted(len(updates), receipt)
 
 
 def refused(
@@ -89,20 +89,51 @@ def refused(
     return response
 
 
+# An accepted callback's one write, spelt out: on the 8x8 receipts of
+# bench_dlr_ingestion, Model.save() of the same row took 2.1x (SQLite) and 2.2x
+# (PostgreSQL) the time of this statement, at thousands of callbacks a second.
+STORE_WAITING = (
+    "INSERT INTO campaigns_deliveryreport (provider_id, received_at, receipt, "
+    "method, content_type, body, format, response_status, processed, "
+    "unmatched_ids, result, state, updates) "
+    "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
+)
+
+
 def store(
     request: HttpRequest,
     provider: Provider,
     *,
     kind: str,
     updates: Sequence[dlr.StatusUpdate],
-) -> DeliveryReport:
+) -> uuid.UUID:
     """Keep an accepted callback, waiting for the worker: once this returns, it
-    will be applied."""
-    report = as_received(request, provider, status=200, result="Waiting")
-    report.format = kind
-    report.updates = [DeliveryReport.stored(update) for update in updates]
-    report.save(force_insert=True)
-    return report
+    will be applied. Its receipt."""
+    receipt = time_ordered_uuid()
+    stored_updates = [DeliveryReport.stored(update) for update in updates]
+    values = [
+        provider.pk,
+        prepared("received_at", timezone.now()),
+        prepared("receipt", receipt),
+        request.method,
+        received_content_type(request),
+        stored_body(request),
+        kind,
+        200,
+        0,
+        prepared("unmatched_ids", []),
+        "Waiting",
+        DeliveryReport.State.WAITING.value,
+        prepared("updates", stored_updates),
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(STORE_WAITING, values)
+    return receipt
+
+
+def prepared(field: str, value: Any) -> Any:
+    """`value` as DeliveryReport.save() would send it to this database."""
+    return DeliveryReport._meta.get_field(field).get_db_prep_save(value, connection)
 
 
 def accepted(processed: int, receipt: uuid.UUID) -> HttpResponse:
@@ -240,11 +271,15 @@ def as_received(
         provider=provider,
         receipt=time_ordered_uuid(),
         method=request.method,
-        content_type=(request.content_type or "").replace("\x00", "\ufffd")[:200],
+        content_type=received_content_type(request),
         body=stored_body(request),
         response_status=status,
         result=result[:500],
     )
+
+
+def received_content_type(request: HttpRequest) -> str:
+    return (request.content_type or "").replace("\x00", "\ufffd")[:200]
 
 
 def time_ordered_uuid() -> uuid.UUID:

@@ -885,6 +885,29 @@ def test_it_stores_every_callback_with_what_it_did(client, provider) -> None:
     assert stored.unmatched_ids == []
 
 
+def test_an_accepted_callback_is_stored_waiting_as_it_came(client, provider) -> None:
+    before = timezone.now()
+
+    response = client.post(
+        url(provider.callback_token),
+        raw("8x8_delivered.json"),
+        content_type="application/json",
+    )
+
+    stored = report()
+    assert str(stored.receipt) == response.json()["receipt"]
+    assert before <= stored.received_at <= timezone.now()
+    assert (stored.provider, stored.method, stored.format) == (provider, "POST", "8x8")
+    assert stored.body == raw("8x8_delivered.json").decode()
+    assert (stored.state, stored.response_status, stored.result) == (
+        "waiting",
+        200,
+        "Waiting",
+    )
+    assert (stored.processed, stored.unmatched_ids) == (0, [])
+    assert [update["state"] for update in stored.updates] == ["delivered"]
+
+
 # As the answer spelt it; some providers' logs upper-case it.
 @pytest.mark.parametrize("spelling", [str, lambda r: str(r).upper()])
 def test_support_finds_a_callback_by_the_receipt_it_was_answered_with(
