@@ -30,6 +30,9 @@ RESPONSE_FIELDS = (
 )
 
 
+PAYLOAD_OR_ENDPOINT = (Category.BAD_REQUEST, Category.NOT_FOUND, Category.INVALID)
+
+
 def new_callback_token() -> str:
     # 192 random bits: the URL itself is the credential a provider presents.
     return secrets.token_urlsafe(24)
@@ -617,11 +620,7 @@ class TestSend(models.Model):
         """A configuration mistake this test revealed, for the checklist."""
         if self.category == Category.AUTH:
             return "Authentication error: check the credentials"
-        if self.category in (
-            Category.BAD_REQUEST,
-            Category.NOT_FOUND,
-            Category.INVALID,
-        ):
+        if self.category in PAYLOAD_OR_ENDPOINT:
             return "Payload or endpoint error: see the diagnosis"
         return ""
 

@@ -17,6 +17,7 @@ from typing import Any
 
 import environ
 import pytest
+from django.contrib.contenttypes.models import ContentType
 from django.core.management import call_command
 from django.db import DEFAULT_DB_ALIAS, connection, connections
 
@@ -32,12 +33,16 @@ def default_database(settings_dict: dict[str, Any]) -> Iterator[None]:
     connections.settings[DEFAULT_DB_ALIAS] = settings_dict
     replacement = connections.create_connection(DEFAULT_DB_ALIAS)
     connections[DEFAULT_DB_ALIAS] = replacement
+    # Content types are cached by alias, and the two databases number them
+    # differently: a cached id would name another model (or none) in the other.
+    ContentType.objects.clear_cache()
     try:
         yield
     finally:
         replacement.close()
         connections[DEFAULT_DB_ALIAS] = saved
         connections.settings[DEFAULT_DB_ALIAS] = saved_settings
+        ContentType.objects.clear_cache()
 
 
 @pytest.fixture(scope="session")
