@@ -189,18 +189,18 @@ def plans(client, url: str, *, naming: str) -> list[str]:
 
 
 @pytest.mark.parametrize(
-    ("page", "chosen", "index"),
+    ("listing", "chosen", "index"),
     [
         ("messages, rejected", {"failure_category": "rejected"}, "message_failure"),
         ("messages, failed", {"status": "failed"}, "message_failed"),
     ],
 )
 def test_the_message_filters_list_their_rows_only_read_through_an_index(
-    admin_client, page: str, chosen: dict[str, str], index: str
+    admin_client, listing: str, chosen: dict[str, str], index: str
 ) -> None:
     volume = Volume()
     volume.grow_to(MANY)
-    url = volume.pages()[page]
+    url = volume.pages()[listing]
     changelist = admin_client.get(url).context["cl"]
     ((field, value),) = chosen.items()
     assert {getattr(m, field) for m in changelist.result_list} == {value}
@@ -211,18 +211,18 @@ def test_the_message_filters_list_their_rows_only_read_through_an_index(
 
 
 @pytest.mark.parametrize(
-    ("page", "naming", "index", "state", "answered"),
+    ("listing", "naming", "index", "state", "answered"),
     [
         ("delivery reports, refused", "'refused'", "dlr_refused", "refused", 400),
         ("delivery reports, answered 400", "= 400", "dlr_answered", "refused", 400),
     ],
 )
 def test_the_delivery_report_filters_list_their_rows_read_through_an_index(
-    admin_client, page: str, naming: str, index: str, state: str, answered: int
+    admin_client, listing: str, naming: str, index: str, state: str, answered: int
 ) -> None:
     volume = Volume()
     volume.grow_to(MANY)
-    url = volume.pages()[page]
+    url = volume.pages()[listing]
     listed = admin_client.get(url).context["cl"].result_list
     assert {(r.state, r.response_status) for r in listed} == {(state, answered)}
     assert len(listed) == MANY // len(REPORT_STATES)
