@@ -5,23 +5,31 @@ from __future__ import annotations
 from functools import cache
 
 import phonenumbers
+import pycountry
 from django.core.exceptions import ValidationError
 
 
 @cache
 def country_choices() -> list[tuple[str, str]]:
     """(region, "Singapore (+65)") for every region, sorted by name."""
-    # The geocoder's place names take some 100 MB once imported: only processes
-    # that show a form with a country list (web, not workers) pay for them.
-    from phonenumbers import geocoder
-
     choices = []
     for region in phonenumbers.SUPPORTED_REGIONS:
-        example = phonenumbers.example_number(region)
-        name = geocoder.country_name_for_number(example, "en") if example else ""
         code = phonenumbers.country_code_for_region(region)
-        choices.append((region, f"{name or region} (+{code})"))
+        choices.append((region, f"{country_name(region)} (+{code})"))
     return sorted(choices, key=lambda choice: choice[1])
+
+
+def country_name(region: str) -> str:
+    # ISO 3166 names from pycountry (a few MB), where phonenumbers' geocoder
+    # would hold some 100 MB of place names in every web process for this list.
+    country = pycountry.countries.get(alpha_2=region)
+    if country is None:
+        return NOT_IN_ISO_3166.get(region, region)
+    return getattr(country, "common_name", None) or country.name
+
+
+# Regions with a calling code of their own but no ISO 3166 country entry.
+NOT_IN_ISO_3166 = {"AC": "Ascension Island", "TA": "Tristan da Cunha", "XK": "Kosovo"}
 
 
 def to_e164(number: str, region: str) -> str:
