@@ -31,9 +31,7 @@ def refusal(campaign: Campaign, action: str) -> str | None:
             f"“{campaign}” is {campaign.get_status_display().lower()}; only a "
             "scheduled or sending campaign can be cancelled."
         )
-    if action == "retry" and not retryable_failures(
-        Campaign.objects.filter(pk=campaign.pk)
-    ):
+    if action == "retry" and not sending.retryable_categories(campaign):
         return (
             f"“{campaign}” has no failed message to send again (messages that "
             "reached the provider, opted-out numbers and unconfirmed sends are "
