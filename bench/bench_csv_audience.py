@@ -9,8 +9,8 @@ process held before the file was opened (Django, the app, the form's country
 list).
 
 Floor: the 100,000-row time times ten, so the ratio says how far from linear
-the million rows are. Target: at most 1.2x, and the read growing the process by
-at most 150 MB at 1,000,000 rows.
+the million rows are. Target: at most 1.2x, and a peak resident set of at most
+150 MB at 1,000,000 rows (the growth is printed too, for information).
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from bench import common
 
 SIZES = (100_000, 1_000_000)
 TARGET = 1.2
-MEMORY_BUDGET_MB = 150
+PEAK_BUDGET_MB = 150
 
 
 @dataclass
@@ -130,11 +130,13 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"{figures[rows]['rows']:,} of {rows:,} rows stored; void")
                 return 2
             details.append(line(rows, figures[rows], path.stat().st_size / 1e6))
-    growth = figures[large]["growth_mb"]
-    memory_met = growth <= MEMORY_BUDGET_MB
+    peak = figures[large]["peak_mb"]
+    memory_met = peak <= PEAK_BUDGET_MB
     details.append(
-        f"memory: grown by {growth:.0f} MB at {large:,} rows "
-        f"(budget {MEMORY_BUDGET_MB} MB): {'met' if memory_met else 'MISSED'}"
+        f"memory: peak RSS {peak:.0f} MB at {large:,} rows (budget "
+        f"{PEAK_BUDGET_MB} MB; {figures[large]['before_mb']:.0f} MB before the "
+        f"file, grown by {figures[large]['growth_mb']:.0f} MB): "
+        f"{'met' if memory_met else 'MISSED'}"
     )
     return common.finish(
         AudienceResult(

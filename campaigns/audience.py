@@ -1,12 +1,13 @@
 """Reading an audience: a CSV upload or pasted numbers, checked row by row.
 
 Invalid rows are reported with their line numbers and left out; duplicates are
-removed; a file that cannot be read at all says why.
+removed when the rows are stored; a file that cannot be read at all says why.
 
 The file is read in one streaming pass and the valid rows wait in a temporary
 file until they are stored, so a million-row file takes the memory of a few
-thousand rows, plus the set of numbers seen that finds duplicates (about 70 MB
-at a million; CAMPAIGN_MAX_RECIPIENTS bounds it).
+thousand rows. Duplicates are found by the database's unique constraint on
+(campaign, number) as the rows are inserted in file order, not by a set of every
+number in memory (about 70 MB at a million).
 """
 
 from __future__ import annotations
@@ -57,16 +58,16 @@ class Recipient(NamedTuple):
 
 
 class Audience:
-    """The distinct valid numbers of a file in their order (spooled to a temporary
-    file), the first invalid rows with their reasons, and what was counted."""
+    """The valid rows of a file in their order, duplicates included (spooled to a
+    temporary file), the first invalid rows with their reasons, and what was
+    counted. `count` (distinct numbers) and `duplicates` are known once stored."""
 
     def __init__(self, *, columns: list[str]) -> None:
         self.columns = columns
         self.limit: int = settings.CAMPAIGN_MAX_RECIPIENTS
-        self.count = self.rows = self.duplicates = self.invalid_count = 0
+        self.rows = self.valid = self.invalid_count = 0
+        self.count = self.duplicates = 0  # set by store()
         self.invalid: list[tuple[int, str]] = []  # (line, reason)
-        # E.164 digits as integers: a third of the memory of the strings.
-        self.seen: set[int] = set()
         self.spool = tempfile.SpooledTemporaryFile(  # noqa: SIM115 (lives with self)
             max_size=SPOOL_IN_MEMORY, mode="w+", encoding="utf-8", newline="\n"
         )
@@ -89,12 +90,7 @@ class Audience:
         except ValidationError as err:
             self.refuse(line, " ".join(err.messages))
             return
-        key = int(number[1:])
-        if key in self.seen:
-            self.duplicates += 1
-            return
-        self.seen.add(key)
-        self.count += 1
+        self.valid += 1
         # json.dumps escapes line breaks, so a row is one line of the spool.
         self.spool.write(json.dumps([line, number, fields], ensure_ascii=False))
         self.spool.write("\n")
@@ -111,7 +107,11 @@ class Audience:
 
 
 def store(audience: Audience, *, campaign: Campaign) -> int:
-    """Insert the audience's rows for `campaign`, 5,000 at a time."""
+    """Insert the audience's rows for `campaign`, whose audience is empty, 5,000
+    at a time; return how many distinct numbers were stored.
+
+    A row whose number is already stored is skipped by the unique constraint, so
+    the first row of a number wins, as it comes first in the spool."""
     from .models import AudienceMember
 
     column = AudienceMember._meta.get_field("fields")
@@ -119,12 +119,15 @@ def store(audience: Audience, *, campaign: Campaign) -> int:
         (member.to, column.get_db_prep_save(member.fields, connection))
         for member in audience.recipients()
     )
-    return bulk.insert_rows(
+    audience.count = bulk.insert_rows(
         AudienceMember,
         columns=["to", "fields"],
         rows=rows,
         constants={"campaign_id": campaign.pk},
+        skip_conflicts=True,
     )
+    audience.duplicates = audience.valid - audience.count
+    return audience.count
 
 
 def read_csv(stream: IO[bytes], *, region: str) -> Audience:

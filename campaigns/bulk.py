@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from itertools import islice
 from typing import Any
 
-from django.db import connection, models
+from django.db import NotSupportedError, connection, models
 from django.utils import timezone
 
 BATCH = 5000
@@ -24,9 +24,13 @@ def insert_rows(
     columns: Sequence[str],
     rows: Iterable[Sequence[Any]],
     constants: Mapping[str, Any],
+    skip_conflicts: bool = False,
 ) -> int:
     """Insert rows whose `columns` vary; every other field takes `constants` or
-    its default. Varying values must already be in their database form."""
+    its default. Varying values must already be in their database form.
+
+    With `skip_conflicts`, a row that a unique constraint refuses is left out
+    (ON CONFLICT DO NOTHING). Returns the number of rows inserted."""
     fields = [f for f in model._meta.concrete_fields if not f.primary_key]
     fixed = [f for f in fields if f.attname not in columns]
     fixed_values = [prepared(f, constants) for f in fixed]
@@ -37,13 +41,25 @@ def insert_rows(
         ", ".join(connection.ops.quote_name(n) for n in names),
         ", ".join(["%s"] * len(names)),
     )
+    if skip_conflicts:
+        sql += conflicts_skipped()
     written = 0
     rows = iter(rows)
     with connection.cursor() as cursor:
         while batch := [(*row, *fixed_values) for row in islice(rows, BATCH)]:
             cursor.executemany(sql, batch)
-            written += len(batch)
+            # Summed over the batch by sqlite3 and psycopg alike; rows skipped
+            # on a conflict are not counted.
+            written += cursor.rowcount
     return written
+
+
+def conflicts_skipped() -> str:
+    # Not Django's on_conflict=IGNORE: on SQLite that is INSERT OR IGNORE, which
+    # would also drop rows breaking a NOT NULL or CHECK constraint.
+    if connection.vendor not in ("sqlite", "postgresql"):
+        raise NotSupportedError(f"ON CONFLICT DO NOTHING on {connection.vendor}")
+    return " ON CONFLICT DO NOTHING"
 
 
 def prepared(field: models.Field, constants: Mapping[str, Any]) -> Any:

@@ -131,7 +131,7 @@ class CampaignForm(forms.ModelForm):
         except ValidationError as err:
             self.add_error("audience_file", err)
             return
-        if self.audience is not None and not self.audience.count:
+        if self.audience is not None and not self.audience.valid:
             lines = "; ".join(
                 f"line {n}: {why}" for n, why in self.audience.invalid[:5]
             )

@@ -9,10 +9,10 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import SimpleUploadedFile
 
-from campaigns.audience import Audience, read_csv, read_pasted, unreadable
+from campaigns.audience import Audience, read_csv, read_pasted, store, unreadable
 from campaigns.forms import CampaignForm
 
-from .fake_provider import numbers
+from .fake_provider import campaign_to, numbers
 
 
 def read(data: bytes, *, region: str = "SG") -> Audience:
@@ -23,17 +23,25 @@ def members(audience: Audience) -> dict[str, dict[str, str]]:
     return {member.to: member.fields for member in audience.recipients()}
 
 
+def stored(audience: Audience) -> dict[str, dict[str, str]]:
+    """The audience as a campaign holds it once stored, in the order stored."""
+    campaign = campaign_to([])
+    assert store(audience, campaign=campaign) == audience.count
+    return dict(campaign.audience.order_by("pk").values_list("to", "fields"))
+
+
 def refusal(data: bytes) -> ValidationError:
     with pytest.raises(ValidationError) as caught:
         read(data)
     return caught.value
 
 
+@pytest.mark.django_db
 def test_it_reads_numbers_and_keeps_the_other_columns() -> None:
     audience = read(b"phone,first_name,plan\n91234567, Ann ,Gold\n+65 8123 4567,Bob,\n")
 
     assert audience.columns == ["phone", "first_name", "plan"]
-    assert members(audience) == {
+    assert stored(audience) == {
         "+6591234567": {"phone": "91234567", "first_name": "Ann", "plan": "Gold"},
         "+6581234567": {"phone": "+65 8123 4567", "first_name": "Bob", "plan": ""},
     }
@@ -55,15 +63,18 @@ def test_it_reads_numbers_without_a_country_code_for_the_chosen_country() -> Non
     assert list(members(audience)) == ["+447400123456"]
 
 
+@pytest.mark.django_db
 def test_it_removes_and_counts_duplicates() -> None:
     audience = read(
         b"phone,name\n91234567,Ann\n+6591234567,Ann again\n9123 4567,Ann 3\n"
         b"81234567,Bob\n"
     )
 
-    assert list(members(audience)) == ["+6591234567", "+6581234567"]
-    assert members(audience)["+6591234567"]["name"] == "Ann"  # the first one wins
-    assert audience.duplicates == 2
+    members = stored(audience)
+
+    assert list(members) == ["+6591234567", "+6581234567"]
+    assert members["+6591234567"]["name"] == "Ann"  # the first one wins
+    assert (audience.count, audience.duplicates) == (2, 2)
 
 
 def test_it_reports_invalid_rows_with_their_line_numbers_and_leaves_them_out() -> None:
@@ -194,13 +205,17 @@ def test_it_refuses_an_empty_file(data) -> None:
     assert refusal(data).code == "empty_file"
 
 
+@pytest.mark.django_db
 def test_it_reads_pasted_numbers_one_per_line_or_separated() -> None:
     audience = read_pasted(
         "91234567\n81234567, 9123 4567; 12\n\n +65 9876 5432 \n", region="SG"
     )
 
-    assert list(members(audience)) == ["+6591234567", "+6581234567", "+6598765432"]
-    assert members(audience)["+6598765432"] == {"phone": "+65 9876 5432"}
+    members = stored(audience)
+
+    assert list(members) == ["+6591234567", "+6581234567", "+6598765432"]
+    assert members["+6591234567"] == {"phone": "91234567"}  # the first one wins
+    assert members["+6598765432"] == {"phone": "+65 9876 5432"}
     assert audience.duplicates == 1
     assert [line for line, _ in audience.invalid] == [2]
     assert audience.columns == ["phone"]
@@ -218,21 +233,25 @@ def good_rows(count: int) -> list[str]:
     return [f"{to},{'N' * 150}{i}" for i, to in enumerate(numbers(count))]
 
 
+@pytest.mark.django_db
 def test_rows_past_the_first_thousands_keep_their_line_numbers_and_columns() -> None:
     rows = good_rows(12_000)
     rows[7_000] = "call me,Zed"
-    rows[9_000] = rows[0]  # a duplicate of line 2
+    rows[9_000] = f"{numbers(1)[0]},Ann"  # a duplicate of line 2
 
     audience = read(csv_of(rows))
 
     read_back = list(audience.recipients())
+    members = stored(audience)
     assert (audience.count, audience.duplicates) == (11_998, 1)
     assert audience.invalid[0][0] == 7_002
+    assert [r.line for r in read_back] == [i + 2 for i in range(12_000) if i != 7_000]
     assert read_back[-1].line == 12_001
     assert read_back[-1].fields == {"phone": "+6591011999", "name": "N" * 150 + "11999"}
-    assert [r.to for r in read_back] == [
+    assert list(members) == [
         to for i, to in enumerate(numbers(12_000)) if i not in (7_000, 9_000)
     ]
+    assert members[numbers(1)[0]]["name"] == "N" * 150 + "0"  # line 2's, not Ann
 
 
 def test_invalid_rows_past_the_first_ten_are_counted_not_kept() -> None:
@@ -261,7 +280,7 @@ def test_blank_rows_do_not_count_towards_the_limit(settings) -> None:
 
     audience = read(csv_of(["91234567,Ann", "", ",", "81234567,Bob"]))
 
-    assert audience.count == 2
+    assert audience.valid == 2
 
 
 def test_pasted_numbers_over_the_limit_are_refused(settings) -> None:

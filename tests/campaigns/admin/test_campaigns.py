@@ -288,6 +288,25 @@ def test_a_large_file_read_from_disk_replaces_the_previous_audience_in_full(
     assert "Audience: 12000 numbers." in notes(response)
 
 
+def test_a_file_repeating_the_previous_audience_counts_only_its_own_duplicates(
+    admin_client,
+) -> None:
+    first, second = numbers(2)
+    campaign = campaign_to([first, second])
+    text = f"phone,name\n{second},Bob\n{first},Ann\n{second},Bob again\n"
+
+    response = admin_client.post(
+        change_url(campaign), add_form(audience_file=csv_upload(text))
+    )
+
+    assert response.status_code == 302
+    assert list(campaign.audience.order_by("pk").values_list("to", "fields")) == [
+        (second, {"phone": second, "name": "Bob"}),
+        (first, {"phone": first, "name": "Ann"}),
+    ]
+    assert "Audience: 2 numbers; 1 duplicates removed." in notes(response)
+
+
 @pytest.mark.parametrize(
     ("last_row", "field", "says"),
     [
