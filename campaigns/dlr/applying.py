@@ -6,9 +6,10 @@ they name, one UPDATE per kind of row, one of the log rows. The Celery worker
 runs keep_applying() on a thread of its own (config/celery.py), looking every
 DLR_APPLY_EVERY_SECONDS. On PostgreSQL several workers share the reports
 waiting, each batch taken FOR UPDATE SKIP LOCKED so none waits on another; on
-SQLite one transaction writes at a time. Either way each batch is first marked
-applied by a conditional UPDATE whose row count must match, so no report is ever
-applied twice; a crash before the commit leaves the batch waiting.
+SQLite one transaction writes at a time. Either way what each report did is
+written by an UPDATE of reports still waiting, whose row count must match the
+batch, so no report is ever applied twice; a crash before the commit leaves the
+batch waiting.
 """
 
 from __future__ import annotations
@@ -28,10 +29,11 @@ logger = logging.getLogger(__name__)
 REPORTS_PER_TRANSACTION = 500
 WAITING = DeliveryReport.State.WAITING
 LOGGED_FIELDS = ["state", "processed", "unmatched_ids", "result"]
-# What each report did, written as tracking.WRITE_DELIVERY explains.
+# What each report did, written as tracking.WRITE_DELIVERY explains; only to a
+# report still waiting.
 WRITE_LOGGED = (
     "UPDATE campaigns_deliveryreport SET state = %s, processed = %s, "
-    "unmatched_ids = %s, result = %s WHERE id = %s"
+    "unmatched_ids = %s, result = %s WHERE id = %s AND state = 'waiting'"
 )
 
 
@@ -52,7 +54,6 @@ def apply_batch(limit: int) -> int:
         with transaction.atomic():
             reports = list(waiting()[:limit])
             if reports:
-                claim(reports)
                 apply_or_set_aside(reports)
             return len(reports)
     except TakenElsewhere:
@@ -66,8 +67,8 @@ def apply_or_set_aside(reports: list[DeliveryReport]) -> None:
     try:
         with transaction.atomic():
             apply_reports(reports)
-    except DatabaseError:
-        raise  # the database is busy or away: the batch waits
+    except (DatabaseError, TakenElsewhere):
+        raise  # the database is busy or away, or another applier won: it waits
     except Exception:
         for report in reports:
             apply_alone(report)
@@ -77,14 +78,14 @@ def apply_alone(report: DeliveryReport) -> None:
     try:
         with transaction.atomic():
             apply_reports([report])
-    except DatabaseError:
+    except (DatabaseError, TakenElsewhere):
         raise
     except Exception as err:
         logger.exception("Delivery report %s could not be applied", report.receipt)
         report.state = DeliveryReport.State.REFUSED
         report.processed, report.unmatched_ids = 0, []
         report.result = f"Could not be applied: {err!r}"[:500]
-        write_rows(WRITE_LOGGED, [report], LOGGED_FIELDS)
+        log([report])
 
 
 def waiting():
@@ -93,13 +94,6 @@ def waiting():
     if connection.features.has_select_for_update_skip_locked:
         reports = reports.select_for_update(skip_locked=True)
     return reports
-
-
-def claim(reports: list[DeliveryReport]) -> None:
-    ids = [report.pk for report in reports]
-    claimed = DeliveryReport.objects.filter(pk__in=ids, state=WAITING)
-    if claimed.update(state=DeliveryReport.State.APPLIED) != len(ids):
-        raise TakenElsewhere
 
 
 def apply_reports(reports: list[DeliveryReport]) -> None:
@@ -115,7 +109,13 @@ def apply_reports(reports: list[DeliveryReport]) -> None:
             report.processed = tracked.applied
             report.unmatched_ids = tracked.unmatched
             report.result = tracked.summary()
-    write_rows(WRITE_LOGGED, reports, LOGGED_FIELDS)
+    log(reports)
+
+
+def log(reports: list[DeliveryReport]) -> None:
+    """Write what each report did; none may have been taken meanwhile."""
+    if write_rows(WRITE_LOGGED, reports, LOGGED_FIELDS) != len(reports):
+        raise TakenElsewhere
 
 
 def keep_applying(stop: threading.Event) -> None:

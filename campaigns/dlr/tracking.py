@@ -136,11 +136,11 @@ WRITE_DELIVERY = {
 }
 
 
-def write_rows(statement: str, rows: list[models.Model], fields: list[str]) -> None:
+def write_rows(statement: str, rows: list[models.Model], fields: list[str]) -> int:
     """Run `statement` once per row: `fields`' values, as save() would write
-    them, then the row's key."""
+    them, then the row's key. How many rows it changed."""
     if not rows:
-        return
+        return 0
     meta = rows[0]._meta
     targets = [meta.get_field(name) for name in fields]
     params = [
@@ -150,6 +150,7 @@ def write_rows(statement: str, rows: list[models.Model], fields: list[str]) -> N
     ]
     with connection.cursor() as cursor:
         cursor.executemany(statement, params)
+        return cursor.rowcount
 
 
 # How a row belongs to a provider.

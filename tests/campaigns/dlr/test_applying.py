@@ -11,6 +11,7 @@ from pathlib import Path
 from django.db import connection
 from django.test import Client
 
+from campaigns.dlr import applying
 from campaigns.dlr.applying import apply_waiting
 from campaigns.models import DeliveryReport
 from providers.models import Provider
@@ -177,6 +178,28 @@ def test_two_appliers_at_once_apply_each_report_exactly_once(
         "delivered"
     }
 
+
+
+def test_a_batch_another_applier_took_meanwhile_is_rolled_back_whole(
+    provider, monkeypatch
+) -> None:
+    accepted_test_send(provider, "a" * 32)
+    post(provider, "a" * 32)
+    real = applying.apply_callbacks
+
+    def taken_meanwhile(provider_id, callbacks):
+        results = real(provider_id, callbacks)
+        # As if another applier had applied them between our read and our write.
+        DeliveryReport.objects.update(state=APPLIED)
+        return results
+
+    monkeypatch.setattr(applying, "apply_callbacks", taken_meanwhile)
+
+    assert apply_waiting() == 0
+
+    # Neither the delivery nor the change of state was kept.
+    assert delivery_state("a" * 32) == ""
+    assert DeliveryReport.objects.get().state == WAITING
 
 # --- processes: the web answers and dies; a real Celery worker applies ------------
 
