@@ -179,7 +179,6 @@ def test_two_appliers_at_once_apply_each_report_exactly_once(
     }
 
 
-
 def test_a_batch_another_applier_took_meanwhile_is_rolled_back_whole(
     provider, monkeypatch
 ) -> None:
@@ -200,6 +199,7 @@ def test_a_batch_another_applier_took_meanwhile_is_rolled_back_whole(
     # Neither the delivery nor the change of state was kept.
     assert delivery_state("a" * 32) == ""
     assert DeliveryReport.objects.get().state == WAITING
+
 
 # --- processes: the web answers and dies; a real Celery worker applies ------------
 
