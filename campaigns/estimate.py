@@ -63,7 +63,7 @@ def estimate(campaign: Campaign) -> Estimate:
 
 def counted_segments(campaign: Campaign, skip: set[str]) -> Counter[int]:
     with closing(message_texts(campaign)) as texts:
-        sent = (text for to, text in texts if to not in skip)
+        sent = (text for to, text, _ in texts if to not in skip)
         return Counter(
             encoding.segment_count(text) for text in islice(sent, COUNTED_RECIPIENTS)
         )

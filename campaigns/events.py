@@ -17,7 +17,7 @@ from django.db import transaction
 from providers.models import Sender
 from providers.validators import validate_segment_count
 
-from . import counts, tasks
+from . import counts, placeholders, tasks
 from .models import Campaign, Message, OptOut
 from .personalise import missing_fields, personalise
 
@@ -36,11 +36,11 @@ class UnknownEvent(EventError):
 
 
 class MissingProperties(EventError):
-    def __init__(self, event: str, missing: list[str]) -> None:
+    def __init__(
+        self, event: str, missing: list[str], *, user: str = "the message"
+    ) -> None:
         names = ", ".join(missing)
-        super().__init__(
-            f"The event “{event}” lacks properties the message uses: {names}."
-        )
+        super().__init__(f"The event “{event}” lacks properties {user} uses: {names}.")
         self.event, self.missing = event, missing
 
 
@@ -88,6 +88,9 @@ def trigger_event(
         raise MissingProperties(event, missing)
     senders = {c.pk: sender_for(c) for c in campaigns}
     fields = {name: str(value) for name, value in properties.items()}
+    values = {
+        c.pk: placeholder_values(c, senders[c.pk], event, fields) for c in campaigns
+    }
     bodies = {c.pk: checked_body(c, to=to, fields=fields) for c in campaigns}
     opted_out = OptOut.objects.filter(to=to).exists()
     with transaction.atomic():
@@ -99,6 +102,7 @@ def trigger_event(
                     to=to,
                     body=bodies[campaign.pk],
                 ),
+                placeholders=values[campaign.pk],
                 **skipped_fields(senders[campaign.pk], opted_out=opted_out),
             )
             for campaign in campaigns
@@ -126,6 +130,20 @@ def sender_for(campaign: Campaign) -> Sender:
             campaign, f"the provider {sender.provider} is archived (inactive)."
         )
     return sender
+
+
+def placeholder_values(
+    campaign: Campaign, sender: Sender, event: str, fields: Mapping[str, str]
+) -> dict[str, str]:
+    """The provider's custom placeholders for this event's message: from its
+    properties, else the campaign's values."""
+    needs = placeholders.needed(sender)
+    given = campaign.placeholder_values
+    missing = placeholders.missing(needs, given=given, columns=set(fields))
+    if missing:
+        user = f"the request of {sender.provider}"
+        raise MissingProperties(event, missing, user=user)
+    return placeholders.values_for(needs, given=given, fields=fields)
 
 
 def checked_body(campaign: Campaign, *, to: str, fields: Mapping[str, str]) -> str:

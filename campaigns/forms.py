@@ -9,9 +9,11 @@ from django.core.exceptions import ValidationError
 from django.template.defaultfilters import filesizeformat
 
 from providers import phones, validators
+from providers.forms.placeholder_values import PlaceholderValuesField
 from providers.models import Sender
 
 from . import audience as audience_reader
+from . import placeholders
 from .models import Campaign
 from .personalise import fields_in, missing_fields, personalise
 
@@ -45,6 +47,11 @@ class CampaignForm(forms.ModelForm):
         help_text="One number per line. Uploading or pasting replaces the audience.",
     )
 
+    placeholder_values = PlaceholderValuesField(
+        help_text=Campaign._meta.get_field("placeholder_values").help_text
+        + " One name=value a line, e.g. hid=1234."
+    )
+
     class Meta:
         model = Campaign
         fields = [
@@ -53,6 +60,7 @@ class CampaignForm(forms.ModelForm):
             "event_name",
             "sender_type",
             "sender",
+            "placeholder_values",
             "message",
             "default_country",
             "scheduled_at",
@@ -111,11 +119,54 @@ class CampaignForm(forms.ModelForm):
                 ),
             )
         self.read_audience(cleaned)
+        self.check_placeholders(cleaned)
         if kind == Campaign.Kind.ONE_TIME and "message" in cleaned:
             self.check_personalisation(cleaned["message"])
             if "message" not in self.errors:
                 self.check_personalised_length(cleaned["message"])
         return cleaned
+
+    def check_placeholders(self, cleaned: dict[str, Any]) -> None:
+        """The provider's custom placeholders are mandatory inputs: those sent
+        once a request always, those sent per message unless the audience (or,
+        for an event campaign, each event) gives them."""
+        if "placeholder_values" not in cleaned:
+            return
+        draft = Campaign(
+            sender=cleaned.get("sender"),
+            sender_type=cleaned.get("sender_type") or self.instance.sender_type,
+        )
+        sender = draft.resolved_sender()
+        if sender is None:
+            return  # launching says so
+        needs = placeholders.needed(sender)
+        # An event's properties come later, and so may an audience not given yet.
+        known = self.audience is not None or (
+            self.instance.pk and self.instance.audience.exists()
+        )
+        if cleaned.get("kind") == Campaign.Kind.EVENT or not known:
+            columns = set(needs.per_message)
+        else:
+            columns = self.audience_columns()
+        missing = placeholders.missing(
+            needs, given=cleaned["placeholder_values"], columns=columns
+        )
+        if missing:
+            self.add_error(
+                "placeholder_values",
+                ValidationError(
+                    "The request of %(provider)s uses %(names)s: give a value here "
+                    "(name=value)%(or_column)s.",
+                    code="missing_placeholder",
+                    params={
+                        "provider": sender.provider,
+                        "names": placeholders.describe(missing),
+                        "or_column": " or an audience column of that name"
+                        if needs.per_message
+                        else "",
+                    },
+                ),
+            )
 
     def read_audience(self, cleaned: dict[str, Any]) -> None:
         region = cleaned.get("default_country") or "SG"

@@ -69,6 +69,14 @@ class Campaign(models.Model):
         help_text="Personalise with audience columns as $$first_name; $$To is the "
         "recipient's number.",
     )
+    placeholder_values = models.JSONField(
+        "provider placeholders",
+        default=dict,
+        blank=True,
+        help_text="Values of the custom placeholders in the provider's request "
+        "($$hid, ...); an audience column or event property of the same name "
+        "gives a message its own.",
+    )
     default_country = models.CharField(
         "default country",
         max_length=2,
@@ -159,6 +167,8 @@ class Message(models.Model):
     message_id = models.CharField("message id", max_length=64, unique=True)
     to = models.CharField("to", max_length=40)
     body = models.TextField("text")
+    # The provider's custom placeholders as this message fills them.
+    placeholders = models.JSONField("placeholders", default=dict, blank=True)
     status = models.CharField(
         "status", max_length=10, choices=Status, default=Status.QUEUED
     )

@@ -9,10 +9,11 @@ is counted when its answer is recorded, so one cut off by a crash is not.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from itertools import groupby
 from operator import attrgetter
+from types import MappingProxyType
 from typing import NamedTuple
 
 from django.conf import settings
@@ -40,6 +41,7 @@ class Claimed(NamedTuple):
     attempts: int  # finished before this one
     claim: str
     maybe_sent: bool
+    placeholders: Mapping[str, str] = MappingProxyType({})
 
 
 def record(

@@ -31,7 +31,7 @@ from providers.outbound.pipeline import Message as Outgoing
 from providers.outbound.pipeline import Outbound, Outcome
 from providers.validators import validate_segment_count
 
-from . import counts, tasks, throttle
+from . import counts, placeholders, tasks, throttle
 from .bulk import insert_rows
 from .inflight import as_they_return
 from .models import Campaign, Message, OptOut
@@ -63,17 +63,30 @@ def check_launchable(campaign: Campaign) -> None:
         )
     if not sender.provider.is_active:
         raise LaunchError(f"The provider {sender.provider} is archived (inactive).")
+    needs = placeholders.needed(sender)
+    # An event campaign's messages may take theirs from each event's properties.
+    columns: set[str] = set(needs.per_message)
     if campaign.kind == Campaign.Kind.ONE_TIME:
         if not campaign.audience.exists():
             raise LaunchError("The audience is empty; upload a CSV or paste numbers.")
         first = campaign.audience.first()  # every member has the same columns
-        missing = missing_fields(campaign.message, set(first.fields))
+        columns = set(first.fields)
+        missing = missing_fields(campaign.message, columns)
         if missing:
             raise LaunchError(
                 "The message uses "
                 + ", ".join(f"$${m}" for m in missing)
                 + " but the audience has no such column."
             )
+    unfilled = placeholders.missing(
+        needs, given=campaign.placeholder_values, columns=columns
+    )
+    if unfilled:
+        raise LaunchError(
+            f"The request of {sender.provider} uses {placeholders.describe(unfilled)}, "
+            "which has no value: give it under Provider placeholders"
+            + (" or as an audience column." if needs.per_message else ".")
+        )
 
 
 def launch(*, campaign: Campaign, now: datetime | None = None) -> int:
@@ -108,21 +121,24 @@ def create_messages(campaign: Campaign) -> int:
     """Write one queued message per audience member; return how many are queued."""
     sender = campaign.resolved_sender()
     skip = opted_out(campaign, sender)
-    rows = (
-        (uuid.uuid4().hex, to, body, *(SKIPPED_ROW if to in skip else QUEUED_ROW))
-        for to, body in message_texts(campaign)
-    )
+    needs = placeholders.needed(sender)
+    prepare = Message._meta.get_field("placeholders").get_db_prep_save
+    given = campaign.placeholder_values
+
+    def row(to: str, body: str, fields: dict) -> tuple:
+        status = SKIPPED_ROW if to in skip else QUEUED_ROW
+        if not needs.names:
+            return (uuid.uuid4().hex, to, body, *status)
+        values = placeholders.values_for(needs, given=given, fields=fields)
+        return (uuid.uuid4().hex, to, body, *status, prepare(values, connection))
+
+    columns = ["message_id", "to", "body", "status", "failure_category"]
+    columns += ["failure_reason", *(["placeholders"] if needs.names else [])]
+    texts = message_texts(campaign, with_fields=bool(needs.per_message))
     created = insert_rows(
         Message,
-        columns=[
-            "message_id",
-            "to",
-            "body",
-            "status",
-            "failure_category",
-            "failure_reason",
-        ],
-        rows=rows,
+        columns=columns,
+        rows=(row(*text) for text in texts),
         constants={"campaign_id": campaign.pk, "sender_id": sender.pk},
     )
     skipped = counts.key(Status.SKIPPED, "opted_out")
@@ -143,21 +159,32 @@ SKIPPED_ROW = (Status.SKIPPED, "opted_out", "The number is on the opt-out list."
 CREATE_BATCH = 5000
 
 
-def message_texts(campaign: Campaign) -> Iterator[tuple[str, str]]:
-    """(number, text) for each audience member; columns are read only if used."""
+def message_texts(
+    campaign: Campaign, *, with_fields: bool = False
+) -> Iterator[tuple[str, str, dict]]:
+    """(number, text, columns) for each audience member; columns are read only
+    if the text or `with_fields` needs them."""
     audience = campaign.audience.order_by("pk")
     template = campaign.message
-    if not fields_in(template) and "$$To" not in template:
+    personalised = bool(fields_in(template)) or "$$To" in template
+    if not personalised and not with_fields:
         for to in audience.values_list("to", flat=True).iterator(
             chunk_size=CREATE_BATCH
         ):
-            yield to, template
+            yield to, template, NO_COLUMNS
         return
     rows = audience.values_list("to", "fields").iterator(chunk_size=CREATE_BATCH)
     # Closed at once when a text is refused, not whenever the generator is freed.
     with closing(rows):
         for to, fields in rows:
-            yield to, within_limit(to, personalise(template, to=to, fields=fields))
+            if not personalised:
+                yield to, template, fields
+                continue
+            text = personalise(template, to=to, fields=fields)
+            yield to, within_limit(to, text), fields
+
+
+NO_COLUMNS: dict = {}
 
 
 def within_limit(to: str, text: str) -> str:
@@ -416,6 +443,7 @@ def send_group(outbound: Outbound, group: Sequence[Claimed]) -> list[Outcome]:
                 body=m.body,
                 message_id=m.message_id,
                 campaign_id=str(m.campaign_id),
+                extra=m.placeholders,
             )
             for m in group
         ]

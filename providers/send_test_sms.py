@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 
 from django.core.exceptions import ValidationError
 
@@ -11,7 +12,13 @@ from .outbound.pipeline import Category, Message, Outbound, Outcome, TemplateErr
 
 
 def send_test_sms(
-    *, provider: Provider, sender: Sender | None, to: str, text: str, user=None
+    *,
+    provider: Provider,
+    sender: Sender | None,
+    to: str,
+    text: str,
+    user=None,
+    placeholders: Mapping[str, str] | None = None,
 ) -> TestSend:
     test = TestSend(
         provider=provider,
@@ -24,12 +31,12 @@ def send_test_sms(
     # Saved before sending: a fast provider's delivery report must find it.
     test.record_outcome(Outcome.failure(Category.PENDING, "Sending…"))
     test.save()
-    test.record_outcome(attempt(test))
+    test.record_outcome(attempt(test, placeholders or {}))
     test.save()
     return test
 
 
-def attempt(test: TestSend) -> Outcome:
+def attempt(test: TestSend, placeholders: Mapping[str, str]) -> Outcome:
     provider = test.provider
     if not provider.is_active:
         return Outcome.failure(
@@ -42,7 +49,12 @@ def attempt(test: TestSend) -> Outcome:
         return Outcome.failure(
             Category.INVALID, f"The provider's configuration is invalid: {err.message}"
         )
-    message = Message(to=test.to, body=test.message, message_id=test.message_id)
+    message = Message(
+        to=test.to,
+        body=test.message,
+        message_id=test.message_id,
+        extra=placeholders,
+    )
     try:
         request = outbound.render([message])
     except TemplateError as err:

@@ -47,14 +47,19 @@ class CampaignAdmin(PermittedActionsOnly):
     list_filter = ["status", "kind", "sender_type"]
     search_fields = ["name", "event_name"]
     actions = ["launch_selected", "cancel_selected", "retry_failed_selected"]
-    readonly_fields = ["audience_summary", "preview", "launch_problem"]
+    readonly_fields = [
+        "audience_summary",
+        "preview",
+        "request_preview",
+        "launch_problem",
+    ]
     change_form_template = "admin/campaigns/campaign/change_form.html"
     # The campaign's URL is this very page; "View on site" would only reload it.
     view_on_site = False
     fieldsets = [
         (None, {"fields": ["name", "kind", "event_name"]}),
-        ("Sender", {"fields": ["sender_type", "sender"]}),
-        ("Message", {"fields": ["message", "preview"]}),
+        ("Sender", {"fields": ["sender_type", "sender", "placeholder_values"]}),
+        ("Message", {"fields": ["message", "preview", "request_preview"]}),
         (
             "Audience",
             {
@@ -88,6 +93,7 @@ class CampaignAdmin(PermittedActionsOnly):
                 "event_name",
                 "sender_type",
                 "sender",
+                "placeholder_values",
                 "message",
                 "country_display",
                 "scheduled_at",
@@ -107,7 +113,11 @@ class CampaignAdmin(PermittedActionsOnly):
                         "fields": [
                             "country_display" if f == "default_country" else f
                             for f in opts["fields"]
-                            if not f.startswith("audience_") or f == "audience_summary"
+                            if (
+                                not f.startswith("audience_") or f == "audience_summary"
+                            )
+                            # What was sent is on each message instead.
+                            and f != "request_preview"
                         ],
                     },
                 )
@@ -169,6 +179,10 @@ class CampaignAdmin(PermittedActionsOnly):
     @admin.display(description="Preview")
     def preview(self, obj: Campaign) -> str:
         return composer.preview_html(obj)
+
+    @admin.display(description="Request to the provider")
+    def request_preview(self, obj: Campaign) -> str:
+        return composer.request_preview_html(obj)
 
     # --- actions and extra pages ----------------------------------------------------
 

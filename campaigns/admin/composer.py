@@ -14,14 +14,18 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.contrib.admin import ModelAdmin
+from django.db.models import prefetch_related_objects
 from django.http import HttpRequest
 from django.template.response import TemplateResponse
 from django.utils import timezone
 from django.utils.html import format_html
 
 from providers import encoding
+from providers.outbound.pipeline import Message as Outgoing
+from providers.outbound.pipeline import Outbound, TemplateError
+from providers.outbound.spec import SAMPLE_MESSAGE
 
-from .. import sending
+from .. import placeholders, sending
 from ..audience import PHONE_COLUMNS
 from ..estimate import Estimate, estimate
 from ..models import Campaign
@@ -54,6 +58,50 @@ def preview_html(campaign: Campaign) -> str:
         NO_AUDIENCE,
         text if row else NO_AUDIENCE,
         segment_line(text if row else campaign.message),
+    )
+
+
+ROWS = ("headers", "url_parameters", "variables")
+
+
+def request_preview_html(campaign: Campaign) -> str:
+    """The request the first message would make, secrets masked, with the
+    provider's placeholders filled as that message fills them."""
+    sender = campaign.resolved_sender() if campaign.pk else None
+    if sender is None:
+        return "Save the campaign with a sender to preview its request."
+    # The provider's rows once, for the request and for the secrets to mask.
+    prefetch_related_objects([sender.provider], *ROWS)
+    try:
+        outbound = Outbound(sender.provider, sender)
+    except TemplateError as err:
+        return format_html('<p class="errornote">{}</p>', err.message)
+    needs = outbound.compiled.custom_placeholders()
+    first = campaign.audience.order_by("pk").first()
+    if first is not None:
+        to, fields = first.to, first.fields
+    else:  # an event campaign's properties come with each event
+        to, fields = SAMPLE_MESSAGE.to, {n: f"sample-{n}" for n in needs.per_message}
+    message = Outgoing(
+        to=to,
+        body=personalise(campaign.message, to=to, fields=fields),
+        message_id="preview-message-id",
+        campaign_id=str(campaign.pk),
+        extra=placeholders.values_for(
+            needs, given=campaign.placeholder_values, fields=fields
+        ),
+    )
+    try:
+        shown = outbound.shown(outbound.render([message]))
+    except TemplateError as err:
+        return format_html('<p class="errornote">{}</p>', err.message)
+    headers = "\n".join(f"{name}: {value}" for name, value in shown.headers)
+    return format_html(
+        '<pre class="request-preview">{} {}\n{}\n\n{}</pre>',
+        shown.method,
+        shown.url,
+        headers,
+        shown.body.decode("utf-8", errors="replace"),
     )
 
 

@@ -11,13 +11,14 @@ from .. import bounded_json, dlr
 from ..forms.setup import ProviderForm
 from ..outbound.redaction import redact_request
 from ..outbound.rendering import Message
-from ..outbound.spec import SAMPLE_MESSAGE, secrets_of, wire_secrets
+from ..outbound.spec import SAMPLE_MESSAGE, SampleValues, secrets_of, wire_secrets
 
 SECOND_SAMPLE = Message(
     to="+447700900123",
     body="A second message, to show how batch records repeat",
     message_id="sample-message-id-2",
     campaign_id=SAMPLE_MESSAGE.campaign_id,
+    extra=SampleValues(),
 )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,8 +18,10 @@ from django.utils import timezone
 
 from .. import phones, presets, validators
 from ..dlr import DeliveryState
+from ..forms.placeholder_values import PlaceholderValuesField
 from ..models import Provider, Sender, TestSend
 from ..outbound.outcomes import Category
+from ..outbound.spec import custom_placeholders
 from ..send_test_sms import record_invalid_input, send_test_sms
 from .correlation import Proposal, is_likely_path, propose, unmatched_reason
 
@@ -44,6 +47,7 @@ def send_test_page(
                 to=form.cleaned_data["e164"],
                 text=form.cleaned_data["message"],
                 user=request.user,
+                placeholders=form.cleaned_data.get("placeholders", {}),
             )
             done = correlate(provider, test)
             if done:
@@ -278,10 +282,19 @@ class SendTestSmsForm(forms.Form):
         required=False,
         empty_label=None,
     )
+    placeholders = PlaceholderValuesField()
 
     def __init__(self, *args: Any, provider: Provider, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.provider = provider
+        self.needs = custom_placeholders(provider)
+        if self.needs.names:
+            self.fields["placeholders"].help_text = (
+                f"The request uses {names(self.needs.names)}: one name=value a "
+                "line, as a campaign would give them."
+            )
+        else:
+            del self.fields["placeholders"]
         self.fields["country"].choices = phones.country_choices()
         self.fields[
             "message"
@@ -306,6 +319,18 @@ class SendTestSmsForm(forms.Form):
                 cleaned["e164"] = phones.to_e164(cleaned["number"], cleaned["country"])
             except ValidationError as err:
                 self.add_error("number", err)
+        given = cleaned.get("placeholders", {})
+        missing = sorted(self.needs.names - given.keys())
+        if missing and "placeholders" not in self.errors:
+            self.add_error(
+                "placeholders",
+                ValidationError(
+                    "Give a value for %(names)s (name=value, one a line); the "
+                    "provider's request uses it.",
+                    code="missing_placeholder",
+                    params={"names": names(missing)},
+                ),
+            )
         if not self.provider.is_active:
             raise ValidationError(
                 "%(provider)s is archived (inactive); activate it under Response "
@@ -314,3 +339,7 @@ class SendTestSmsForm(forms.Form):
                 params={"provider": self.provider.nickname},
             )
         return cleaned
+
+
+def names(placeholders: Iterable[str]) -> str:
+    return ", ".join(f"$${name}" for name in sorted(placeholders))

@@ -46,6 +46,9 @@ BUILTIN_VARIABLES = {
     "callback_url": "This provider's delivery-report callback URL",
 }
 PER_MESSAGE = frozenset({"To", "Body", "MessageID", "moe:destination", "moe:message"})
+# What smsbridge fills itself; any other $$name is a custom placeholder, whose
+# value the campaign, the audience, the event or the test gives (Message.extra).
+BUILT_IN_KEYS = PER_MESSAGE | {"CampaignID", "TemplateID", "TemplateVariables"}
 
 
 class TemplateError(ValueError):
@@ -156,7 +159,35 @@ class Context:
             return self.values[token.key]
         if token.key.startswith("var:"):
             return self.variables[token.key[4:]]
-        return self.extra.get(token.key, "")
+        return custom_value(self.extra, token.key)
+
+
+def custom_value(extra: Mapping[str, str], name: str) -> str:
+    """A custom placeholder's value; never an empty string in its place."""
+    try:
+        return extra[name]
+    except KeyError:
+        raise TemplateError(
+            f"$${name} has no value: give it on the campaign (Provider "
+            "placeholders), as an audience column or event property of that name, "
+            "or on Send Test SMS.",
+            where="payload",
+            code="missing_placeholder",
+        ) from None
+
+
+@dataclass(frozen=True)
+class CustomPlaceholders:
+    """The custom $$names of a request: those rendered once a request (outside
+    a batch's records), whose value must be the same for every message, and
+    those rendered for each message."""
+
+    per_request: frozenset[str] = frozenset()
+    per_message: frozenset[str] = frozenset()
+
+    @property
+    def names(self) -> frozenset[str]:
+        return self.per_request | self.per_message
 
 
 Escape = Callable[[str], str]
@@ -428,6 +459,14 @@ class CompiledRequest:
         pair = f"{username}:{self.spec.basic_auth[1]}".encode()
         return "Basic " + base64.b64encode(pair).decode()
 
+    def custom_placeholders(self) -> CustomPlaceholders:
+        keys = {token.key for _, text in self.texts() for token in tokens_in(text)}
+        custom = {key for key in keys if key not in BUILT_IN_KEYS and ":" not in key}
+        if not self.spec.batch_key:
+            return CustomPlaceholders(per_message=frozenset(custom))
+        once = custom & self.batch_level_tokens()
+        return CustomPlaceholders(frozenset(once), frozenset(custom - once))
+
     def batch_level_tokens(self) -> set[str]:
         """Keys of the placeholders rendered once per request in batch mode."""
         texts = [text for where, text in self.texts() if where != "payload"]
@@ -507,7 +546,7 @@ def getter_for(token: Token, spec: RequestSpec) -> Callable[[Message], str]:
         return attrgetter("to")
     if token.key in MESSAGE_FIELDS:
         return attrgetter(MESSAGE_FIELDS[token.key])
-    return lambda message: message.extra.get(token.key, "")
+    return lambda message: custom_value(message.extra, token.key)
 
 
 def mixed_getter(segments: Segments, spec: RequestSpec) -> Callable[[Message], str]:

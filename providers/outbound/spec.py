@@ -7,7 +7,14 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 from ..rows import RowValue
-from .rendering import HttpRequest, Message, RequestSpec
+from .rendering import (
+    CustomPlaceholders,
+    HttpRequest,
+    Message,
+    RequestSpec,
+    TemplateError,
+    compile_request,
+)
 
 if TYPE_CHECKING:
     from ..models import Provider, Sender
@@ -15,12 +22,22 @@ if TYPE_CHECKING:
 # Headers whose value is a credential, whether or not its row is marked secret.
 AUTH_HEADERS = frozenset({"authorization", "proxy-authorization"})
 
+
+class SampleValues(dict):
+    """Custom placeholders' values in previews and save-time checks, where no
+    campaign gives them: "sample-<name>"."""
+
+    def __missing__(self, name: str) -> str:
+        return f"sample-{name}"
+
+
 # A recipient and text for previews and save-time checks.
 SAMPLE_MESSAGE = Message(
     to="+6591234567",
     body="This is a test message powered by smsbridge",
     message_id="sample-message-id",
     campaign_id="sample-campaign",
+    extra=SampleValues(),
 )
 
 
@@ -35,6 +52,19 @@ def request_spec(provider: Provider, *, sender: Sender | None = None) -> Request
         variables=provider.rows("variables"),
         sender_id=sender.sender_id if sender else "",
     )
+
+
+def custom_placeholders(
+    provider: Provider, *, sender: Sender | None = None
+) -> CustomPlaceholders:
+    """The custom $$names a saved provider's request needs; none while its
+    configuration does not compile (sending says why)."""
+    try:
+        return compile_request(
+            request_spec(provider, sender=sender)
+        ).custom_placeholders()
+    except TemplateError:
+        return CustomPlaceholders()
 
 
 def saved_secrets(provider: Provider) -> list[str]:

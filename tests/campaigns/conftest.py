@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import sqlite3
@@ -11,11 +12,13 @@ from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlencode
 
 import pytest
 
 from campaigns import throttle
+from campaigns.models import ApiToken
 from providers.models import Provider
 from tests import servers
 
@@ -234,3 +237,30 @@ def file_db(migrated_sqlite, tmp_path) -> FileDb:
 def provider(db) -> Provider:
     """A provider for delivery-report tests; nothing is sent to it."""
     return Provider.objects.create(nickname="8x8 SMS", endpoint="https://8.8.8.8/x")
+
+
+# --- the event API ---------------------------------------------------------------
+
+EVENTS = "/api/v1/events"
+
+
+@pytest.fixture
+def token() -> str:
+    api_token = ApiToken(name="app-backend")
+    plain = api_token.issue()
+    api_token.save()
+    return plain
+
+
+@pytest.fixture
+def post(client, token, django_capture_on_commit_callbacks):
+    def send(body: Any, *, auth: str | None = None, raw: bytes | None = None):
+        with django_capture_on_commit_callbacks(execute=True):
+            return client.post(
+                EVENTS,
+                data=raw if raw is not None else json.dumps(body),
+                content_type="application/json",
+                headers={"Authorization": auth or f"Bearer {token}"},
+            )
+
+    return send

@@ -20,10 +20,11 @@ from campaigns.models import ApiToken, Campaign, Message, OptOut
 from campaigns.sending import launch
 from providers.models import Provider, Sender
 
+from .conftest import EVENTS
+
 pytestmark = pytest.mark.django_db
 
 ENDPOINT = "https://sms.example.test/send"
-EVENTS = "/api/v1/events"
 NUMBER = "+6591234567"
 
 
@@ -71,28 +72,6 @@ def event_campaign(**fields: Any) -> Campaign:
 @pytest.fixture
 def campaign(sender) -> Campaign:
     return event_campaign()
-
-
-@pytest.fixture
-def token() -> str:
-    api_token = ApiToken(name="app-backend")
-    plain = api_token.issue()
-    api_token.save()
-    return plain
-
-
-@pytest.fixture
-def post(client, token, django_capture_on_commit_callbacks):
-    def send(body: Any, *, auth: str | None = None, raw: bytes | None = None):
-        with django_capture_on_commit_callbacks(execute=True):
-            return client.post(
-                EVENTS,
-                data=raw if raw is not None else json.dumps(body),
-                content_type="application/json",
-                headers={"Authorization": auth or f"Bearer {token}"},
-            )
-
-    return send
 
 
 OTP = {"event": "otp_requested", "to": NUMBER, "properties": {"code": "123456"}}

@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
+from providers.forms.placeholder_values import PlaceholderValuesField
 from providers.models import Provider
 from providers.phones import to_e164
 from providers.send_test_sms import send_test_sms
@@ -28,6 +29,14 @@ class Command(BaseCommand):
         parser.add_argument(
             "--country", default="SG", help="Country for a number without +."
         )
+        parser.add_argument(
+            "--placeholder",
+            action="append",
+            default=[],
+            metavar="NAME=VALUE",
+            help="A value for a custom placeholder of the request, e.g. hid=1234 "
+            "for $$hid; repeat for each.",
+        )
 
     def handle(
         self,
@@ -36,6 +45,7 @@ class Command(BaseCommand):
         number: str,
         message: str | None,
         country: str,
+        placeholder: list[str],
         **options,
     ):
         provider = Provider.objects.filter(nickname__iexact=nickname).first()
@@ -45,8 +55,14 @@ class Command(BaseCommand):
             to = to_e164(number, country.upper())
         except ValidationError as err:
             raise CommandError(" ".join(err.messages)) from err
+        try:
+            values = PlaceholderValuesField().clean("\n".join(placeholder))
+        except ValidationError as err:
+            raise CommandError(" ".join(err.messages)) from err
         text = message or f"This is a test message powered by {provider.nickname}"
-        test = send_test_sms(provider=provider, sender=None, to=to, text=text)
+        test = send_test_sms(
+            provider=provider, sender=None, to=to, text=text, placeholders=values
+        )
         self.report(test)
         if not test.succeeded:
             raise SystemExit(1)

@@ -113,10 +113,37 @@ def test_it_fills_custom_placeholders_from_message_extra() -> None:
     assert render(spec, message).body == b'{"text":"Hello Ada","city":"London"}'
 
 
-def test_it_renders_a_missing_custom_placeholder_as_empty_text() -> None:
-    spec = post_json('{"text": "Hello $$first_name!"}')
+def test_a_custom_placeholder_without_a_value_is_an_error_not_empty_text() -> None:
+    spec = post_json('{"text": "Hello $$first_name!", "hid": "$$hid"}')
 
-    assert render(spec, Message(to="+1")).body == b'{"text":"Hello !"}'
+    with pytest.raises(TemplateError) as caught:
+        render(spec, Message(to="+1", extra={"first_name": "Ada"}))
+
+    assert caught.value.code == "missing_placeholder"
+    assert caught.value.message.startswith("$$hid has no value")
+
+
+def test_it_sorts_custom_placeholders_into_once_a_request_and_per_message() -> None:
+    batch = RequestSpec(
+        method="POST",
+        endpoint="https://sms.example.com/$$account/send",
+        payload='{"campaign": "$$CampaignID", "hid": "$$hid", '
+        '"messages": [{"to": "$$To", "text": "$$Body", "uid": "$$uid"}]}',
+        headers=[("X-Team", "$$team")],
+        batch_key="messages",
+    )
+    single = RequestSpec(
+        method="POST",
+        endpoint="https://sms.example.com/send",
+        payload='{"to": "$$To", "hid": "$$hid", "uid": "$$uid"}',
+    )
+
+    found = compile_request(batch).custom_placeholders()
+
+    assert found.per_request == {"account", "hid", "team"}
+    assert found.per_message == {"uid"}
+    assert compile_request(single).custom_placeholders().per_message == {"hid", "uid"}
+    assert compile_request(single).custom_placeholders().per_request == frozenset()
 
 
 def test_it_fills_moengage_placeholders() -> None:

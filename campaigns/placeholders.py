@@ -1,0 +1,47 @@
+"""Where a message's custom provider placeholders get their values.
+
+A placeholder rendered once a request (outside a batch's records, or in the
+endpoint and headers of a batch) takes the campaign's value, as CleverTap asks
+for custom replacements on the campaign. One rendered per message takes the
+recipient's audience column or event property of the same name, else the
+campaign's value. None is ever sent empty: a campaign whose values are missing
+cannot launch, and an event that lacks one is refused.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Set
+from typing import Any
+
+from providers.models import Sender
+from providers.outbound.rendering import CustomPlaceholders
+from providers.outbound.spec import custom_placeholders
+
+
+def needed(sender: Sender) -> CustomPlaceholders:
+    return custom_placeholders(sender.provider, sender=sender)
+
+
+def missing(
+    needs: CustomPlaceholders, *, given: Mapping[str, str], columns: Set[str]
+) -> list[str]:
+    """Names without a value: per-request ones not given, per-message ones
+    neither given nor among the recipient's `columns`."""
+    absent = {name for name in needs.per_request if name not in given}
+    absent |= {n for n in needs.per_message if n not in given and n not in columns}
+    return sorted(absent)
+
+
+def values_for(
+    needs: CustomPlaceholders, *, given: Mapping[str, str], fields: Mapping[str, Any]
+) -> dict[str, str]:
+    """What one message fills its placeholders with."""
+    values = {name: given[name] for name in needs.names if name in given}
+    values.update(
+        {name: str(fields[name]) for name in needs.per_message if name in fields}
+    )
+    return values
+
+
+def describe(names: list[str]) -> str:
+    return ", ".join(f"$${name}" for name in names)
