@@ -10,6 +10,7 @@ from django.db import models
 from django.urls import reverse
 from django.utils import timezone
 
+from providers import dlt_failures
 from providers.dlr import RANK, DeliveryState, StatusUpdate
 from providers.models import Provider, Sender
 from providers.outbound.pipeline import Category
@@ -23,8 +24,11 @@ FAILURE_CHOICES = [
         if value not in ("accepted", "pending")
     ),
     ("undelivered", "Undelivered (delivery report)"),
+    (dlt_failures.CATEGORY, dlt_failures.LABEL),
     ("opted_out", "Opted out"),
 ]
+# Failures a delivery report told of: the provider had accepted the message.
+REPORTED_FAILURES = ("undelivered", dlt_failures.CATEGORY)
 
 
 class Campaign(models.Model):
@@ -257,8 +261,9 @@ class Message(models.Model):
         if update.state == DeliveryState.DELIVERED:
             self.failure_category = self.failure_reason = ""
         if update.state == DeliveryState.FAILED:
-            self.failure_category = "undelivered"
-            self.failure_reason = (update.description or "Undelivered")[:500]
+            dlt = dlt_failures.diagnosis(update.error_code, update.description)
+            self.failure_category = dlt_failures.CATEGORY if dlt else "undelivered"
+            self.failure_reason = (dlt or update.description or "Undelivered")[:500]
         self.delivery_error_code = update.error_code[:50]
         self.delivery_description = update.description[:500]
         return True

@@ -34,7 +34,7 @@ from providers.validators import validate_segment_count
 from . import counts, placeholders, tasks, throttle
 from .bulk import insert_rows
 from .inflight import as_they_return
-from .models import Campaign, Message, OptOut
+from .models import REPORTED_FAILURES, Campaign, Message, OptOut
 from .personalise import fields_in, missing_fields, personalise
 from .recording import Claimed, record
 
@@ -518,9 +518,10 @@ def cancel(*, campaign: Campaign) -> int:
         return cancelled
 
 
-# Undelivered messages did reach the provider, and an unconfirmed one may have
-# been accepted: sending either again could reach the recipient twice.
-NEVER_RETRIED = ("undelivered", "opted_out", "unconfirmed")
+# Messages a delivery report failed (undelivered, blocked by DLT) did reach the
+# provider, and an unconfirmed one may have been accepted: sending any of them
+# again could reach the recipient twice.
+NEVER_RETRIED = (*REPORTED_FAILURES, "opted_out", "unconfirmed")
 
 
 def retryable(campaign: Campaign):

@@ -9,7 +9,7 @@ from collections import Counter
 from django.db.models import Q, Subquery
 
 from . import counts
-from .models import FAILURE_CHOICES, Campaign, Message
+from .models import FAILURE_CHOICES, REPORTED_FAILURES, Campaign, Message
 
 Status = Message.Status
 LABELS = dict(FAILURE_CHOICES)
@@ -21,8 +21,8 @@ def campaign_stats(campaign: Campaign) -> dict:
     sending = campaign.messages.filter(status=Status.SENDING).count()
     by_status = counts.by_status(counters, sending=sending)
     sent_or_later = by_status[Status.SENT] + by_status[Status.DELIVERED]
-    undelivered = counters[counts.key(Status.FAILED, "undelivered")]
-    reached_provider = sent_or_later + undelivered
+    reported = sum(counters[counts.key(Status.FAILED, c)] for c in REPORTED_FAILURES)
+    reached_provider = sent_or_later + reported
     return {
         "status": campaign.status,
         "status_label": campaign.get_status_display(),

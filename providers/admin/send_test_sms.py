@@ -16,7 +16,7 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils import timezone
 
-from .. import phones, presets, validators
+from .. import dlt_failures, phones, presets, validators
 from ..dlr import DeliveryState
 from ..forms.placeholder_values import PlaceholderValuesField
 from ..models import Provider, Sender, TestSend
@@ -135,6 +135,11 @@ def delivery_headline(test: TestSend) -> Headline:
     if test.delivery_state == DeliveryState.DELIVERED:
         return Headline("Delivered", ok=True)
     if test.delivery_state == DeliveryState.FAILED:
+        dlt = dlt_failures.diagnosis(
+            test.delivery_error_code, test.delivery_description
+        )
+        if dlt:
+            return Headline(f"Accepted — {dlt}", ok=False)
         detail = " ".join(
             filter(None, [test.delivery_error_code, test.delivery_description])
         )
