@@ -161,7 +161,9 @@ def access_token(credentials: ClientCredentials, *, refused: str = "") -> str:
     with _lock(key):
         token = cached_token(key)
         if token and token != refused:
-            return token
+            return token  # another thread or process may have replaced it
+        if token:
+            cache.delete(key)  # refused: never sent again, whatever comes next
         failed = cache.get(f"{key}:failed")
         if failed:
             raise TokenFailure(Outcome.failure(Category.TOKEN, **failed))

@@ -3,8 +3,9 @@ per message out.
 
 Send Test SMS, campaigns and event-triggered sends all go through it, so a
 provider's answer is read the same way everywhere: the request is compiled
-once, rendered per message or per batch, sent by transport, and its answer read
-record by record (outcomes.read_records).
+once, rendered per message or per batch, sent by transport (with an OAuth
+provider's bearer token, oauth.py), and its answer read record by record
+(outcomes.read_records).
 """
 
 from __future__ import annotations

@@ -307,3 +307,16 @@ def test_a_token_sealed_with_a_rotated_out_key_is_fetched_again(wire, settings) 
 
     assert outcome.category == Category.ACCEPTED
     assert len(token_calls(wire)) == 2
+
+
+def test_a_refused_token_is_dropped_even_when_no_new_one_comes(wire) -> None:
+    wire.post(TOKEN_URL, json=token_answer(TOKEN))
+    wire.post(TOKEN_URL, status=503)
+    wire.post(ENDPOINT, status=401)
+    sending = outbound()
+
+    first, second = (sending.send([MESSAGE])[0] for _ in range(2))
+
+    assert first.category == second.category == Category.TOKEN
+    # The refused token went out once; the second send did not try it again.
+    assert len(provider_calls(wire)) == 1
