@@ -9,6 +9,7 @@ from django.urls import reverse
 
 from providers.forms.setup import FORMS
 from providers.models import Provider
+from providers.roles import SUPPORT
 
 from ...oauth_provider import CLIENT_SECRET, TOKEN_URL
 from ..formdata import as_post, error_codes, screen_data
@@ -192,3 +193,19 @@ def test_the_preview_shows_a_masked_bearer(admin_client) -> None:
     assert preview["ok"], preview
     assert ["Authorization", "Bearer ••••"] in preview["request"]["headers"]
     assert CLIENT_SECRET not in response.content.decode()
+
+
+def test_support_sees_that_a_secret_is_stored_not_the_secret(staff_in, client) -> None:
+    provider = saved()
+    staff_in(SUPPORT)
+
+    response = client.get(
+        reverse("admin:providers_provider_change", args=[provider.pk])
+    )
+
+    page = response.content.decode()
+    assert response.status_code == 200
+    assert 'name="oauth_client_secret"' not in page
+    assert "Secret key" in page
+    assert CLIENT_SECRET not in page
+    assert TOKEN_URL in page
