@@ -163,6 +163,8 @@ def mark_failed(
 ) -> list[float]:
     """Fail what is permanent or out of attempts, adding them to `delta`; queue
     the rest again later."""
+    if outcome.category == Category.TOKEN:
+        return wait_for_token(messages, outcome, now=now)
     limit = settings.SEND_MAX_ATTEMPTS
     spent = [m for m in messages if not outcome.transient or m.attempts + 1 >= limit]
     note = f" (gave up after {limit} attempts)" if outcome.transient else ""
@@ -195,6 +197,23 @@ def mark_failed(
         )
         delays.append(delay.total_seconds())
     return delays
+
+
+def wait_for_token(
+    messages: Sequence[Claimed], outcome: Outcome, *, now: datetime
+) -> list[float]:
+    """No access token, so nothing reached the provider: the messages wait,
+    queued, for as long as the token endpoint fails (CleverTap holds them as a
+    dispatch error until the credentials validate), the attempt not counted."""
+    delay = timedelta(seconds=settings.SEND_TOKEN_RETRY_SECONDS)
+    claimed(messages).update(
+        status=Status.QUEUED,
+        claim="",
+        next_attempt_at=now + delay,
+        failure_category=outcome.category,
+        failure_reason=outcome.diagnosis[:500],
+    )
+    return [delay.total_seconds()]
 
 
 CUT_OFF = (

@@ -198,6 +198,28 @@ CELERY_BROKER_TRANSPORT_OPTIONS = (
     if CELERY_BROKER_URL.startswith("filesystem")
     else {}
 )
+# Django's cache holds OAuth access tokens (providers/outbound/oauth.py), and every
+# web and worker process must see the same ones, or each would fetch its own; the
+# default per-process memory cache cannot. With a Redis broker, the same Redis
+# (every machine shares it); otherwise files under var/cache/, which every process
+# of this machine shares with no server to run or table to create. CACHE_URL
+# (django-environ's syntax, e.g. locmemcache://) chooses another.
+if "CACHE_URL" in os.environ:
+    CACHES = {"default": env.cache("CACHE_URL")}
+elif CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": CELERY_BROKER_URL,
+        }
+    }
+else:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+            "LOCATION": str(BASE_DIR / "var" / "cache"),
+        }
+    }
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 SEND_SWEEP_SECONDS = env.float("SEND_SWEEP_SECONDS", default=15.0)
 CELERY_BEAT_SCHEDULE = {
@@ -235,6 +257,9 @@ SEND_CONCURRENCY = env.int("SEND_CONCURRENCY", default=8)
 SEND_MAX_ATTEMPTS = env.int("SEND_MAX_ATTEMPTS", default=5)
 SEND_RETRY_BASE_SECONDS = env.float("SEND_RETRY_BASE_SECONDS", default=5.0)
 SEND_RETRY_MAX_SECONDS = env.float("SEND_RETRY_MAX_SECONDS", default=600.0)
+# Messages of an OAuth provider whose token endpoint fails wait this long and try
+# again, for as long as it fails (nothing reached the provider; CleverTap: 120 s).
+SEND_TOKEN_RETRY_SECONDS = env.float("SEND_TOKEN_RETRY_SECONDS", default=60.0)
 # A working task renews its claim every quarter of this; the sweeper takes back
 # the rows of one that stopped renewing (its worker died).
 SEND_CLAIM_TIMEOUT = env.int("SEND_CLAIM_TIMEOUT", default=40)

@@ -11,7 +11,7 @@ from django.db.models.functions import Lower
 from django.urls import reverse
 from django.utils.crypto import constant_time_compare
 
-from . import crypto, presets, validators
+from . import client_credentials, crypto, presets, validators
 from .dlr import RANK, DeliveryState, DlrMapping, StatusUpdate
 from .fields import EncryptedTextField
 from .outbound.outcomes import Category, Outcome, ResponseRules
@@ -29,7 +29,6 @@ RESPONSE_FIELDS = (
     "record_id_path",
 )
 
-
 PAYLOAD_OR_ENDPOINT = (Category.BAD_REQUEST, Category.NOT_FOUND, Category.INVALID)
 
 
@@ -38,7 +37,7 @@ def new_callback_token() -> str:
     return secrets.token_urlsafe(24)
 
 
-class Provider(models.Model):
+class Provider(client_credentials.ClientCredentialsSettings):
     """An HTTP SMS provider and how to build a request for it."""
 
     class SetupScreen(models.TextChoices):
@@ -52,6 +51,7 @@ class Provider(models.Model):
     class Authentication(models.TextChoices):
         NONE = "none", "No Authentication"
         BASIC = "basic", "Basic Authentication"
+        OAUTH = "oauth", "OAuth 2.0 (client credentials)"
 
     class BodyType(models.TextChoices):
         JSON = "json", "JSON"
@@ -618,7 +618,7 @@ class TestSend(models.Model):
     @property
     def setup_problem(self) -> str:
         """A configuration mistake this test revealed, for the checklist."""
-        if self.category == Category.AUTH:
+        if self.category in (Category.AUTH, Category.TOKEN):
             return "Authentication error: check the credentials"
         if self.category in PAYLOAD_OR_ENDPOINT:
             return "Payload or endpoint error: see the diagnosis"

@@ -129,15 +129,20 @@ def not_public(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
     )
 
 
-def validate_endpoint_url(url: str) -> None:
-    """Check a fully substituted endpoint URL: HTTPS, and a public host."""
-    validate_no_control_characters(url, what="The endpoint")
+ENDPOINT_EXAMPLE = "https://sms.8x8.com/api/v1/subaccounts/{subAccountId}/messages"
+EXAMPLES = {"The Client URL": "https://auth.example.com/oauth/token"}
+
+
+def validate_endpoint_url(url: str, *, what: str = "The endpoint") -> None:
+    """Check a fully substituted endpoint URL (or an OAuth token URL, as `what`
+    names it): HTTPS, and a public host."""
+    validate_no_control_characters(url, what=what)
     parts = split_url(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ValidationError(
-            "Enter a full URL beginning with https://, e.g. "
-            "https://sms.8x8.com/api/v1/subaccounts/{subAccountId}/messages.",
+            "Enter a full URL beginning with https://, e.g. %(example)s.",
             code="invalid_url",
+            params={"example": EXAMPLES.get(what, ENDPOINT_EXAMPLE)},
         )
     validate_host(parts.hostname)
     if parts.username or parts.password:
@@ -149,8 +154,9 @@ def validate_endpoint_url(url: str) -> None:
         return
     if parts.scheme != "https":
         raise ValidationError(
-            "The endpoint must use HTTPS: your URL must begin with https://.",
+            "%(what)s must use HTTPS: your URL must begin with https://.",
             code="not_https",
+            params={"what": what},
         )
     for address in resolve_host(parts.hostname):
         if blocked_address(address):

@@ -3,6 +3,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+from django.core.cache import cache
 
 from campaigns.dlr.applying import Applier
 
@@ -20,6 +21,12 @@ def _pages_without_collectstatic(settings) -> None:
             "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"
         },
     }
+
+
+@pytest.fixture(autouse=True)
+def _empty_cache() -> None:
+    # OAuth tokens cached by one test must not serve the next.
+    cache.clear()
 
 
 @pytest.fixture

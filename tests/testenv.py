@@ -13,6 +13,8 @@ from cryptography.fernet import Fernet
 os.environ.setdefault("DJANGO_SECRET_KEY", secrets.token_urlsafe(50))
 os.environ.setdefault("FIELD_ENCRYPTION_KEYS", Fernet.generate_key().decode())
 os.environ.setdefault("SMS_ALLOW_PRIVATE_ENDPOINTS", "true")
+# Each test process its own cache (OAuth tokens), emptied before every test.
+os.environ.setdefault("CACHE_URL", "locmemcache://")
 os.environ.setdefault("DJANGO_SECURE_SSL_REDIRECT", "false")
 os.environ.setdefault("CELERY_TASK_ALWAYS_EAGER", "true")
 os.environ.setdefault("SMS_SANDBOX_API_KEY", secrets.token_urlsafe(24))

@@ -9,6 +9,7 @@ from django.http import JsonResponse
 
 from .. import bounded_json, dlr
 from ..forms.setup import ProviderForm
+from ..outbound import oauth
 from ..outbound.redaction import redact_request
 from ..outbound.rendering import Message
 from ..outbound.spec import SAMPLE_MESSAGE, SampleValues, secrets_of, wire_secrets
@@ -46,6 +47,9 @@ def preview_response(form: ProviderForm) -> JsonResponse:
     ]
     secrets = wire_secrets(request, secrets_of(form.unsaved_provider(), rows))
     shown = redact_request(request, secrets)
+    if data.get("authentication") == "oauth":
+        # The token exists only at send time, and is never shown.
+        shown = oauth.with_bearer(shown, oauth.MASKED)
     return JsonResponse(
         {
             "ok": True,

@@ -20,6 +20,7 @@ from django.utils.timesince import timesince
 
 from .. import bounded_json, dlr, presets
 from ..dlr import DLR_FIELDS, DeliveryState
+from ..forms.client_credentials import FIELDS as OAUTH_FIELDS
 from ..forms.setup import FORMS
 from ..models import RESPONSE_FIELDS, Provider, TestSend
 from ..outbound.outcomes import Category
@@ -47,6 +48,7 @@ SCREEN_FIELDSETS = {
                     "authentication",
                     "basic_username",
                     "basic_password",
+                    *OAUTH_FIELDS,
                     "headers",
                     "body_type",
                     "payload",
@@ -117,6 +119,7 @@ VIEW_ONLY_FIELDS = {
     "url_parameters": "url_parameters_display",
     "variables": "variables_display",
     "basic_password": "basic_password_display",
+    "oauth_client_secret": "oauth_client_secret_display",
     "sender_name": "sender_display",
     "sender_id": "sender_id_display",
     "sender_type": "sender_type_display",
@@ -467,6 +470,10 @@ class ProviderAdmin(PermittedActionsOnly):
     @admin.display(description="Password")
     def basic_password_display(self, obj: Provider) -> str:
         return "Stored" if obj.basic_password else "—"
+
+    @admin.display(description="Secret key")
+    def oauth_client_secret_display(self, obj: Provider) -> str:
+        return "Stored" if obj.oauth_client_secret else "—"
 
     @admin.display(description="Callback credentials")
     def dlr_credentials_display(self, obj: Provider) -> str:

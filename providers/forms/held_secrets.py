@@ -26,10 +26,14 @@ class Held:
     rows: dict[str, dict[str, str]] = field(default_factory=dict)
     basic_password: str = ""
     dlr_credentials: str = ""
+    oauth_client_secret: str = ""
 
     def __bool__(self) -> bool:
         return bool(
-            any(self.rows.values()) or self.basic_password or self.dlr_credentials
+            any(self.rows.values())
+            or self.basic_password
+            or self.dlr_credentials
+            or self.oauth_client_secret
         )
 
     def hold_row(self, name: str, key: str, value: str) -> None:
@@ -58,4 +62,5 @@ def unseal(token: str, *, provider_pk: int | None) -> Held:
         rows={k: dict(v) for k, v in document.get("rows", {}).items()},
         basic_password=document.get("basic_password", ""),
         dlr_credentials=document.get("dlr_credentials", ""),
+        oauth_client_secret=document.get("oauth_client_secret", ""),
     )

@@ -238,6 +238,9 @@ class PasteSafetyMixin:
         typed_password = self.data.get("basic_password", "")
         if typed_password and "basic_password" in self.fields:
             held.basic_password = typed_password
+        typed_secret = self.data.get("oauth_client_secret", "")
+        if typed_secret and "oauth_client_secret" not in self.errors:
+            held.oauth_client_secret = typed_secret
         self._hold_dlr_credentials(held, data)
         self.data = data
         self.held_token = held_secrets.seal(held, provider_pk=self.instance.pk)

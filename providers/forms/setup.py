@@ -34,6 +34,8 @@ from ..outbound.rendering import (
 )
 from ..outbound.spec import SAMPLE_MESSAGE, build_request_spec
 from ..rows import KeyValueRowsField, RowValue
+from . import client_credentials
+from .client_credentials import ClientCredentialsMixin
 from .paste_safety import PasteSafetyMixin
 
 # The fields a request is built from; with any of them invalid, nothing renders.
@@ -106,7 +108,7 @@ class StatusValuesField(forms.CharField):
         return table
 
 
-class ProviderForm(PasteSafetyMixin, forms.ModelForm):
+class ProviderForm(ClientCredentialsMixin, PasteSafetyMixin, forms.ModelForm):
     """Fields and checks shared by both setup screens."""
 
     screen = Provider.SetupScreen.CLEVERTAP
@@ -177,6 +179,7 @@ class ProviderForm(PasteSafetyMixin, forms.ModelForm):
             "authentication",
             "basic_username",
             "basic_password",
+            *client_credentials.FIELDS,
             "body_type",
             "payload",
             "batch_enabled",
@@ -202,6 +205,7 @@ class ProviderForm(PasteSafetyMixin, forms.ModelForm):
             ),
             "basic_password": forms.PasswordInput(render_value=False),
             "endpoint": forms.TextInput(attrs={"class": "vLargeTextField endpoint"}),
+            **client_credentials.WIDGETS,
         }
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -227,6 +231,7 @@ class ProviderForm(PasteSafetyMixin, forms.ModelForm):
                     "Stored — leave blank to keep"
                 )
         self.start_paste_safety()
+        self.start_client_credentials()
 
     def _load_rows(self) -> None:
         for name, model in self.row_models():
@@ -333,6 +338,7 @@ class ProviderForm(PasteSafetyMixin, forms.ModelForm):
         self.check_guide_text(cleaned)
         self.check_credentials(cleaned)
         self.check_sender_rules(cleaned)
+        self.check_oauth_headers(cleaned)
         if any(name in self.errors for name in REQUEST_FIELDS):
             return cleaned
         spec = build_request_spec(
@@ -549,6 +555,7 @@ class ClevertapProviderForm(ProviderForm):
             "batch_enabled": "Batch",
             "batch_key": "Key name",
             "batch_size": "Number of records per batch",
+            **client_credentials.LABELS,
         }
         help_texts = {
             "nickname": "Enter the nickname of the SMS provider to identify it "
@@ -571,6 +578,11 @@ class ClevertapProviderForm(ProviderForm):
         super().__init__(*args, **kwargs)
         self.relabel("body_type", [("form", "Key-value pair"), ("json", "JSON")])
         self.relabel("method", Provider.Method.choices)
+        if "authentication" in self.fields:
+            self.fields["authentication"].choices = [
+                (value, client_credentials.CHOICE_LABEL if value == "oauth" else label)
+                for value, label in Provider.Authentication.choices
+            ]
         # CleverTap's screen has neither URL parameters nor a sender name: query
         # values go in the endpoint, and the sender is named after the provider.
         self.fields.pop("url_parameters", None)
@@ -589,7 +601,7 @@ class MoengageProviderForm(ProviderForm):
             f
             for f in ProviderForm.Meta.fields
             if f not in ("authentication", "basic_username", "basic_password")
-            and not f.startswith("batch")
+            and not f.startswith(("batch", "oauth_"))
         ]
         labels = {
             "nickname": "Service provider name",

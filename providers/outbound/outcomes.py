@@ -32,6 +32,8 @@ class Category(models.TextChoices):
     TLS = "tls", "TLS failed"
     CONNECTION = "connection", "Connection failed"
     BLOCKED = "blocked", "Blocked by policy"
+    # No OAuth access token could be had, so nothing reached the provider.
+    TOKEN = "token", "Token endpoint failed"
     INVALID = "invalid", "Not sent: invalid input"
     # Some records of a batch were refused and the answer does not say which.
     UNCONFIRMED = "unconfirmed", "Unconfirmed: the provider may have it"

@@ -3,8 +3,9 @@ per message out.
 
 Send Test SMS, campaigns and event-triggered sends all go through it, so a
 provider's answer is read the same way everywhere: the request is compiled
-once, rendered per message or per batch, sent by transport, and its answer read
-record by record (outcomes.read_records).
+once, rendered per message or per batch, sent by transport (with an OAuth
+provider's bearer token, oauth.py), and its answer read record by record
+(outcomes.read_records).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import replace
 
 from ..models import Provider, Sender
-from . import transport
+from . import oauth, transport
 from .outcomes import Category, Outcome, read_records
 from .redaction import redact_request, redact_text
 from .rendering import HttpRequest, Message, TemplateError, compile_request
@@ -34,6 +35,7 @@ class Outbound:
         self.compiled = compile_request(request_spec(provider, sender=sender))
         self.rules = provider.response_rules()
         self.secrets = saved_secrets(provider)
+        self.credentials = provider.client_credentials()  # None unless OAuth
         self.batch_size = provider.batch_size if provider.batch_enabled else 1
 
     def batches(self, messages: Sequence[Message]) -> Iterator[Sequence[Message]]:
@@ -46,7 +48,8 @@ class Outbound:
 
     def shown(self, request: HttpRequest) -> HttpRequest:
         """The request with every secret masked, to store or display."""
-        return redact_request(request, wire_secrets(request, self.secrets))
+        shown = redact_request(request, wire_secrets(request, self.secrets))
+        return oauth.with_bearer(shown, oauth.MASKED) if self.credentials else shown
 
     def send(
         self, messages: Sequence[Message], *, request: HttpRequest | None = None
@@ -58,8 +61,10 @@ class Outbound:
             # A value that cannot go on the wire fails these messages for good;
             # sending it again would meet the same refusal.
             return [Outcome.failure(Category.INVALID, err.message)] * len(messages)
-        secrets = wire_secrets(request, self.secrets)
-        answer = transport.send(request, rules=self.rules, secrets=secrets)
+        try:
+            answer, secrets = self.transmit(request)
+        except oauth.TokenFailure as failure:
+            return [failure.outcome] * len(messages)
         found = read_records(
             answer, rules=self.rules, message_ids=[m.message_id for m in messages]
         )
@@ -67,6 +72,28 @@ class Outbound:
             return found  # already redacted by transport
         # Reasons read from the answer may quote a secret the provider echoed.
         return [redacted(outcome, secrets) for outcome in found]
+
+    def transmit(self, request: HttpRequest) -> tuple[Outcome, list[str]]:
+        """The provider's answer, and the secrets the request carried."""
+        if self.credentials is None:
+            secrets = wire_secrets(request, self.secrets)
+            return transport.send(request, rules=self.rules, secrets=secrets), secrets
+        token = oauth.access_token(self.credentials)
+        answer, secrets = self.send_bearing(request, token)
+        if answer.status_code == 401:
+            # Revoked or expired early: one new token and one more try, which
+            # cannot send twice (a 401 delivered nothing) nor loop.
+            token = oauth.access_token(self.credentials, refused=token)
+            answer, secrets = self.send_bearing(request, token)
+            answer = oauth.refused_token(answer)
+        return answer, secrets
+
+    def send_bearing(
+        self, request: HttpRequest, token: str
+    ) -> tuple[Outcome, list[str]]:
+        sent = oauth.with_bearer(request, token)
+        secrets = [*wire_secrets(sent, self.secrets), token]
+        return transport.send(sent, rules=self.rules, secrets=secrets), secrets
 
 
 def redacted(outcome: Outcome, secrets: list[str]) -> Outcome:

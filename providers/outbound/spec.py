@@ -121,6 +121,8 @@ def secrets_of(provider: Provider, rows: Iterable[RowValue]) -> list[str]:
     found = [row.value for row in rows if row.secret and row.value]
     if provider.authentication == "basic" and provider.basic_password:
         found.append(provider.basic_password)
+    if provider.authentication == "oauth" and provider.oauth_client_secret:
+        found.append(provider.oauth_client_secret)
     return found
 
 

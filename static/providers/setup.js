@@ -393,6 +393,11 @@
         const auth = form.querySelector("[name=authentication]");
         return auth && auth.value === "basic";
       }],
+      [".field-oauth_token_url, .field-oauth_client_id, .field-oauth_client_secret, " +
+       ".field-oauth_scope, .field-oauth_parameters, .field-oauth_credentials_in", function () {
+        const auth = form.querySelector("[name=authentication]");
+        return auth && auth.value === "oauth";
+      }],
       [".field-batch_key, .field-batch_size", function () {
         const batch = form.querySelector("[name=batch_enabled]");
         return batch && batch.checked;

@@ -500,3 +500,38 @@ def test_a_payload_pasted_after_ticking_batch_proposes_its_key(
     payload.blur()
 
     expect(page.get_by_label("Key name")).to_have_value("messages")
+
+
+def test_auth_2_shows_its_fields_and_previews_a_masked_bearer(
+    admin_page: Page,
+) -> None:
+    page = admin_page
+    page.goto(ADD_URL)
+    page.get_by_role("link", name="Generic provider (CleverTap style)").click()
+    client_url = page.get_by_label("Client URL")
+    expect(client_url).to_be_hidden()
+
+    page.get_by_label("Authentication").select_option("oauth")
+
+    expect(client_url).to_be_visible()
+    page.get_by_label("Nickname").fill("OAuth e2e")
+    page.get_by_label("HTTP Endpoint").fill("https://sms.example.com/v1/messages")
+    client_url.fill("https://auth.example.com/oauth/token")
+    page.get_by_label("Client ID").fill("acme")
+    page.get_by_label("Secret key").fill(TYPED_KEY)
+    page.get_by_label("JSON").check()
+    page.locator("#id_payload").fill('{"to": "$$To", "text": "$$Body"}')
+
+    request, errors = preview(page)
+    expect(request).to_contain_text("Authorization: Bearer ••••")
+    expect(request).not_to_contain_text(TYPED_KEY)
+    expect(errors).to_be_hidden()
+
+    page.get_by_role("button", name="Save and continue editing").click()
+
+    provider = Provider.objects.get(nickname="OAuth e2e")
+    assert provider.oauth_client_secret == TYPED_KEY
+    expect(page.get_by_label("Secret key")).to_have_attribute(
+        "placeholder", re.compile("Stored")
+    )
+    assert TYPED_KEY not in page.content()

@@ -29,9 +29,11 @@ from ..roles import role_group
 from .fake_provider import Reply, running
 from .formdata import as_post, screen_data
 
-# Written to disk, so the database's files can be read; the data the
-# migrations made (the roles) is put back afterwards for the tests that follow.
-pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
+# Written to disk, so the database's files can be read. The roles come from
+# role_group, as on any flushed database: restoring the migrations' data
+# (serialized_rollback) after a live-server test's flush, whose post_migrate
+# made the content types again under other ids, failed on their unique names.
+pytestmark = pytest.mark.django_db(transaction=True)
 
 BASIC_USER = "acme-user"
 CANARIES = {
@@ -40,6 +42,8 @@ CANARIES = {
     "basic": 'cnry-basic-"4Kd/zR"+8Mn2',
     "parameter": "cnry-param-6Yt1/Uo+3Ja9",
     "callback": "cnry-callback-5Wq7/Ge+2Pf4",
+    "client_secret": "cnry-client-secret-8Jr4/Hn+6Cs3",
+    "token": "cnry-token-1Vz9/Mb+7Ko5",
 }
 ROLES = sorted({*FIRST_ROLES, *CAMPAIGN_ROLES})
 # Links that act (or leave the admin) rather than show a page.
@@ -76,7 +80,16 @@ def echoing_answer(*names: str) -> bytes:
 
 
 # Which canaries each provider is set up with, and so is sent and echoes.
-ECHOED = (("bearer", "variable", "basic"), ("bearer", "parameter"))
+ECHOED = (
+    ("bearer", "variable", "basic"),
+    ("bearer", "parameter"),
+    ("token", "client_secret"),
+)
+# The OAuth provider's token endpoint hands out the token canary.
+TOKEN_REPLY = Reply(
+    body=json.dumps({"access_token": CANARIES["token"], "expires_in": 3600}).encode(),
+    headers={"Content-Type": "application/json"},
+)
 
 
 def found_in(text: str) -> list[str]:
@@ -89,7 +102,7 @@ def found_in(text: str) -> list[str]:
     )
 
 
-def set_up_providers(client: Client, urls: list[str]) -> tuple[Provider, Provider]:
+def set_up_providers(client: Client, urls: list[str]) -> tuple[Provider, ...]:
     clevertap = screen_data(
         "clevertap",
         nickname="Canary basic",
@@ -119,7 +132,18 @@ def set_up_providers(client: Client, urls: list[str]) -> tuple[Provider, Provide
             "variables": [("apiKey", CANARIES["variable"], True)],
         },
     )
-    for screen, data in (("clevertap", clevertap), ("moengage", moengage)):
+    oauth = screen_data(
+        "clevertap",
+        nickname="Canary oauth",
+        endpoint=f"{urls[2]}send",
+        authentication="oauth",
+        oauth_token_url=f"{urls[3]}token",
+        oauth_client_id="acme-client",
+        oauth_client_secret=CANARIES["client_secret"],
+        rows={"headers": [("X-Trace", "1", False)], "variables": []},
+    )
+    screens = (("clevertap", clevertap), ("moengage", moengage), ("clevertap", oauth))
+    for screen, data in screens:
         add = reverse("admin:providers_provider_add") + f"?screen={screen}"
         response = client.post(add, as_post(data, _save="Save"))
         assert response.status_code == 302, response.content.decode()[:2000]
@@ -169,15 +193,22 @@ def canary_setup(admin_client, caplog):
     and once by Support, against a provider that echoes all of them."""
     caplog.set_level(logging.DEBUG)
     answers = [Reply(status=401, body=echoing_answer(*names)) for names in ECHOED]
-    with running(answers[0]) as first, running(answers[1]) as second:
-        providers = set_up_providers(admin_client, [first.url, second.url])
+    with (
+        running(answers[0]) as first,
+        running(answers[1]) as second,
+        running(answers[2]) as third,
+        running(TOKEN_REPLY) as tokens,
+    ):
+        servers = [first, second, third]
+        urls = [server.url for server in [*servers, tokens]]
+        providers = set_up_providers(admin_client, urls)
         support = staff_client("Support", username="support-tester")
         results = [
             send_test(client, provider)
             for provider in providers
             for client in (admin_client, support)
         ]
-    return providers, results, [first, second]
+    return providers, results, servers
 
 
 def test_the_echoing_provider_got_the_canaries_it_quotes_back(canary_setup) -> None:
@@ -189,6 +220,7 @@ def test_the_echoing_provider_got_the_canaries_it_quotes_back(canary_setup) -> N
     assert [found_in(text) for text in sent] == [
         ["bearer", "variable"],
         ["bearer", "parameter"],
+        ["token"],
     ]
     assert f"Basic {basic_credentials()}" in sent[0]
     assert {t.category for t in SentTest.objects.all()} == {Category.AUTH}
@@ -254,7 +286,7 @@ def test_the_database_files_hold_no_canary_in_clear(canary_setup) -> None:
     raw = b"".join(p.read_bytes() for p in files)
     stored = raw.decode("utf-8", errors="replace")
 
-    assert SentTest.objects.count() == 4
+    assert SentTest.objects.count() == 6
     assert "Canary basic" in stored
     assert found_in(stored) == []
     assert basic_credentials() not in stored

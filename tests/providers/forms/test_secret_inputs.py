@@ -36,6 +36,16 @@ SECRET_INPUTS = {
         {"authentication": "basic", "basic_username": "acme", "basic_password": CANARY},
         None,
     ),
+    "oauth-secret-key": (
+        "clevertap",
+        {
+            "authentication": "oauth",
+            "oauth_token_url": "https://auth.example.com/oauth/token",
+            "oauth_client_id": "acme",
+            "oauth_client_secret": CANARY,
+        },
+        None,
+    ),
     "callback-credentials": ("clevertap", {"dlr_credentials": DLR_LINE}, None),
     "callback-credentials-moengage": ("moengage", {"dlr_credentials": DLR_LINE}, None),
     "secret-variable": (
