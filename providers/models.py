@@ -11,11 +11,14 @@ from django.db.models.functions import Lower
 from django.urls import reverse
 from django.utils.crypto import constant_time_compare
 
-from . import client_credentials, crypto, presets, validators
+from . import client_credentials, presets, validators
 from .dlr import RANK, DeliveryState, DlrMapping, StatusUpdate
 from .fields import EncryptedTextField
 from .outbound.outcomes import Category, Outcome, ResponseRules
 from .outbound.rendering import HttpRequest
+
+# The request's rows live in a module of their own; they are models of this app.
+from .request_rows import Header, ProviderVariable, UrlParameter  # noqa: F401
 from .rows import RowValue
 
 MAX_BATCH_SIZE = 1000
@@ -357,70 +360,6 @@ class Provider(client_credentials.ClientCredentialsSettings):
             accepted_count_path=self.accepted_count_path.strip(),
             record_id_path=self.record_id_path.strip(),
         )
-
-
-class KeyValueRow(models.Model):
-    """A name/value pair of a provider; values are encrypted whether secret or not."""
-
-    name = models.CharField("name", max_length=200)
-    value = EncryptedTextField("value", blank=True)
-    secret = models.BooleanField(
-        "secret",
-        default=False,
-        help_text="Secret values are write-only and masked everywhere.",
-    )
-    position = models.PositiveSmallIntegerField("position", default=0)
-
-    class Meta:
-        abstract = True
-        ordering = ["position", "pk"]
-
-    def __str__(self) -> str:
-        return f"{self.name}: {self.display_value}"
-
-    @property
-    def display_value(self) -> str:
-        return crypto.mask(self.value) if self.secret else self.value
-
-
-class Header(KeyValueRow):
-    provider = models.ForeignKey(
-        Provider, on_delete=models.CASCADE, related_name="headers"
-    )
-
-    class Meta(KeyValueRow.Meta):
-        constraints = [
-            models.UniqueConstraint(
-                "provider", Lower("name"), name="header_name_unique_per_provider"
-            )
-        ]
-
-
-class UrlParameter(KeyValueRow):
-    provider = models.ForeignKey(
-        Provider, on_delete=models.CASCADE, related_name="url_parameters"
-    )
-
-    class Meta(KeyValueRow.Meta):
-        verbose_name = "URL parameter"
-        constraints = [
-            models.UniqueConstraint(
-                "provider", "name", name="url_parameter_name_unique_per_provider"
-            )
-        ]
-
-
-class ProviderVariable(KeyValueRow):
-    provider = models.ForeignKey(
-        Provider, on_delete=models.CASCADE, related_name="variables"
-    )
-
-    class Meta(KeyValueRow.Meta):
-        constraints = [
-            models.UniqueConstraint(
-                "provider", "name", name="variable_name_unique_per_provider"
-            )
-        ]
 
 
 class Sender(models.Model):
