@@ -24,6 +24,7 @@ from .events import (
     CampaignNotSendable,
     MessageTooLong,
     MissingProperties,
+    OffTemplate,
     UnknownEvent,
     trigger_event,
 )
@@ -90,6 +91,8 @@ def events(request: HttpRequest) -> JsonResponse:
         messages = trigger_event(event=event, to=number, properties=properties)
     except MissingProperties as err:
         raise Refused(422, str(err), missing=err.missing) from err
+    except OffTemplate as err:
+        raise Refused(422, str(err), campaign=err.campaign.name) from err
     except UnknownEvent as err:
         raise Refused(404, str(err)) from err
     except CampaignNotSendable as err:

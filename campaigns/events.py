@@ -14,6 +14,7 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
+from providers.message_templates import Mismatch
 from providers.models import Sender
 from providers.validators import validate_segment_count
 
@@ -47,6 +48,14 @@ class MissingProperties(EventError):
 class CampaignNotSendable(EventError):
     def __init__(self, campaign: Campaign, reason: str) -> None:
         super().__init__(f"The campaign “{campaign}” cannot send: {reason}")
+        self.campaign = campaign
+
+
+class OffTemplate(EventError):
+    """The event's text leaves its campaign's DLT template."""
+
+    def __init__(self, campaign: Campaign, error: Mismatch) -> None:
+        super().__init__(f"The campaign “{campaign}”: {error}")
         self.campaign = campaign
 
 
@@ -92,6 +101,10 @@ def trigger_event(
         c.pk: placeholder_values(c, senders[c.pk], event, fields) for c in campaigns
     }
     bodies = {c.pk: checked_body(c, to=to, fields=fields) for c in campaigns}
+    for campaign in campaigns:
+        values[campaign.pk] |= template_values(
+            campaign, senders[campaign.pk], bodies[campaign.pk]
+        )
     opted_out = OptOut.objects.filter(to=to).exists()
     with transaction.atomic():
         created = [
@@ -129,6 +142,9 @@ def sender_for(campaign: Campaign) -> Sender:
         raise CampaignNotSendable(
             campaign, f"the provider {sender.provider} is archived (inactive)."
         )
+    problem = placeholders.template_problem(campaign.template, sender)
+    if problem:
+        raise CampaignNotSendable(campaign, problem)
     return sender
 
 
@@ -144,6 +160,15 @@ def placeholder_values(
         user = f"the request of {sender.provider}"
         raise MissingProperties(event, missing, user=user)
     return placeholders.values_for(needs, given=given, fields=fields)
+
+
+def template_values(campaign: Campaign, sender: Sender, body: str) -> dict[str, str]:
+    if not campaign.template:
+        return {}
+    try:
+        return placeholders.template_values(campaign.template, sender.provider, body)
+    except Mismatch as err:
+        raise OffTemplate(campaign, err) from err
 
 
 def checked_body(campaign: Campaign, *, to: str, fields: Mapping[str, str]) -> str:

@@ -10,12 +10,13 @@ from django.template.defaultfilters import filesizeformat
 
 from providers import phones, validators
 from providers.forms.placeholder_values import PlaceholderValuesField
+from providers.message_templates import Mismatch
 from providers.models import Sender
 
 from . import audience as audience_reader
 from . import placeholders
 from .models import Campaign
-from .personalise import fields_in, missing_fields, personalise
+from .personalise import FIELD, fields_in, missing_fields, personalise
 
 # Rows named one by one when a personalised message is too long; the rest counted.
 REPORTED_ROWS = 5
@@ -61,6 +62,7 @@ class CampaignForm(forms.ModelForm):
             "sender_type",
             "sender",
             "placeholder_values",
+            "template",
             "message",
             "default_country",
             "scheduled_at",
@@ -120,11 +122,24 @@ class CampaignForm(forms.ModelForm):
             )
         self.read_audience(cleaned)
         self.check_placeholders(cleaned)
+        self.check_template(cleaned)
         if kind == Campaign.Kind.ONE_TIME and "message" in cleaned:
             self.check_personalisation(cleaned["message"])
             if "message" not in self.errors:
                 self.check_personalised_length(cleaned["message"])
         return cleaned
+
+    def check_template(self, cleaned: dict[str, Any]) -> None:
+        """The message follows its DLT template, each $$column standing for a
+        variable; every personalised text is checked again at launch."""
+        template, message = cleaned.get("template"), cleaned.get("message")
+        if template is None or message is None:
+            return
+        sample = FIELD.sub("x", message)
+        try:
+            template.registered.variables_of(sample)
+        except Mismatch as err:
+            self.add_error("message", ValidationError(str(err), code="dlt_mismatch"))
 
     def check_placeholders(self, cleaned: dict[str, Any]) -> None:
         """The provider's custom placeholders are mandatory inputs: those sent

@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from providers import dlt_failures
 from providers.dlr import RANK, DeliveryState, StatusUpdate
+from providers.message_templates import MessageTemplate
 from providers.models import Provider, Sender
 from providers.outbound.pipeline import Category
 
@@ -72,6 +73,17 @@ class Campaign(models.Model):
         "message",
         help_text="Personalise with audience columns as $$first_name; $$To is the "
         "recipient's number.",
+    )
+    template = models.ForeignKey(
+        MessageTemplate,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="campaigns",
+        verbose_name="DLT template",
+        help_text="For India: the registered template the message follows. Each "
+        "text is checked against it before sending, and fills $$TemplateID and "
+        "$$TemplateVariables.",
     )
     placeholder_values = models.JSONField(
         "provider placeholders",

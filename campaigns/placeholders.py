@@ -6,6 +6,9 @@ for custom replacements on the campaign. One rendered per message takes the
 recipient's audience column or event property of the same name, else the
 campaign's value. None is ever sent empty: a campaign whose values are missing
 cannot launch, and an event that lacks one is refused.
+
+A campaign's DLT template gives every message $$TemplateID and the
+$$TemplateVariables read from its text, which must follow the template.
 """
 
 from __future__ import annotations
@@ -13,7 +16,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Set
 from typing import Any
 
-from providers.models import Sender
+from providers.message_templates import MessageTemplate
+from providers.models import Provider, Sender
 from providers.outbound.rendering import CustomPlaceholders
 from providers.outbound.spec import custom_placeholders
 
@@ -45,3 +49,30 @@ def values_for(
 
 def describe(names: list[str]) -> str:
     return ", ".join(f"$${name}" for name in names)
+
+
+def template_values(
+    template: MessageTemplate, provider: Provider, text: str
+) -> dict[str, str]:
+    """$$TemplateID and $$TemplateVariables for one text; Mismatch if the text
+    leaves its template."""
+    return template.placeholders(
+        text, variables_format=provider.template_variables_format
+    )
+
+
+def template_problem(template: MessageTemplate | None, sender: Sender) -> str:
+    """Why messages of `sender` cannot go out under `template`, or ""."""
+    if template is None:
+        if needed(sender).template:
+            return (
+                f"The request of {sender.provider} uses $$TemplateID: choose the DLT "
+                "template the message follows."
+            )
+        return ""
+    if template.sender_id != sender.pk:
+        return (
+            f"The DLT template “{template.name}” is registered for the sender "
+            f"{template.sender}; this campaign sends as {sender}."
+        )
+    return ""

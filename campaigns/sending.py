@@ -26,6 +26,7 @@ from django.db import connection, transaction
 from django.db.models import Q, Subquery
 from django.utils import timezone
 
+from providers.message_templates import Mismatch
 from providers.models import Sender
 from providers.outbound.pipeline import Message as Outgoing
 from providers.outbound.pipeline import Outbound, Outcome
@@ -78,6 +79,13 @@ def check_launchable(campaign: Campaign) -> None:
                 + ", ".join(f"$${m}" for m in missing)
                 + " but the audience has no such column."
             )
+    problem = placeholders.template_problem(campaign.template, sender)
+    if problem:
+        raise LaunchError(problem)
+    if campaign.template and campaign.kind == Campaign.Kind.ONE_TIME:
+        # The first text now, so the confirmation says it; every text at launch.
+        text = personalise(campaign.message, to=first.to, fields=first.fields)
+        checked_template(campaign.template, sender.provider, first.to, text)
     unfilled = placeholders.missing(
         needs, given=campaign.placeholder_values, columns=columns
     )
@@ -123,17 +131,20 @@ def create_messages(campaign: Campaign) -> int:
     skip = opted_out(campaign, sender)
     needs = placeholders.needed(sender)
     prepare = Message._meta.get_field("placeholders").get_db_prep_save
-    given = campaign.placeholder_values
+    given, template = campaign.placeholder_values, campaign.template
+    kept = bool(needs.names or template)
 
     def row(to: str, body: str, fields: dict) -> tuple:
         status = SKIPPED_ROW if to in skip else QUEUED_ROW
-        if not needs.names:
+        if not kept:
             return (uuid.uuid4().hex, to, body, *status)
         values = placeholders.values_for(needs, given=given, fields=fields)
+        if template:
+            values |= checked_template(template, sender.provider, to, body)
         return (uuid.uuid4().hex, to, body, *status, prepare(values, connection))
 
     columns = ["message_id", "to", "body", "status", "failure_category"]
-    columns += ["failure_reason", *(["placeholders"] if needs.names else [])]
+    columns += ["failure_reason", *(["placeholders"] if kept else [])]
     texts = message_texts(campaign, with_fields=bool(needs.per_message))
     created = insert_rows(
         Message,
@@ -185,6 +196,14 @@ def message_texts(
 
 
 NO_COLUMNS: dict = {}
+
+
+def checked_template(template, provider, to: str, text: str) -> dict[str, str]:
+    # Every text follows its DLT template, or the launch is rolled back whole.
+    try:
+        return placeholders.template_values(template, provider, text)
+    except Mismatch as err:
+        raise LaunchError(f"The message to {to}: {err}") from err
 
 
 def within_limit(to: str, text: str) -> str:
@@ -443,6 +462,8 @@ def send_group(outbound: Outbound, group: Sequence[Claimed]) -> list[Outcome]:
                 body=m.body,
                 message_id=m.message_id,
                 campaign_id=str(m.campaign_id),
+                template_id=m.placeholders.get("TemplateID", ""),
+                template_variables=m.placeholders.get("TemplateVariables", ""),
                 extra=m.placeholders,
             )
             for m in group

@@ -3,7 +3,8 @@ only parts a message may change. Operators refuse a commercial SMS whose text
 does not match its registered template, the usual cause of DLT rejections, so
 smsbridge checks every text before it is sent and reads its variables from it.
 
-Pure functions over plain text.
+Template and its functions are pure; MessageTemplate is the record an admin
+keeps, and DltSettings what a provider's request needs of it.
 """
 
 from __future__ import annotations
@@ -13,15 +14,13 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from django.core.validators import RegexValidator
+from django.db import models
+
 SLOT = "{#var#}"
 # TRAI's limit for the text one {#var#} stands for.
 MOST_VARIABLE_CHARS = 30
 SPACES = re.compile(r"\s+")
-VARIABLE_FORMATS = {
-    "json": "JSON array",
-    "pipe": "pipe-separated (a|b)",
-    "comma": "comma-separated (a,b)",
-}
 
 
 class Mismatch(ValueError):
@@ -104,3 +103,80 @@ def formatted(values: Sequence[str], style: str) -> str:
     if style == "comma":
         return ",".join(values)
     return json.dumps(list(values), ensure_ascii=False, separators=(",", ":"))
+
+
+class VariablesFormat(models.TextChoices):
+    JSON = "json", "JSON array"
+    PIPE = "pipe", "Pipe-separated (a|b)"
+    COMMA = "comma", "Comma-separated (a,b)"
+
+
+class DltSettings(models.Model):
+    """A provider's part: how its request writes $$TemplateVariables."""
+
+    template_variables_format = models.CharField(
+        "template variables format",
+        max_length=10,
+        choices=VariablesFormat,
+        default=VariablesFormat.JSON,
+        help_text="How $$TemplateVariables is written: a JSON array "
+        '(["Ann","1234"]), or the values separated by | or by commas.',
+    )
+
+    class Meta:
+        abstract = True
+
+
+DLT_ID = RegexValidator(
+    r"^\d{1,30}$", "Enter the ID's digits as the DLT platform gives it."
+)
+
+
+class MessageTemplate(models.Model):
+    """A DLT template as registered for a sender ID (header)."""
+
+    name = models.CharField("name", max_length=100, unique=True)
+    template_id = models.CharField(
+        "DLT template ID",
+        max_length=30,
+        validators=[DLT_ID],
+        help_text="The template's ID on the DLT platform, e.g. 1107161234567890123.",
+    )
+    text = models.TextField(
+        "registered text",
+        help_text="Exactly as registered, with {#var#} for each part a message may "
+        "change (at most 30 characters each).",
+    )
+    sender = models.ForeignKey(
+        "providers.Sender",
+        on_delete=models.PROTECT,
+        related_name="message_templates",
+        help_text="The sender ID (header) the template is registered for; its "
+        "sender type is the template's.",
+    )
+    entity_id = models.CharField(
+        "DLT entity ID (PE ID)",
+        max_length=30,
+        validators=[DLT_ID],
+        help_text="The principal entity the sender belongs to.",
+    )
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = "DLT message template"
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.template_id})"
+
+    @property
+    def registered(self) -> Template:
+        return Template(self.name, self.text)
+
+    def placeholders(self, text: str, *, variables_format: str) -> dict[str, str]:
+        """$$TemplateID and $$TemplateVariables of one text, the variables read
+        from it; Mismatch if the text leaves this template."""
+        variables = self.registered.variables_of(text)
+        return {
+            "TemplateID": self.template_id,
+            "TemplateVariables": formatted(variables, variables_format),
+        }

@@ -11,7 +11,7 @@ from django.db.models.functions import Lower
 from django.urls import reverse
 from django.utils.crypto import constant_time_compare
 
-from . import client_credentials, presets, validators
+from . import client_credentials, message_templates, presets, validators
 from .dlr import RANK, DeliveryState, DlrMapping, StatusUpdate
 from .fields import EncryptedTextField
 from .outbound.outcomes import Category, Outcome, ResponseRules
@@ -40,7 +40,9 @@ def new_callback_token() -> str:
     return secrets.token_urlsafe(24)
 
 
-class Provider(client_credentials.ClientCredentialsSettings):
+class Provider(
+    client_credentials.ClientCredentialsSettings, message_templates.DltSettings
+):
     """An HTTP SMS provider and how to build a request for it."""
 
     class SetupScreen(models.TextChoices):

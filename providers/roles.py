@@ -36,6 +36,16 @@ ADDED_WITH_TEST_LOG: dict[str, list[str]] = {
     ONBOARDING: ["providers.view_testsend"],
     SUPPORT: ["providers.view_testsend"],
 }
+ADDED_WITH_MESSAGE_TEMPLATES: dict[str, list[str]] = {
+    ONBOARDING: [
+        "providers.add_messagetemplate",
+        "providers.change_messagetemplate",
+        "providers.delete_messagetemplate",
+        "providers.view_messagetemplate",
+    ],
+    SUPPORT: ["providers.view_messagetemplate"],
+    MARKETING: ["providers.view_messagetemplate"],
+}
 
 
 def sync_roles(apps, permissions: dict[str, list[str]]) -> None:

@@ -53,6 +53,8 @@ def attempt(test: TestSend, placeholders: Mapping[str, str]) -> Outcome:
         to=test.to,
         body=test.message,
         message_id=test.message_id,
+        template_id=placeholders.get("TemplateID", ""),
+        template_variables=placeholders.get("TemplateVariables", ""),
         extra=placeholders,
     )
     try:

@@ -59,7 +59,10 @@ class CampaignAdmin(PermittedActionsOnly):
     fieldsets = [
         (None, {"fields": ["name", "kind", "event_name"]}),
         ("Sender", {"fields": ["sender_type", "sender", "placeholder_values"]}),
-        ("Message", {"fields": ["message", "preview", "request_preview"]}),
+        (
+            "Message",
+            {"fields": ["template", "message", "preview", "request_preview"]},
+        ),
         (
             "Audience",
             {
@@ -94,6 +97,7 @@ class CampaignAdmin(PermittedActionsOnly):
                 "sender_type",
                 "sender",
                 "placeholder_values",
+                "template",
                 "message",
                 "country_display",
                 "scheduled_at",

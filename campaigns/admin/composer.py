@@ -21,6 +21,7 @@ from django.utils import timezone
 from django.utils.html import format_html
 
 from providers import encoding
+from providers.message_templates import Mismatch
 from providers.outbound.pipeline import Message as Outgoing
 from providers.outbound.pipeline import Outbound, TemplateError
 from providers.outbound.spec import SAMPLE_MESSAGE
@@ -82,19 +83,26 @@ def request_preview_html(campaign: Campaign) -> str:
         to, fields = first.to, first.fields
     else:  # an event campaign's properties come with each event
         to, fields = SAMPLE_MESSAGE.to, {n: f"sample-{n}" for n in needs.per_message}
-    message = Outgoing(
-        to=to,
-        body=personalise(campaign.message, to=to, fields=fields),
-        message_id="preview-message-id",
-        campaign_id=str(campaign.pk),
-        extra=placeholders.values_for(
-            needs, given=campaign.placeholder_values, fields=fields
-        ),
+    body = personalise(campaign.message, to=to, fields=fields)
+    values = placeholders.values_for(
+        needs, given=campaign.placeholder_values, fields=fields
     )
     try:
+        if campaign.template:
+            template = campaign.template
+            values |= placeholders.template_values(template, sender.provider, body)
+        message = Outgoing(
+            to=to,
+            body=body,
+            message_id="preview-message-id",
+            campaign_id=str(campaign.pk),
+            template_id=values.get("TemplateID", ""),
+            template_variables=values.get("TemplateVariables", ""),
+            extra=values,
+        )
         shown = outbound.shown(outbound.render([message]))
-    except TemplateError as err:
-        return format_html('<p class="errornote">{}</p>', err.message)
+    except (TemplateError, Mismatch) as err:
+        return format_html('<p class="errornote">{}</p>', getattr(err, "message", err))
     headers = "\n".join(f"{name}: {value}" for name, value in shown.headers)
     return format_html(
         '<pre class="request-preview">{} {}\n{}\n\n{}</pre>',

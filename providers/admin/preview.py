@@ -19,6 +19,8 @@ SECOND_SAMPLE = Message(
     body="A second message, to show how batch records repeat",
     message_id="sample-message-id-2",
     campaign_id=SAMPLE_MESSAGE.campaign_id,
+    template_id=SAMPLE_MESSAGE.template_id,
+    template_variables=SAMPLE_MESSAGE.template_variables,
     extra=SampleValues(),
 )
 

@@ -52,6 +52,7 @@ SCREEN_FIELDSETS = {
                     "headers",
                     "body_type",
                     "payload",
+                    "template_variables_format",
                     "batch_enabled",
                     "batch_key",
                     "batch_size",

@@ -19,6 +19,7 @@ from django.utils import timezone
 from .. import dlt_failures, phones, presets, validators
 from ..dlr import DeliveryState
 from ..forms.placeholder_values import PlaceholderValuesField
+from ..message_templates import MessageTemplate, Mismatch
 from ..models import Provider, Sender, TestSend
 from ..outbound.outcomes import Category
 from ..outbound.spec import custom_placeholders
@@ -47,7 +48,10 @@ def send_test_page(
                 to=form.cleaned_data["e164"],
                 text=form.cleaned_data["message"],
                 user=request.user,
-                placeholders=form.cleaned_data.get("placeholders", {}),
+                placeholders={
+                    **form.cleaned_data.get("placeholders", {}),
+                    **form.cleaned_data.get("template_values", {}),
+                },
             )
             done = correlate(provider, test)
             if done:
@@ -288,11 +292,22 @@ class SendTestSmsForm(forms.Form):
         empty_label=None,
     )
     placeholders = PlaceholderValuesField()
+    template = forms.ModelChoiceField(
+        label="DLT template",
+        queryset=MessageTemplate.objects.none(),
+        required=False,
+        help_text="The registered template the message follows (India); the "
+        "message is checked against it.",
+    )
 
     def __init__(self, *args: Any, provider: Provider, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.provider = provider
         self.needs = custom_placeholders(provider)
+        templates = MessageTemplate.objects.filter(sender__provider=provider)
+        self.fields["template"].queryset = templates
+        if not self.needs.template and not templates.exists():
+            del self.fields["template"]
         if self.needs.names:
             self.fields["placeholders"].help_text = (
                 f"The request uses {names(self.needs.names)}: one name=value a "
@@ -324,6 +339,7 @@ class SendTestSmsForm(forms.Form):
                 cleaned["e164"] = phones.to_e164(cleaned["number"], cleaned["country"])
             except ValidationError as err:
                 self.add_error("number", err)
+        check_template(self, cleaned)
         given = cleaned.get("placeholders", {})
         missing = sorted(self.needs.names - given.keys())
         if missing and "placeholders" not in self.errors:
@@ -344,6 +360,28 @@ class SendTestSmsForm(forms.Form):
                 params={"provider": self.provider.nickname},
             )
         return cleaned
+
+
+def check_template(form: SendTestSmsForm, cleaned: dict[str, Any]) -> None:
+    template = cleaned.get("template")
+    if template is None:
+        if form.needs.template:
+            form.add_error(
+                "template" if "template" in form.fields else None,
+                ValidationError(
+                    "The provider's request uses $$TemplateID: choose the DLT "
+                    "template the message follows.",
+                    code="template_required",
+                ),
+            )
+        return
+    try:
+        cleaned["template_values"] = template.placeholders(
+            cleaned.get("message", ""),
+            variables_format=form.provider.template_variables_format,
+        )
+    except Mismatch as err:
+        form.add_error("message", ValidationError(str(err), code="dlt_mismatch"))
 
 
 def names(placeholders: Iterable[str]) -> str:

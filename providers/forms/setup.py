@@ -182,6 +182,7 @@ class ProviderForm(ClientCredentialsMixin, PasteSafetyMixin, forms.ModelForm):
             *client_credentials.FIELDS,
             "body_type",
             "payload",
+            "template_variables_format",
             "batch_enabled",
             "batch_key",
             "batch_size",
@@ -214,8 +215,9 @@ class ProviderForm(ClientCredentialsMixin, PasteSafetyMixin, forms.ModelForm):
         if self.instance.pk:
             self._load_rows()
             self._load_sender()
-        if "rate_limit" in self.fields:
-            self.fields["rate_limit"].required = False
+        for optional in ("rate_limit", "template_variables_format"):
+            if optional in self.fields:
+                self.fields[optional].required = False
         # Credentials are write-only: never rendered back into the page.
         self.initial["dlr_credentials"] = ""
         if self.instance.dlr_credentials and "dlr_credentials" in self.fields:
@@ -308,6 +310,11 @@ class ProviderForm(ClientCredentialsMixin, PasteSafetyMixin, forms.ModelForm):
     def clean_rate_limit(self) -> int:
         # Blank means no limit, like 0.
         return self.cleaned_data.get("rate_limit") or 0
+
+    def clean_template_variables_format(self) -> str:
+        # Only providers with DLT templates care; the others keep the default.
+        chosen = self.cleaned_data.get("template_variables_format")
+        return chosen or Provider._meta.get_field("template_variables_format").default
 
     def clean_dlr_credentials(self) -> str:
         given = self.cleaned_data.get("dlr_credentials", "").strip()

@@ -156,10 +156,22 @@ class Context:
 
     def get(self, token: Token) -> str:
         if token.key in self.values:
-            return self.values[token.key]
+            return required(token.key, self.values[token.key])
         if token.key.startswith("var:"):
             return self.variables[token.key[4:]]
         return custom_value(self.extra, token.key)
+
+
+def required(key: str, value: str) -> str:
+    """A DLT template's id is never sent empty: the operator would refuse it."""
+    if key == "TemplateID" and not value:
+        raise TemplateError(
+            "$$TemplateID has no value: choose a DLT message template on the "
+            "campaign or on Send Test SMS, as this provider's request needs one.",
+            where="payload",
+            code="missing_template",
+        )
+    return value
 
 
 def custom_value(extra: Mapping[str, str], name: str) -> str:
@@ -184,6 +196,8 @@ class CustomPlaceholders:
 
     per_request: frozenset[str] = frozenset()
     per_message: frozenset[str] = frozenset()
+    # $$TemplateID or $$TemplateVariables: every message needs a DLT template.
+    template: bool = False
 
     @property
     def names(self) -> frozenset[str]:
@@ -462,10 +476,11 @@ class CompiledRequest:
     def custom_placeholders(self) -> CustomPlaceholders:
         keys = {token.key for _, text in self.texts() for token in tokens_in(text)}
         custom = {key for key in keys if key not in BUILT_IN_KEYS and ":" not in key}
+        template = bool(keys & {"TemplateID", "TemplateVariables"})
         if not self.spec.batch_key:
-            return CustomPlaceholders(per_message=frozenset(custom))
+            return CustomPlaceholders(per_message=frozenset(custom), template=template)
         once = custom & self.batch_level_tokens()
-        return CustomPlaceholders(frozenset(once), frozenset(custom - once))
+        return CustomPlaceholders(frozenset(once), frozenset(custom - once), template)
 
     def batch_level_tokens(self) -> set[str]:
         """Keys of the placeholders rendered once per request in batch mode."""
@@ -544,6 +559,8 @@ def getter_for(token: Token, spec: RequestSpec) -> Callable[[Message], str]:
         if spec.number_format == "digits":
             return lambda message: message.to.lstrip("+")
         return attrgetter("to")
+    if token.key == "TemplateID":
+        return lambda message: required("TemplateID", message.template_id)
     if token.key in MESSAGE_FIELDS:
         return attrgetter(MESSAGE_FIELDS[token.key])
     return lambda message: custom_value(message.extra, token.key)

@@ -37,6 +37,8 @@ SAMPLE_MESSAGE = Message(
     body="This is a test message powered by smsbridge",
     message_id="sample-message-id",
     campaign_id="sample-campaign",
+    template_id="sample-template-id",
+    template_variables='["sample"]',
     extra=SampleValues(),
 )
 
