@@ -96,9 +96,16 @@ def trigger_event(
     if missing:
         raise MissingProperties(event, missing)
     senders = {c.pk: sender_for(c) for c in campaigns}
+    # The providers' requests, compiled once: what each message must fill in.
+    needs = {c.pk: placeholders.needed(senders[c.pk]) for c in campaigns}
+    for c in campaigns:
+        problem = placeholders.template_problem(c.template, senders[c.pk], needs[c.pk])
+        if problem:
+            raise CampaignNotSendable(c, problem)
     fields = {name: str(value) for name, value in properties.items()}
     values = {
-        c.pk: placeholder_values(c, senders[c.pk], event, fields) for c in campaigns
+        c.pk: placeholder_values(c, senders[c.pk], needs[c.pk], event, fields)
+        for c in campaigns
     }
     bodies = {c.pk: checked_body(c, to=to, fields=fields) for c in campaigns}
     for campaign in campaigns:
@@ -142,18 +149,18 @@ def sender_for(campaign: Campaign) -> Sender:
         raise CampaignNotSendable(
             campaign, f"the provider {sender.provider} is archived (inactive)."
         )
-    problem = placeholders.template_problem(campaign.template, sender)
-    if problem:
-        raise CampaignNotSendable(campaign, problem)
     return sender
 
 
 def placeholder_values(
-    campaign: Campaign, sender: Sender, event: str, fields: Mapping[str, str]
+    campaign: Campaign,
+    sender: Sender,
+    needs: placeholders.CustomPlaceholders,
+    event: str,
+    fields: Mapping[str, str],
 ) -> dict[str, str]:
     """The provider's custom placeholders for this event's message: from its
     properties, else the campaign's values."""
-    needs = placeholders.needed(sender)
     given = campaign.placeholder_values
     missing = placeholders.missing(needs, given=given, columns=set(fields))
     if missing:

@@ -61,10 +61,13 @@ def template_values(
     )
 
 
-def template_problem(template: MessageTemplate | None, sender: Sender) -> str:
-    """Why messages of `sender` cannot go out under `template`, or ""."""
+def template_problem(
+    template: MessageTemplate | None, sender: Sender, needs: CustomPlaceholders
+) -> str:
+    """Why messages of `sender`, whose request `needs`, cannot go out under
+    `template`, or ""."""
     if template is None:
-        if needed(sender).template:
+        if needs.template:
             return (
                 f"The request of {sender.provider} uses $$TemplateID: choose the DLT "
                 "template the message follows."

@@ -79,7 +79,7 @@ def check_launchable(campaign: Campaign) -> None:
                 + ", ".join(f"$${m}" for m in missing)
                 + " but the audience has no such column."
             )
-    problem = placeholders.template_problem(campaign.template, sender)
+    problem = placeholders.template_problem(campaign.template, sender, needs)
     if problem:
         raise LaunchError(problem)
     if campaign.template and campaign.kind == Campaign.Kind.ONE_TIME:
