@@ -339,6 +339,30 @@ PRESETS: tuple[Preset, ...] = (
         },
         message_id_path="id",
     ),
+    Preset(
+        slug="exotel",
+        name="Exotel (India, DLT)",
+        screen="clevertap",
+        summary="Form-encoded POST to Exotel's Sms/send resource with Basic "
+        "Authentication (API key and token); each message names its DLT entity and "
+        "template, and its text must follow that template.",
+        endpoint="https://api.in.exotel.com/v1/Accounts/{accountSid}/Sms/send.json",
+        authentication="basic",
+        basic_username="{apiKey}",
+        variables=(
+            Row("accountSid", hint="Account SID, from Exotel's API settings"),
+            Row("apiKey", hint="API key, from Exotel's API settings"),
+            Row("dltEntityId", hint="Your DLT entity ID (PE ID)"),
+        ),
+        body_type="form",
+        payload="From={sender_id}\nTo=$$To\nBody=$$Body\nDltEntityId={dltEntityId}\n"
+        "DltTemplateId=$$TemplateID\nCustomField=$$MessageID\n"
+        "StatusCallback={callback_url}",
+        message_id_path="SMSMessage.Sid",
+        sender_hint="The DLT-registered sender ID (header) linked to your ExoPhone.",
+        provider_name="Exotel",
+        other_hosts=("api.exotel.com",),
+    ),
 )
 
 BY_SLUG = {preset.slug: preset for preset in PRESETS}

@@ -22,9 +22,10 @@ from campaigns.models import Message
 from providers import presets
 from providers.dlr import parse
 from providers.forms.setup import FORMS
+from providers.message_templates import MessageTemplate
 from providers.models import Provider
 from providers.outbound.outcomes import TRANSIENT, Category
-from providers.outbound.spec import saved_secrets
+from providers.outbound.spec import custom_placeholders, saved_secrets
 from providers.send_test_sms import send_test_sms
 from tests.providers.formdata import preset_data
 
@@ -33,7 +34,7 @@ from .fake_provider import campaign_to, numbers
 ANSWERS = Path(__file__).resolve().parents[1] / "fixtures" / "answers"
 FILES = sorted(ANSWERS.glob("*/*.json"))
 Status = Message.Status
-SENDER_IDS = {"twilio": "+15005550006", "plivo": "+14155550100"}
+SENDER_IDS = {"twilio": "+15005550006", "plivo": "+14155550100", "exotel": "ACMEIN"}
 
 
 def fixture_id(path: Path) -> str:
@@ -53,6 +54,20 @@ def preset_provider(slug: str) -> Provider:
     form = FORMS[preset.screen](data, instance=Provider())
     assert form.is_valid(), form.errors
     return form.save()
+
+
+def dlt_template(provider: Provider) -> MessageTemplate | None:
+    """For a preset whose request names a DLT template (Exotel): one for the
+    replayed text, registered for the provider's sender."""
+    if not custom_placeholders(provider).template:
+        return None
+    return MessageTemplate.objects.create(
+        name="Replayed",
+        template_id="1107161234567890123",
+        text="Replayed",
+        sender=provider.primary_sender,
+        entity_id="1101234567890123456",
+    )
 
 
 def replay(
@@ -110,8 +125,15 @@ def test_a_test_send_ends_as_the_answer_says(wire, path) -> None:
     latest = provider.test_sends.order_by("-pk").values_list("message_id", flat=True)
     replay(wire, answer, lambda: [latest.first()], provider=provider)
 
+    template = dlt_template(provider)
     test = send_test_sms(
-        provider=provider, sender=None, to="+6591234567", text="Replayed"
+        provider=provider,
+        sender=None,
+        to="+6591234567",
+        text="Replayed",
+        placeholders=template.placeholders("Replayed", variables_format="json")
+        if template
+        else None,
     )
 
     assert test.category == answer["expect"][0]
@@ -132,6 +154,8 @@ def test_a_campaign_ends_as_the_answer_says(wire, path) -> None:
     answer = answer_file(path)
     provider = preset_provider(path.parent.name)
     campaign = campaign_to(numbers(answer["messages"]), message="Replayed")
+    campaign.template = dlt_template(provider)
+    campaign.save()
     sending.launch(campaign=campaign)
     messages = campaign.messages.order_by("pk")
     ids = list(messages.values_list("message_id", flat=True))

@@ -17,8 +17,13 @@ from .formdata import BASIC_PASSWORD, preset_data
 pytestmark = pytest.mark.django_db
 
 PRESETS = [pytest.param(preset, id=preset.slug) for preset in presets.PRESETS]
-FIRST = Message(to="+6591234567", body="Hello there", message_id="m-1")
-SECOND = Message(to="+447700900123", body="Second", message_id="m-2")
+# With a DLT template id, which DLT presets (Exotel) cannot send without.
+FIRST = Message(
+    to="+6591234567", body="Hello there", message_id="m-1", template_id="1107001"
+)
+SECOND = Message(
+    to="+447700900123", body="Second", message_id="m-2", template_id="1107001"
+)
 
 
 def compiled(preset: presets.Preset):
