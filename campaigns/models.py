@@ -25,7 +25,6 @@ FAILURE_CHOICES = [
         if value not in ("accepted", "pending")
     ),
     ("undelivered", "Undelivered (delivery report)"),
-    (dlt_failures.CATEGORY, dlt_failures.LABEL),
     ("opted_out", "Opted out"),
 ]
 # Failures a delivery report told of: the provider had accepted the message.

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import re
 
+# The failure category of campaign messages (outcomes.Category.DLT at sending).
 CATEGORY = "dlt"
-LABEL = "Blocked by DLT (India)"
 WHAT_TO_CHECK = {
     "906": "check that the sender ID (header), its PE ID and the template are "
     "registered and approved on the DLT platform",
@@ -30,8 +30,9 @@ def diagnosis(error_code: str, description: str) -> str:
         said = f" ({description.strip()})" if description.strip() else ""
         return f"Blocked by DLT, code {code}{said}: {WHAT_TO_CHECK[code]}."
     if MENTIONS_DLT.search(description):
+        said = description.strip().rstrip(".")
         return (
-            f"Blocked by DLT: {description.strip()}. Check the sender ID, PE ID "
-            "and template ID registered on the DLT platform."
+            f"Blocked by DLT: {said}. Check the sender ID, PE ID and template ID "
+            "registered on the DLT platform."
         )
     return ""

@@ -129,7 +129,7 @@ def headline(test: TestSend) -> Headline:
         return delivery_headline(test)
     if test.category == Category.PENDING:
         return Headline("Sending…", ok=True)
-    if test.category == Category.REJECTED:
+    if test.category in (Category.REJECTED, Category.DLT):
         _, _, why = test.diagnosis.partition("refused the message: ")
         return Headline(f"Rejected by the provider: {why}".rstrip(": "), ok=False)
     return Headline(f"Not delivered — {test.get_category_display()}", ok=False)

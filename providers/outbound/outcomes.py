@@ -11,7 +11,7 @@ from typing import Any
 
 from django.db import models
 
-from .. import bounded_json
+from .. import bounded_json, dlt_failures
 from .redaction import redact_text
 
 EXCERPT_CHARS = 2000
@@ -20,6 +20,8 @@ EXCERPT_CHARS = 2000
 class Category(models.TextChoices):
     ACCEPTED = "accepted", "Accepted"
     REJECTED = "rejected", "Rejected by provider"
+    # India's DLT platform refused it: a sender, entity or template problem.
+    DLT = "dlt", "Blocked by DLT (India)"
     AUTH = "auth", "Authentication failed"
     BAD_REQUEST = "bad_request", "Bad request"
     NOT_FOUND = "not_found", "Endpoint not found"
@@ -339,11 +341,12 @@ def read_record(
     if rules.rule:
         refused = refusal(data, rules, position)
         if refused:
+            dlt = dlt_failures.diagnosis("", refused)
             return replace(
                 outcome,
-                category=Category.REJECTED,
+                category=Category.DLT if dlt else Category.REJECTED,
                 diagnosis=f"{status} from {host}, but the provider refused the "
-                f"message: {refused}",
+                f"message: {dlt or refused}",
             )
     return accepted_record(outcome, rules, position, several=several)
 

@@ -4,6 +4,8 @@ their own, are never retried, and count as having reached the provider."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 import responses
 
@@ -16,8 +18,10 @@ from providers.admin.send_test_sms import headline
 from providers.dlr import StatusUpdate
 from providers.models import TestSend as SentTest
 from providers.outbound.outcomes import Category
+from providers.send_test_sms import send_test_sms
 
 from .fake_provider import campaign_to, connect, numbers
+from .test_provider_answers import ANSWERS, preset_provider, replay
 
 pytestmark = pytest.mark.django_db
 
@@ -121,3 +125,30 @@ def test_send_test_sms_names_a_dlt_refusal_in_its_headline() -> None:
         "ID (header), its PE ID and the template are registered and approved on the "
         "DLT platform."
     )
+
+
+def test_a_send_the_provider_refuses_for_dlt_fails_as_blocked_by_dlt(
+    settings,
+) -> None:
+    # Infobip's documented rejection, with a reason that names DLT (synthetic:
+    # Infobip documents no DLT-specific text).
+    answer = json.loads((ANSWERS / "infobip" / "rejected.json").read_text())
+    status = answer["body"]["messages"][0]["status"]
+    status["description"] = "Blocked by DLT: template not registered"
+    settings.SMS_ALLOW_PRIVATE_ENDPOINTS = True
+    provider = preset_provider("infobip")
+    latest = provider.test_sends.order_by("-pk").values_list("message_id", flat=True)
+
+    with responses.RequestsMock() as wire:
+        replay(wire, answer, lambda: [latest.first()], provider=provider)
+        test = send_test_sms(
+            provider=provider, sender=None, to="+6591234567", text="Hi"
+        )
+
+    assert test.category == Category.DLT
+    assert test.diagnosis.endswith(
+        "refused the message: Blocked by DLT: messages.0.status.groupName is "
+        "'REJECTED' (Blocked by DLT: template not registered). Check the sender "
+        "ID, PE ID and template ID registered on the DLT platform."
+    )
+    assert headline(test).text.startswith("Rejected by the provider: Blocked by DLT")
