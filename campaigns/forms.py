@@ -9,7 +9,7 @@ from django.core.exceptions import ValidationError
 from django.template.defaultfilters import filesizeformat
 
 from providers import phones, validators
-from providers.forms.placeholder_values import PlaceholderValuesField
+from providers.forms.placeholder_values import PlaceholderValuesField, described
 from providers.message_templates import Mismatch
 from providers.models import Sender
 
@@ -175,7 +175,7 @@ class CampaignForm(forms.ModelForm):
                     code="missing_placeholder",
                     params={
                         "provider": sender.provider,
-                        "names": placeholders.describe(missing),
+                        "names": described(missing),
                         "or_column": " or an audience column of that name"
                         if needs.per_message
                         else "",

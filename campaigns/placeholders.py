@@ -47,10 +47,6 @@ def values_for(
     return values
 
 
-def describe(names: list[str]) -> str:
-    return ", ".join(f"$${name}" for name in names)
-
-
 def template_values(
     template: MessageTemplate, provider: Provider, text: str
 ) -> dict[str, str]:

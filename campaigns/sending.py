@@ -26,6 +26,7 @@ from django.db import connection, transaction
 from django.db.models import Q, Subquery
 from django.utils import timezone
 
+from providers.forms.placeholder_values import described
 from providers.message_templates import Mismatch
 from providers.models import Sender
 from providers.outbound.pipeline import Message as Outgoing
@@ -90,8 +91,9 @@ def check_launchable(campaign: Campaign) -> None:
         needs, given=campaign.placeholder_values, columns=columns
     )
     if unfilled:
+        names = described(unfilled)
         raise LaunchError(
-            f"The request of {sender.provider} uses {placeholders.describe(unfilled)}, "
+            f"The request of {sender.provider} uses {names}, "
             "which has no value: give it under Provider placeholders"
             + (" or as an audience column." if needs.per_message else ".")
         )

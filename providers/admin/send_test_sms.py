@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,7 +17,7 @@ from django.utils import timezone
 
 from .. import dlt_failures, phones, presets, validators
 from ..dlr import DeliveryState
-from ..forms.placeholder_values import PlaceholderValuesField
+from ..forms.placeholder_values import PlaceholderValuesField, described
 from ..message_templates import MessageTemplate, Mismatch
 from ..models import Provider, Sender, TestSend
 from ..outbound.outcomes import Category
@@ -310,7 +309,7 @@ class SendTestSmsForm(forms.Form):
             del self.fields["template"]
         if self.needs.names:
             self.fields["placeholders"].help_text = (
-                f"The request uses {names(self.needs.names)}: one name=value a "
+                f"The request uses {described(self.needs.names)}: one name=value a "
                 "line, as a campaign would give them."
             )
         else:
@@ -339,7 +338,7 @@ class SendTestSmsForm(forms.Form):
                 cleaned["e164"] = phones.to_e164(cleaned["number"], cleaned["country"])
             except ValidationError as err:
                 self.add_error("number", err)
-        check_template(self, cleaned)
+        self.check_template(cleaned)
         given = cleaned.get("placeholders", {})
         missing = sorted(self.needs.names - given.keys())
         if missing and "placeholders" not in self.errors:
@@ -349,7 +348,7 @@ class SendTestSmsForm(forms.Form):
                     "Give a value for %(names)s (name=value, one a line); the "
                     "provider's request uses it.",
                     code="missing_placeholder",
-                    params={"names": names(missing)},
+                    params={"names": described(missing)},
                 ),
             )
         if not self.provider.is_active:
@@ -361,28 +360,24 @@ class SendTestSmsForm(forms.Form):
             )
         return cleaned
 
-
-def check_template(form: SendTestSmsForm, cleaned: dict[str, Any]) -> None:
-    template = cleaned.get("template")
-    if template is None:
-        if form.needs.template:
-            form.add_error(
-                "template" if "template" in form.fields else None,
-                ValidationError(
-                    "The provider's request uses $$TemplateID: choose the DLT "
-                    "template the message follows.",
-                    code="template_required",
-                ),
+    def check_template(self, cleaned: dict[str, Any]) -> None:
+        """A chosen DLT template's values, or why the text cannot go under it."""
+        template = cleaned.get("template")
+        if template is None:
+            if self.needs.template:
+                self.add_error(
+                    "template" if "template" in self.fields else None,
+                    ValidationError(
+                        "The provider's request uses $$TemplateID: choose the DLT "
+                        "template the message follows.",
+                        code="template_required",
+                    ),
+                )
+            return
+        try:
+            cleaned["template_values"] = template.placeholders(
+                cleaned.get("message", ""),
+                variables_format=self.provider.template_variables_format,
             )
-        return
-    try:
-        cleaned["template_values"] = template.placeholders(
-            cleaned.get("message", ""),
-            variables_format=form.provider.template_variables_format,
-        )
-    except Mismatch as err:
-        form.add_error("message", ValidationError(str(err), code="dlt_mismatch"))
-
-
-def names(placeholders: Iterable[str]) -> str:
-    return ", ".join(f"$${name}" for name in sorted(placeholders))
+        except Mismatch as err:
+            self.add_error("message", ValidationError(str(err), code="dlt_mismatch"))

@@ -4,7 +4,7 @@ one `name=value` a line on the campaign form and on Send Test SMS."""
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from django import forms
@@ -57,3 +57,8 @@ class PlaceholderValuesField(forms.CharField):
                 )
             values[name] = text.strip()
         return values
+
+
+def described(names: Iterable[str]) -> str:
+    """ "$$hid, $$uid": placeholder names as a message names them."""
+    return ", ".join(f"$${name}" for name in sorted(names))
