@@ -5,6 +5,10 @@ second for a campaign of a million, twelve for a list of ten. So the workflow
 adds to a campaign's counters in the transaction that moves its messages, and
 pages read a few counter rows instead.
 
+Each counter also names the sender (so the provider) that decided the state,
+for a route's breakdown by provider, and how many messages a provider handed on
+to the next one (HANDED_ON, by the failure that moved them).
+
 Only the states a message leaves at most once are counted (sent, delivered,
 failed and skipped by reason, cancelled), with the total created. Queued and
 sending rows come and go on every retry: the rows out for sending are few and
@@ -23,6 +27,8 @@ from .models import Message, MessageCount
 
 Status = Message.Status
 TOTAL = "total"  # the counter of messages created, in the status column
+HANDED_ON = "handed_on"  # moved to a route's next provider: not a state
+NOT_STATES = (TOTAL, HANDED_ON)
 UNCOUNTED = (Status.QUEUED, Status.SENDING)
 Key = tuple[str, str]  # (status, failure category)
 
@@ -54,14 +60,18 @@ def created(states: list[Key]) -> Counter[Key]:
     return delta
 
 
-def add(campaign_id: int, delta: Counter[Key] | dict[Key, int]) -> None:
-    """Add to a campaign's counters, inside the caller's transaction if any."""
+def add(
+    campaign_id: int, delta: Counter[Key] | dict[Key, int], *, sender_id: int = 0
+) -> None:
+    """Add to a campaign's counters (those of the sender that decided the
+    states, if any), inside the caller's transaction if any."""
     changes = {k: n for k, n in delta.items() if n}
     if not changes:
         return
+    sender_id = sender_id or 0
     with transaction.atomic(savepoint=False), connection.cursor() as cursor:
         for (status, category), n in sorted(changes.items()):
-            values = [n, campaign_id, status, category]
+            values = [n, campaign_id, status, category, sender_id]
             cursor.execute(ADD, values)
             if not cursor.rowcount:
                 # The first of its kind: made once (a racing maker is ignored),
@@ -72,6 +82,7 @@ def add(campaign_id: int, delta: Counter[Key] | dict[Key, int]) -> None:
                             campaign_id=campaign_id,
                             status=status,
                             failure_category=category,
+                            sender_key=sender_id,
                         )
                     ],
                     ignore_conflicts=True,
@@ -84,31 +95,43 @@ def add(campaign_id: int, delta: Counter[Key] | dict[Key, int]) -> None:
 # 2 CPUs), which cost the one-message-per-request benchmark about 6%.
 ADD = (
     "UPDATE campaigns_messagecount SET count = count + %s "
-    "WHERE campaign_id = %s AND status = %s AND failure_category = %s"
+    "WHERE campaign_id = %s AND status = %s AND failure_category = %s "
+    "AND sender_key = %s"
 )
 
 
 def read(campaign_ids: Iterable[int]) -> dict[int, Counter[Key]]:
-    """Every counter of these campaigns."""
+    """Every counter of these campaigns, whichever sender decided it."""
     found: dict[int, Counter[Key]] = {}
     rows = MessageCount.objects.filter(campaign_id__in=list(campaign_ids))
     for campaign_id, status, category, count in rows.values_list(
         "campaign_id", "status", "failure_category", "count"
     ):
-        found.setdefault(campaign_id, Counter())[status, category] = count
+        found.setdefault(campaign_id, Counter())[status, category] += count
+    return found
+
+
+def read_by_sender(campaign_id: int) -> dict[int, Counter[Key]]:
+    """A campaign's counters per sender that decided them (0: none did)."""
+    found: dict[int, Counter[Key]] = {}
+    rows = MessageCount.objects.filter(campaign_id=campaign_id)
+    for sender_id, status, category, count in rows.values_list(
+        "sender_key", "status", "failure_category", "count"
+    ):
+        found.setdefault(sender_id, Counter())[status, category] += count
     return found
 
 
 def done(counters: Counter[Key]) -> int:
     """Messages in a final state: exactly those the counters hold."""
-    return sum(n for (status, _), n in counters.items() if status != TOTAL)
+    return sum(n for (status, _), n in counters.items() if status not in NOT_STATES)
 
 
 def by_status(counters: Counter[Key], *, sending: int) -> dict[str, int]:
     """Messages per status, queued being what no counter holds."""
     counts = dict.fromkeys(Status.values, 0)
     for (status, _), n in counters.items():
-        if status != TOTAL:
+        if status not in NOT_STATES:
             counts[status] += n
     counts[Status.SENDING] = sending
     counts[Status.QUEUED] = counters[TOTAL, ""] - sum(counts.values())

@@ -16,6 +16,7 @@ from providers import encoding
 
 from .models import Campaign
 from .personalise import fields_in
+from .senders import Senders
 from .sending import message_texts, opted_out
 
 # Personalised messages are counted one by one up to this many recipients; a
@@ -47,7 +48,7 @@ def estimate(campaign: Campaign) -> Estimate:
     if campaign.kind == Campaign.Kind.EVENT:
         per_message = encoding.segment_count(campaign.message)
         return Estimate(None, 0, Counter({per_message: 1}), None, exact=True)
-    skip = opted_out(campaign, campaign.resolved_sender())
+    skip = opted_out(campaign, Senders(campaign))
     recipients = campaign.audience.count() - len(skip)
     if not (fields_in(campaign.message) or "$$To" in campaign.message):
         per_message = encoding.segment_count(campaign.message)

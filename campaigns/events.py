@@ -21,6 +21,7 @@ from providers.validators import validate_segment_count
 from . import counts, placeholders, tasks
 from .models import Campaign, Message, OptOut
 from .personalise import missing_fields, personalise
+from .senders import Senders
 
 
 class EventError(Exception):
@@ -69,7 +70,7 @@ class MessageTooLong(EventError):
 
 def active_campaigns(event: str) -> list[Campaign]:
     return list(
-        Campaign.objects.select_related("sender__provider")
+        Campaign.objects.select_related("sender__provider", "route")
         .filter(
             kind=Campaign.Kind.EVENT,
             status=Campaign.Status.SENDING,
@@ -95,11 +96,12 @@ def trigger_event(
     )
     if missing:
         raise MissingProperties(event, missing)
-    senders = {c.pk: sender_for(c) for c in campaigns}
+    routes = {c.pk: Senders(c) for c in campaigns}
+    senders = {c.pk: sender_for(c, routes[c.pk], to) for c in campaigns}
     # The providers' requests, compiled once: what each message must fill in.
-    needs = {c.pk: placeholders.needed(senders[c.pk]) for c in campaigns}
+    needs = {c.pk: routes[c.pk].needs() for c in campaigns}
     for c in campaigns:
-        problem = placeholders.template_problem(c.template, senders[c.pk], needs[c.pk])
+        problem = routes[c.pk].template_problem()
         if problem:
             raise CampaignNotSendable(c, problem)
     fields = {name: str(value) for name, value in properties.items()}
@@ -123,7 +125,7 @@ def trigger_event(
                     body=bodies[campaign.pk],
                 ),
                 placeholders=values[campaign.pk],
-                **skipped_fields(senders[campaign.pk], opted_out=opted_out),
+                **skipped_fields(routes[campaign.pk], opted_out=opted_out),
             )
             for campaign in campaigns
         ]
@@ -135,20 +137,15 @@ def trigger_event(
     return created
 
 
-def sender_for(campaign: Campaign) -> Sender:
-    # Checked again at every event: the default sender or its provider may have
-    # changed since the campaign was launched.
-    sender = campaign.resolved_sender()
+def sender_for(campaign: Campaign, senders: Senders, to: str) -> Sender:
+    # Checked again at every event: the default sender, the route or their
+    # providers may have changed since the campaign was launched.
+    problem = senders.problem()
+    if problem:
+        raise CampaignNotSendable(campaign, problem[0].lower() + problem[1:])
+    sender, _ = senders.first(to)
     if sender is None:
-        raise CampaignNotSendable(
-            campaign,
-            f"there is no default {campaign.get_sender_type_display().lower()} "
-            "sender; choose a sender or mark one as default.",
-        )
-    if not sender.provider.is_active:
-        raise CampaignNotSendable(
-            campaign, f"the provider {sender.provider} is archived (inactive)."
-        )
+        raise CampaignNotSendable(campaign, senders.unroutable(to))
     return sender
 
 
@@ -200,8 +197,8 @@ def message_fields(
     }
 
 
-def skipped_fields(sender: Sender, *, opted_out: bool) -> dict[str, Any]:
-    if opted_out and sender.honours_opt_outs:
+def skipped_fields(senders: Senders, *, opted_out: bool) -> dict[str, Any]:
+    if opted_out and senders.honours_opt_outs:
         return {
             "status": Message.Status.SKIPPED,
             "failure_category": "opted_out",

@@ -17,6 +17,7 @@ from . import audience as audience_reader
 from . import placeholders
 from .models import Campaign
 from .personalise import FIELD, fields_in, missing_fields, personalise
+from .senders import Senders
 
 # Rows named one by one when a personalised message is too long; the rest counted.
 REPORTED_ROWS = 5
@@ -61,6 +62,7 @@ class CampaignForm(forms.ModelForm):
             "event_name",
             "sender_type",
             "sender",
+            "route",
             "placeholder_values",
             "template",
             "message",
@@ -120,6 +122,15 @@ class CampaignForm(forms.ModelForm):
                     "Name the event that triggers this campaign.", code="required"
                 ),
             )
+        if cleaned.get("sender") and cleaned.get("route"):
+            self.add_error(
+                "route",
+                ValidationError(
+                    "Choose a sender or a route, not both: a route names its "
+                    "own senders.",
+                    code="sender_and_route",
+                ),
+            )
         self.read_audience(cleaned)
         self.check_placeholders(cleaned)
         self.check_template(cleaned)
@@ -149,12 +160,13 @@ class CampaignForm(forms.ModelForm):
             return
         draft = Campaign(
             sender=cleaned.get("sender"),
+            route=cleaned.get("route"),
             sender_type=cleaned.get("sender_type") or self.instance.sender_type,
         )
-        sender = draft.resolved_sender()
-        if sender is None:
+        senders = Senders(draft)
+        if senders.lead is None:
             return  # launching says so
-        needs = placeholders.needed(sender)
+        needs = senders.needs()
         # An event's properties come later, and so may an audience not given yet.
         known = self.audience is not None or (
             self.instance.pk and self.instance.audience.exists()
@@ -174,7 +186,7 @@ class CampaignForm(forms.ModelForm):
                     "(name=value)%(or_column)s.",
                     code="missing_placeholder",
                     params={
-                        "provider": sender.provider,
+                        "provider": draft.route or senders.lead.provider,
                         "names": described(missing),
                         "or_column": " or an audience column of that name"
                         if needs.per_message

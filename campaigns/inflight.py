@@ -37,10 +37,12 @@ def as_they_return(
     threads: int,
     unrecorded: int,
     tick: float,
+    stop: threading.Event | None = None,
 ) -> Iterator[list[tuple[G, R]]]:
     """Yield lists of (group, what send returned) in the order they come back;
     an empty list every `tick` seconds while nothing does. What a send raised is
-    raised here, after the other threads have stopped taking work."""
+    raised here, after the other threads have stopped taking work. Once `stop`
+    is set no new request starts, and those out are still handed back."""
     places = threading.Semaphore(max(unrecorded, threads))
     returned: queue.SimpleQueue = queue.SimpleQueue()
     stopping = threading.Event()
@@ -51,7 +53,8 @@ def as_they_return(
         try:
             while True:
                 places.acquire()
-                group = None if stopping.is_set() else next(pending, None)
+                halted = stopping.is_set() or (stop is not None and stop.is_set())
+                group = None if halted else next(pending, None)
                 if group is None:
                     places.release()
                     return

@@ -15,6 +15,7 @@ from providers.dlr import RANK, DeliveryState, StatusUpdate
 from providers.message_templates import MessageTemplate
 from providers.models import Provider, Sender
 from providers.outbound.pipeline import Category
+from providers.routes import Route
 
 UNCONFIRMED = Category.UNCONFIRMED.value
 # Why a message failed or was skipped: a send's outcome, or what came after.
@@ -67,6 +68,15 @@ class Campaign(models.Model):
         blank=True,
         related_name="campaigns",
         help_text="Leave empty to use the default sender of the sender type.",
+    )
+    route = models.ForeignKey(
+        Route,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="campaigns",
+        help_text="Instead of one sender: providers tried in turn, per country, "
+        "with fallback when one fails.",
     )
     message = models.TextField(
         "message",
@@ -123,6 +133,10 @@ class Campaign(models.Model):
         return reverse("admin:campaigns_campaign_change", args=[self.pk])
 
     def resolved_sender(self) -> Sender | None:
+        """The sender of a campaign without a route; a route campaign's first
+        default sender, which sets its batch size, rate and quiet hours."""
+        if self.route_id:
+            return self.route.plan().lead
         if self.sender_id:
             return self.sender
         return (
@@ -179,6 +193,9 @@ class Message(models.Model):
     sender = models.ForeignKey(
         Sender, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
+    # On a route: the place of `sender` in the chain of the number's country,
+    # which moves on when a provider fails the message (campaigns/fallback.py).
+    hop = models.PositiveSmallIntegerField("provider on the route", default=0)
     message_id = models.CharField("message id", max_length=64, unique=True)
     to = models.CharField("to", max_length=40)
     body = models.TextField("text")
@@ -336,12 +353,20 @@ class MessageCount(models.Model):
     campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="+")
     status = models.CharField("status", max_length=10)
     failure_category = models.CharField("failure", max_length=20, blank=True)
+    # The sender (so the provider) whose answer or report put the messages in
+    # this state; 0 for states no provider decided (created, skipped,
+    # cancelled). Not a key to the sender: statistics outlive a deleted one.
+    sender_key = models.PositiveIntegerField("sender", default=0)
     count = models.BigIntegerField("messages", default=0)
 
     class Meta:
         constraints = [
             models.UniqueConstraint(
-                "campaign", "status", "failure_category", name="message_count_unique"
+                "campaign",
+                "status",
+                "failure_category",
+                "sender_key",
+                name="message_count_unique_by_sender",
             )
         ]
 

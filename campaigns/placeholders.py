@@ -69,9 +69,15 @@ def template_problem(
                 "template the message follows."
             )
         return ""
-    if template.sender_id != sender.pk:
+    if template.sender_id != sender.pk and not same_header(template.sender, sender):
         return (
             f"The DLT template “{template.name}” is registered for the sender "
             f"{template.sender}; this campaign sends as {sender}."
         )
     return ""
+
+
+def same_header(registered: Sender, sender: Sender) -> bool:
+    """A route's other providers may send under the template too when they
+    send as the same DLT header (sender ID) it is registered for."""
+    return bool(registered.sender_id) and registered.sender_id == sender.sender_id

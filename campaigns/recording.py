@@ -9,7 +9,7 @@ is counted when its answer is recorded, so one cut off by a crash is not.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from itertools import groupby
 from operator import attrgetter
@@ -41,14 +41,23 @@ class Claimed(NamedTuple):
     attempts: int  # finished before this one
     claim: str
     maybe_sent: bool
+    hop: int = 0  # its sender's place on the route
     placeholders: Mapping[str, str] = MappingProxyType({})
 
 
+HandOn = Callable[..., list[Claimed]]
+
+
 def record(
-    pairs: Iterable[tuple[Claimed, Outcome]], *, whole_claim: bool, now: datetime
+    pairs: Iterable[tuple[Claimed, Outcome]],
+    *,
+    whole_claim: bool,
+    now: datetime,
+    hand_on: HandOn | None = None,
 ) -> list[float]:
     """What became of each claimed message, in one transaction; return the
-    retry delays to schedule."""
+    retry delays to schedule. On a route, `hand_on` first moves to the next
+    provider the failed messages it should (campaigns/fallback.py)."""
     pairs = list(pairs)
     delays: list[float] = []
     delta: Counter = Counter()
@@ -67,10 +76,16 @@ def record(
         )
         for _, same in groupby(failed, key=lambda p: failure_key(p[1])):
             same = list(same)
-            delays += mark_failed(
-                [m for m, _ in same], same[0][1], now=now, delta=delta
-            )
-        counts.add(pairs[0][0].campaign_id, delta)
+            messages, outcome = [m for m, _ in same], same[0][1]
+            if hand_on is not None:
+                moved = {m.pk for m in hand_on(messages, outcome, delta=delta, now=now)}
+                messages = [m for m in messages if m.pk not in moved]
+                if moved:
+                    delays.append(0.0)  # the next provider may take them now
+            if messages:
+                delays += mark_failed(messages, outcome, now=now, delta=delta)
+        first = pairs[0][0]
+        counts.add(first.campaign_id, delta, sender_id=first.sender_id)
     return delays
 
 

@@ -26,19 +26,22 @@ from django.db import connection, transaction
 from django.db.models import Q, Subquery
 from django.utils import timezone
 
+from providers import health
 from providers.forms.placeholder_values import described
 from providers.message_templates import Mismatch
 from providers.models import Sender
 from providers.outbound.pipeline import Message as Outgoing
 from providers.outbound.pipeline import Outbound, Outcome
+from providers.routes import Plan
 from providers.validators import validate_segment_count
 
-from . import counts, placeholders, tasks, throttle
+from . import counts, fallback, placeholders, tasks, throttle
 from .bulk import insert_rows
 from .inflight import as_they_return
 from .models import REPORTED_FAILURES, Campaign, Message, OptOut
 from .personalise import fields_in, missing_fields, personalise
 from .recording import Claimed, record
+from .senders import Senders
 
 Status = Message.Status
 logger = logging.getLogger(__name__)
@@ -57,15 +60,11 @@ def check_launchable(campaign: Campaign) -> None:
             f"“{campaign}” is {campaign.get_status_display().lower()}; "
             "only a draft or scheduled campaign can be launched."
         )
-    sender = campaign.resolved_sender()
-    if sender is None:
-        raise LaunchError(
-            f"There is no default {campaign.get_sender_type_display().lower()} "
-            "sender; choose a sender or mark one as default."
-        )
-    if not sender.provider.is_active:
-        raise LaunchError(f"The provider {sender.provider} is archived (inactive).")
-    needs = placeholders.needed(sender)
+    senders = Senders(campaign)
+    problem = senders.problem()
+    if problem:
+        raise LaunchError(problem)
+    needs = senders.needs()
     # An event campaign's messages may take theirs from each event's properties.
     columns: set[str] = set(needs.per_message)
     if campaign.kind == Campaign.Kind.ONE_TIME:
@@ -80,20 +79,21 @@ def check_launchable(campaign: Campaign) -> None:
                 + ", ".join(f"$${m}" for m in missing)
                 + " but the audience has no such column."
             )
-    problem = placeholders.template_problem(campaign.template, sender, needs)
+    problem = senders.template_problem()
     if problem:
         raise LaunchError(problem)
     if campaign.template and campaign.kind == Campaign.Kind.ONE_TIME:
         # The first text now, so the confirmation says it; every text at launch.
         text = personalise(campaign.message, to=first.to, fields=first.fields)
-        checked_template(campaign.template, sender.provider, first.to, text)
+        checked_template(campaign.template, senders.lead.provider, first.to, text)
     unfilled = placeholders.missing(
         needs, given=campaign.placeholder_values, columns=columns
     )
     if unfilled:
         names = described(unfilled)
+        whose = campaign.route or senders.lead.provider
         raise LaunchError(
-            f"The request of {sender.provider} uses {names}, "
+            f"The request of {whose} uses {names}, "
             "which has no value: give it under Provider placeholders"
             + (" or as an audience column." if needs.per_message else ".")
         )
@@ -106,8 +106,10 @@ def launch(*, campaign: Campaign, now: datetime | None = None) -> int:
         campaign = Campaign.objects.select_for_update().get(pk=campaign.pk)
         check_launchable(campaign)
         # The sender is fixed at launch: changing the default later must not
-        # move a running campaign to another provider.
-        campaign.sender = campaign.resolved_sender()
+        # move a running campaign to another provider. A route is followed as
+        # it stands when each message is sent.
+        if not campaign.route_id:
+            campaign.sender = campaign.resolved_sender()
         campaign.launch_problem = ""
         campaign.save(update_fields=["sender", "launch_problem"])
         if campaign.scheduled_at and campaign.scheduled_at > now:
@@ -129,30 +131,50 @@ def launch(*, campaign: Campaign, now: datetime | None = None) -> int:
 
 def create_messages(campaign: Campaign) -> int:
     """Write one queued message per audience member; return how many are queued."""
-    sender = campaign.resolved_sender()
-    skip = opted_out(campaign, sender)
-    needs = placeholders.needed(sender)
+    senders = Senders(campaign)
+    skip = opted_out(campaign, senders)
+    needs = senders.needs()
     prepare = Message._meta.get_field("placeholders").get_db_prep_save
     given, template = campaign.placeholder_values, campaign.template
     kept = bool(needs.names or template)
+    routed = senders.plan is not None
+    provider = senders.lead.provider
 
     def row(to: str, body: str, fields: dict) -> tuple:
         status = SKIPPED_ROW if to in skip else QUEUED_ROW
+        first = ()
+        if routed:
+            # Each number starts with the first provider its country lists.
+            sender, _ = senders.first(to)
+            if sender is None:
+                raise LaunchError(senders.unroutable(to))
+            first = (sender.pk,)
         if not kept:
-            return (uuid.uuid4().hex, to, body, *status)
+            return (uuid.uuid4().hex, to, body, *status, *first)
         values = placeholders.values_for(needs, given=given, fields=fields)
         if template:
-            values |= checked_template(template, sender.provider, to, body)
-        return (uuid.uuid4().hex, to, body, *status, prepare(values, connection))
+            values |= checked_template(template, provider, to, body)
+        return (
+            uuid.uuid4().hex,
+            to,
+            body,
+            *status,
+            *first,
+            prepare(values, connection),
+        )
 
     columns = ["message_id", "to", "body", "status", "failure_category"]
-    columns += ["failure_reason", *(["placeholders"] if kept else [])]
+    columns += ["failure_reason", *(["sender_id"] if routed else [])]
+    columns += ["placeholders"] if kept else []
+    constants = {"campaign_id": campaign.pk}
+    if not routed:
+        constants["sender_id"] = senders.single.pk
     texts = message_texts(campaign, with_fields=bool(needs.per_message))
     created = insert_rows(
         Message,
         columns=columns,
         rows=(row(*text) for text in texts),
-        constants={"campaign_id": campaign.pk, "sender_id": sender.pk},
+        constants=constants,
     )
     skipped = counts.key(Status.SKIPPED, "opted_out")
     counts.add(campaign.pk, {(counts.TOTAL, ""): created, skipped: len(skip)})
@@ -219,9 +241,9 @@ def within_limit(to: str, text: str) -> str:
     return text
 
 
-def opted_out(campaign: Campaign, sender) -> set[str]:
+def opted_out(campaign: Campaign, senders: Senders) -> set[str]:
     """Numbers a promotional campaign must skip; transactional ones skip none."""
-    if not sender.honours_opt_outs:
+    if not senders.honours_opt_outs:
         return set()
     numbers = campaign.audience.values_list("to", flat=True)
     return set(
@@ -334,31 +356,86 @@ def process_chunk(
     """Claim and send one chunk of a campaign (`limit` messages, or its chunk
     size); return how many were claimed."""
     now = now or timezone.now()
-    campaign = Campaign.objects.select_related("sender__provider").get(pk=campaign_id)
+    campaign = Campaign.objects.select_related("sender__provider", "route").get(
+        pk=campaign_id
+    )
     if campaign.status != Campaign.Status.SENDING:
         return 0
-    sender = campaign.resolved_sender()
-    if sender is None or not sender.provider.is_active:
+    plan = campaign.route.plan() if campaign.route_id else None
+    sender = plan.lead if plan else campaign.resolved_sender()
+    if sender is None or (plan is None and not sender.provider.is_active):
         return 0  # Waits, queued, until the provider is active again.
     quiet_until = sender.quiet_until(now)
     if quiet_until:
         wake_at(campaign_id, quiet_until)
         return 0
     limit = limit or chunk_size(campaign)
+    if plan is None:
+        # One provider: while it cannot be used, nothing is claimed at all.
+        gate = gated(sender, campaign_id=campaign_id, now=now)
+        if gate is not None:
+            if not gate:
+                return 0
+            limit = min(limit, gate)
     messages = claim(campaign_id=campaign_id, limit=limit, now=now)
-    # Event campaigns resolve their sender per event, so a chunk may hold several.
-    others = {m.sender_id for m in messages if m.sender_id} - {sender.pk}
-    senders = {sender.pk: sender}
+    # A route's or an event campaign's chunk may hold several senders.
+    senders = {sender.pk: sender} | (plan.senders if plan else {})
+    others = {m.sender_id for m in messages if m.sender_id} - senders.keys()
     if others:
         senders |= Sender.objects.select_related("provider").in_bulk(others)
+    states = health.states({s.provider_id for s in senders.values()}, now=now)
     for sender_id, group in groupby(messages, key=attrgetter("sender_id")):
         group = list(group)
-        whole = len(group) == len(messages)
         own = senders.get(sender_id, sender)
-        send_claimed(group, sender=own, whole_claim=whole, now=now)
+        send_or_reroute(
+            group,
+            sender=own,
+            plan=plan,
+            state=states[own.provider_id] if own.provider.is_active else ARCHIVED,
+            whole_claim=len(group) == len(messages),
+            now=now,
+        )
     if len(messages) < limit:
         finish_if_done(campaign_id)
     return len(messages)
+
+
+ARCHIVED = health.State(health.PAUSED, "The provider is archived (inactive).")
+
+
+def gated(sender, *, campaign_id: int, now: datetime) -> int | None:
+    """How many messages a campaign of one sender may claim now: None for no
+    limit, 0 for none (its provider is paused or its breaker open; the campaign
+    is woken when that may change), or one request's worth when the provider
+    is due a probe (which one worker wins, in send_or_reroute)."""
+    state = health.states([sender.provider_id], now=now)[sender.provider_id]
+    if state.usable:
+        return None
+    provider = sender.provider
+    if state.name == health.PROBING:
+        return provider.batch_size if provider.batch_enabled else 1
+    wake_at(campaign_id, fallback.resumes(state, now))
+    return 0
+
+
+def send_or_reroute(
+    group: list[Claimed], *, sender, plan, state, whole_claim: bool, now: datetime
+) -> None:
+    """Send a sender's claimed messages, unless its provider cannot be used now:
+    then a route moves them on and a single sender hands them back to wait."""
+    provider = sender.provider
+    if state.name == health.PROBING and health.take_probe(provider.pk, now=now):
+        # Only the probe goes to a provider that was failing; the rest move on.
+        size = provider.batch_size if provider.batch_enabled else 1
+        group, rest, whole_claim = group[:size], group[size:], False
+        if rest:
+            fallback.reroute(rest, plan=plan, state=state, now=now)
+    elif not state.usable:
+        fallback.reroute(group, plan=plan, state=state, now=now)
+        return
+    send_claimed(
+        group, sender=sender, whole_claim=whole_claim, now=now, plan=plan, state=state
+    )
 
 
 def wake_at(campaign_id: int, moment: datetime) -> None:
@@ -369,21 +446,31 @@ def wake_at(campaign_id: int, moment: datetime) -> None:
 
 
 def send_claimed(
-    messages: Sequence[Claimed], *, sender, now: datetime, whole_claim: bool = False
+    messages: Sequence[Claimed],
+    *,
+    sender,
+    now: datetime,
+    whole_claim: bool = False,
+    plan: Plan | None = None,
+    state: health.State = health.HEALTHY_STATE,
 ) -> None:
     """Send claimed messages (one request each, or in batches) and record each
-    answer as it returns, renewing the claim's lease meanwhile."""
+    answer as it returns, renewing the claim's lease meanwhile; the answers
+    tell the provider's breaker, and on a route may hand messages on."""
     provider = sender.provider
     if not provider.is_active:
         release(messages)
         return
     outbound = outbound_for(provider, sender)
+    watch = health.Watch(provider.pk, state, now=now)
+    hand_on = partial(fallback.hand_on, plan=plan, sender=sender) if plan else None
     if provider.batch_enabled:
         groups, threads = list(outbound.batches(messages)), 1
     else:
         groups, threads = [[m] for m in messages], settings.SEND_CONCURRENCY
     lease = Lease(messages[0].claim)
     delays: list[float] = []
+    sent: set[int] = set()
     for returned in as_they_return(
         groups,
         partial(send_group, outbound),
@@ -392,17 +479,27 @@ def send_claimed(
         # waiting to be written down while the last answers are recorded.
         unrecorded=2 * threads,
         tick=lease.every,
+        stop=watch.stop,
     ):
         lease.keep()
         if not returned:
             continue
+        watch.saw(outcomes for _, outcomes in returned)
+        sent.update(m.pk for group, _ in returned for m in group)
         pairs = [
             pair
             for group, outcomes in returned
             for pair in zip(group, outcomes, strict=True)
         ]
         whole = whole_claim and len(pairs) == len(messages)
-        delays += record(pairs, whole_claim=whole, now=now)
+        delays += record(pairs, whole_claim=whole, now=now, hand_on=hand_on)
+    if watch.tripped:
+        # The breaker opened mid-claim: what was not sent yet goes to the
+        # route's next provider, or waits out the cool-down.
+        unsent = [m for m in messages if m.pk not in sent]
+        if unsent:
+            fallback.reroute(unsent, plan=plan, state=watch.tripped, now=now)
+            delays.append(0.0 if plan else (watch.tripped.until - now).total_seconds())
     campaign_id = messages[0].campaign_id
     for delay in sorted(set(delays)):
         tasks.wake(campaign_id, countdown=delay)
@@ -567,24 +664,31 @@ def retryable_categories(campaign: Campaign) -> list[str]:
 
 def retry_failed(*, campaign: Campaign) -> int:
     """Queue the campaign's failed sends again, with the same message ids."""
+    again = 0
     with transaction.atomic():
-        # One category at a time, so each counter loses exactly what moved.
-        delta = {}
-        for category in retryable_categories(campaign):
-            moved = (
-                retryable(campaign)
-                .filter(failure_category=category)
-                .update(
+        # One sender and category at a time, so each counter loses exactly
+        # what moved.
+        by_sender = counts.read_by_sender(campaign.pk)
+        # A sender's own rows first; counters of no sender (kept before
+        # counters named senders) take what is left.
+        for sender_id, counters in sorted(by_sender.items(), reverse=True):
+            delta = {}
+            for (status, category), n in counters.items():
+                if status != Status.FAILED or n <= 0 or category in NEVER_RETRIED:
+                    continue
+                failed = retryable(campaign).filter(failure_category=category)
+                if sender_id:
+                    failed = failed.filter(sender_id=sender_id)
+                moved = failed.update(
                     status=Status.QUEUED,
                     attempts=0,
                     next_attempt_at=None,
                     claim="",
                     maybe_sent=False,
                 )
-            )
-            delta[counts.key(Status.FAILED, category)] = -moved
-        counts.add(campaign.pk, delta)
-        again = -sum(delta.values())
+                delta[counts.key(Status.FAILED, category)] = -moved
+            counts.add(campaign.pk, delta, sender_id=sender_id)
+            again -= sum(delta.values())
         if again:
             Campaign.objects.filter(pk=campaign.pk).update(
                 status=Campaign.Status.SENDING, completed_at=None

@@ -8,6 +8,8 @@ from collections import Counter
 
 from django.db.models import Q, Subquery
 
+from providers.models import Sender
+
 from . import counts
 from .models import FAILURE_CHOICES, REPORTED_FAILURES, Campaign, Message
 
@@ -17,7 +19,8 @@ SHOWN_FAILURES = 10
 
 
 def campaign_stats(campaign: Campaign) -> dict:
-    counters = counts.read([campaign.pk]).get(campaign.pk, Counter())
+    per_sender = counts.read_by_sender(campaign.pk)
+    counters: Counter = sum(per_sender.values(), Counter())
     sending = campaign.messages.filter(status=Status.SENDING).count()
     by_status = counts.by_status(counters, sending=sending)
     sent_or_later = by_status[Status.SENT] + by_status[Status.DELIVERED]
@@ -34,7 +37,48 @@ def campaign_stats(campaign: Campaign) -> dict:
         if reached_provider
         else None,
         "failures": failures(campaign, counters),
+        "providers": by_provider(campaign, per_sender),
     }
+
+
+def by_provider(campaign: Campaign, per_sender: dict[int, Counter]) -> list[dict]:
+    """What each provider did with the campaign's messages, when more than one
+    had a part in it (a route): accepted, delivered, failed at sending, and
+    handed on to the route's next provider."""
+    senders = [pk for pk in per_sender if pk]
+    if not (campaign.route_id or len(senders) > 1):
+        return []
+    named = Sender.objects.select_related("provider").in_bulk(senders)
+    rows = []
+    for pk in sorted(senders):
+        counters = per_sender[pk]
+        reported = sum(
+            counters[counts.key(Status.FAILED, c)] for c in REPORTED_FAILURES
+        )
+        delivered = counters[counts.key(Status.DELIVERED)]
+        accepted = counters[counts.key(Status.SENT)] + delivered + reported
+        failed = sum(
+            n for (status, _), n in counters.items() if status == Status.FAILED
+        )
+        sender = named.get(pk)
+        rows.append(
+            {
+                "provider": str(sender.provider)
+                if sender
+                else f"sender {pk} (deleted)",
+                "sender": sender.name if sender else "",
+                "accepted": accepted,
+                "delivered": delivered,
+                "failed": failed - reported,
+                "undelivered": reported,
+                "handed_on": sum(
+                    n
+                    for (status, _), n in counters.items()
+                    if status == counts.HANDED_ON
+                ),
+            }
+        )
+    return rows
 
 
 def failures(campaign: Campaign, counters: Counter) -> list[dict]:

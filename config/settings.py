@@ -265,6 +265,16 @@ SEND_TOKEN_RETRY_SECONDS = env.float("SEND_TOKEN_RETRY_SECONDS", default=60.0)
 SEND_CLAIM_TIMEOUT = env.int("SEND_CLAIM_TIMEOUT", default=40)
 # Tasks started per campaign; each sends chunk after chunk until none is left.
 SEND_PARALLEL_TASKS = env.int("SEND_PARALLEL_TASKS", default=4)
+# A provider whose requests fail this many times in a row (down, slow, refusing
+# the credentials) is skipped for the cool-down, then probed with one request.
+PROVIDER_BREAKER_FAILURES = env.int("PROVIDER_BREAKER_FAILURES", default=5)
+PROVIDER_BREAKER_COOLDOWN_SECONDS = env.float(
+    "PROVIDER_BREAKER_COOLDOWN_SECONDS", default=60.0
+)
+# How often messages waiting for a paused or archived provider look again.
+PROVIDER_PAUSED_RECHECK_SECONDS = env.float(
+    "PROVIDER_PAUSED_RECHECK_SECONDS", default=30.0
+)
 # Where processes on one machine share each provider's send rate when the broker
 # is not Redis (see campaigns/throttle.py).
 SEND_RATE_DIR = env("SEND_RATE_DIR", default=str(BASE_DIR / "var" / "rate"))

@@ -11,7 +11,7 @@ from django.db.models.functions import Lower
 from django.urls import reverse
 from django.utils.crypto import constant_time_compare
 
-from . import client_credentials, message_templates, presets, validators
+from . import client_credentials, health, message_templates, presets, routes, validators  # noqa: F401 - their models are this app's
 from .dlr import RANK, DeliveryState, DlrMapping, StatusUpdate
 from .fields import EncryptedTextField
 from .outbound.outcomes import Category, Outcome, ResponseRules
@@ -30,6 +30,7 @@ RESPONSE_FIELDS = (
     "response_rule_values",
     "accepted_count_path",
     "record_id_path",
+    "fallback_codes",
 )
 
 PAYLOAD_OR_ENDPOINT = (Category.BAD_REQUEST, Category.NOT_FOUND, Category.INVALID)
@@ -201,6 +202,16 @@ class Provider(
         help_text="Where each record of the answer echoes $$MessageID, e.g. "
         "messages.0.clientMessageId; records are then matched by id, not position.",
     )
+    fallback_codes = models.CharField(
+        "refusals another provider may take",
+        max_length=500,
+        blank=True,
+        help_text="Comma-separated codes with which this provider refuses for "
+        "reasons of its own (no credit, no route to the country, sender not "
+        "registered with it), e.g. Vonage's 9 or Twilio's 21408. On a route, a "
+        "message so refused moves to the next provider; other refusals (a bad "
+        "number, an opt-out) stay failed.",
+    )
     callback_token = models.CharField(
         "callback token",
         max_length=64,
@@ -351,6 +362,11 @@ class Provider(
     def rows(self, kind: str) -> list[RowValue]:
         manager = getattr(self, kind)
         return [RowValue(r.name, r.value, r.secret) for r in manager.all()]
+
+    def refused_for_itself(self, outcome: Outcome) -> bool:
+        """Whether a refusal is one of the provider's own (fallback_codes)."""
+        own = {c.strip().lower() for c in self.fallback_codes.split(",") if c.strip()}
+        return any(code.lower() in own for code in outcome.refusal_codes)
 
     def response_rules(self) -> ResponseRules:
         values = (v.strip() for v in self.response_rule_values.split(","))

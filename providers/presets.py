@@ -87,6 +87,9 @@ class Preset:
     # and where each record echoes our message id (so records match by id).
     accepted_count_path: str = ""
     record_id_path: str = ""
+    # Refusal codes that are the provider's own trouble, not the message's:
+    # on a route, such a message moves to the next provider.
+    fallback_codes: str = ""
     sender_hint: str = "The sender ID or number registered with the provider."
     sender_rules: SenderIdRules = SenderIdRules()
     # The provider behind the preset, as users name it ("8x8"), and other hosts
@@ -149,6 +152,7 @@ class Preset:
             "response_rule_values": self.response_rule_values,
             "accepted_count_path": self.accepted_count_path,
             "record_id_path": self.record_id_path,
+            "fallback_codes": self.fallback_codes,
             "headers": [row.as_initial() for row in self.headers],
             "url_parameters": [row.as_initial() for row in self.url_parameters],
             "variables": [row.as_initial() for row in self.variables],
@@ -232,6 +236,9 @@ PRESETS: tuple[Preset, ...] = (
         body_type="form",
         payload="To=$$To\nFrom={sender_id}\nBody=$$Body\nStatusCallback={callback_url}",
         message_id_path="sid",
+        # 21408: no permission to send to the region; 21606: the From number is
+        # not one of the account's SMS numbers (Twilio's error dictionary).
+        fallback_codes="21408, 21606",
         sender_hint="A Twilio phone number in E.164, or a Messaging Service SID.",
     ),
     Preset(
@@ -260,6 +267,11 @@ PRESETS: tuple[Preset, ...] = (
         response_rule="accept_if",
         response_rule_path="messages.0.status",
         response_rule_values="0",
+        # Vonage's SMS API statuses: 1 throttled, 5 internal error, 8 account
+        # barred, 9 out of credit, 10 too many binds, 11 account not enabled for
+        # HTTP, 15 sender not allowed, 29 destination not whitelisted. Not 7
+        # (the number is barred) nor 3 or 6 (the message is wrong).
+        fallback_codes="1, 5, 8, 9, 10, 11, 15, 29",
     ),
     Preset(
         slug="infobip",

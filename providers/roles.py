@@ -47,6 +47,18 @@ ADDED_WITH_MESSAGE_TEMPLATES: dict[str, list[str]] = {
     MARKETING: ["providers.view_messagetemplate"],
 }
 
+ADDED_WITH_ROUTES: dict[str, list[str]] = {
+    ONBOARDING: [
+        "providers.add_route",
+        "providers.change_route",
+        "providers.delete_route",
+        "providers.view_route",
+        "providers.pause_provider",
+    ],
+    SUPPORT: ["providers.view_route", "providers.pause_provider"],
+    MARKETING: ["providers.view_route"],
+}
+
 
 def sync_roles(apps, permissions: dict[str, list[str]]) -> None:
     """Create the groups and grant them the listed permissions (idempotent)."""

@@ -31,7 +31,10 @@ def send_test_sms(
     # Saved before sending: a fast provider's delivery report must find it.
     test.record_outcome(Outcome.failure(Category.PENDING, "Sending…"))
     test.save()
-    test.record_outcome(attempt(test, placeholders or {}))
+    # Kept on the instance for the caller (a route test reads its refusal
+    # codes); what is stored is the TestSend's own fields.
+    test.outcome = attempt(test, placeholders or {})
+    test.record_outcome(test.outcome)
     test.save()
     return test
 

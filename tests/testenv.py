@@ -22,3 +22,6 @@ os.environ.setdefault("SMS_SANDBOX_SLOW_SECONDS", "3")
 os.environ.setdefault("SMS_READ_TIMEOUT", "1.5")
 os.environ.setdefault("SMS_CONNECT_TIMEOUT", "1.5")
 os.environ.setdefault("SMS_SANDBOX_DLR_DELAY", "0.2")
+# The breaker is live in every test, with a cool-down short enough that a
+# flaky fake provider opening it costs a worker test seconds, not a minute.
+os.environ.setdefault("PROVIDER_BREAKER_COOLDOWN_SECONDS", "2")

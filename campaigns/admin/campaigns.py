@@ -16,6 +16,7 @@ from django.urls import path, reverse
 from providers import phones
 from providers.admin.actions import PermittedActionsOnly
 from providers.admin.volume import FixedChoicesFilter, LargeList, SentMessageSearch
+from providers.models import Provider
 
 from .. import audience as audience_reader
 from .. import counts, sending
@@ -58,7 +59,10 @@ class CampaignAdmin(PermittedActionsOnly):
     view_on_site = False
     fieldsets = [
         (None, {"fields": ["name", "kind", "event_name"]}),
-        ("Sender", {"fields": ["sender_type", "sender", "placeholder_values"]}),
+        (
+            "Sender",
+            {"fields": ["sender_type", "sender", "route", "placeholder_values"]},
+        ),
         (
             "Message",
             {"fields": ["template", "message", "preview", "request_preview"]},
@@ -78,7 +82,7 @@ class CampaignAdmin(PermittedActionsOnly):
     ]
 
     def get_queryset(self, request: HttpRequest):
-        return super().get_queryset(request).select_related("sender__provider")
+        return super().get_queryset(request).select_related("sender__provider", "route")
 
     def get_changelist_instance(self, request: HttpRequest):
         changelist = super().get_changelist_instance(request)
@@ -96,6 +100,7 @@ class CampaignAdmin(PermittedActionsOnly):
                 "event_name",
                 "sender_type",
                 "sender",
+                "route",
                 "placeholder_values",
                 "template",
                 "message",
@@ -153,6 +158,8 @@ class CampaignAdmin(PermittedActionsOnly):
 
     @admin.display(description="Sender")
     def sender_display(self, obj: Campaign) -> str:
+        if obj.route_id:
+            return f"Route: {obj.route}"
         sender = obj.sender or obj.resolved_sender()
         return str(sender) if sender else "— no default sender —"
 
@@ -396,6 +403,24 @@ class FailureFilter(FixedChoicesFilter):
     rare = ~Q(failure_category="")  # the condition of the message_failure index
 
 
+class ProviderFilter(admin.SimpleListFilter):
+    """Messages by the provider they went (or are going) to."""
+
+    title = "provider"
+    parameter_name = "provider"
+
+    def lookups(self, request: HttpRequest, model_admin):
+        return [(str(p.pk), p.nickname) for p in Provider.objects.order_by("nickname")]
+
+    def queryset(self, request: HttpRequest, queryset):
+        value = self.value()
+        if not value:
+            return queryset
+        if not value.isdigit():
+            return queryset.none()
+        return queryset.filter(sender__provider_id=int(value))
+
+
 @admin.register(Message)
 class MessageAdmin(SentMessageSearch, PermittedActionsOnly):
     list_display = [
@@ -404,11 +429,16 @@ class MessageAdmin(SentMessageSearch, PermittedActionsOnly):
         "status",
         "failure_category",
         "failure_reason",
+        "provider_display",
         "sent_at",
         "delivered_at",
     ]
-    list_filter = ["status", FailureFilter, "campaign"]
-    list_select_related = ["campaign"]
+    list_filter = ["status", FailureFilter, ProviderFilter, "campaign"]
+    list_select_related = ["campaign", "sender__provider"]
+
+    @admin.display(description="provider")
+    def provider_display(self, obj: Message) -> str:
+        return str(obj.sender.provider) if obj.sender else "—"
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

@@ -11,8 +11,9 @@ from typing import Any
 from django.db import connection, models, transaction
 from django.utils import timezone
 
-from providers.dlr import StatusUpdate
+from providers.dlr import DeliveryState, StatusUpdate
 from providers.models import Provider, Sender, TestSend
+from providers.routes import RouteStep
 
 from .. import counts
 from ..models import Message, OptOut
@@ -76,9 +77,10 @@ def count_moves(
     moves: dict[int, list] = {}
     for (model, pk), row in changed.items():
         if model is Message:
-            moves.setdefault(row.campaign_id, []).append((before[pk], state(row)))
-    for campaign_id, pairs in moves.items():
-        counts.add(campaign_id, counts.moved(pairs))
+            key = (row.campaign_id, row.sender_id)
+            moves.setdefault(key, []).append((before[pk], state(row)))
+    for (campaign_id, sender_id), pairs in moves.items():
+        counts.add(campaign_id, counts.moved(pairs), sender_id=sender_id)
 
 
 def track(
@@ -96,6 +98,8 @@ def track(
         target = targets.find(update)
         if target is None:
             result.unmatched.append(update.message_id or update.provider_message_id)
+        elif not targets.applies(target, update):
+            result.unchanged += 1
         elif target.advance(update, now=received_at):
             changed[type(target), target.pk] = target
             result.applied += 1
@@ -155,8 +159,9 @@ def write_rows(statement: str, rows: list[models.Model], fields: list[str]) -> i
 
 # How a row belongs to a provider.
 OWNER = {Message: "sender_id", TestSend: "provider_id"}
-# Read besides what advance() writes: a message's campaign, for its counters.
-ALSO_READ = {Message: ["campaign_id"], TestSend: []}
+# Read besides what advance() writes: a message's campaign, for its counters,
+# and its place on a route, for reports of a provider it has moved on from.
+ALSO_READ = {Message: ["campaign_id", "hop"], TestSend: []}
 # Well under SQLite's limit of host parameters in one statement.
 IDS_PER_QUERY = 500
 
@@ -164,11 +169,15 @@ IDS_PER_QUERY = 500
 class Targets:
     """What the updates name: campaign messages first, test sends for the rest;
     by our id, then by the provider's id for whatever is still missing. Only
-    rows of the provider count."""
+    rows of the provider count, and messages a route moved on from it."""
 
     def __init__(self, provider_id: int, updates: list[StatusUpdate]) -> None:
+        self.provider_id = provider_id
         self.by_ours: dict[str, TestSend | Message] = {}
         self.by_theirs: dict[str, TestSend | Message] = {}
+        # Messages this provider failed before its route moved them on.
+        self.moved_on: set[int] = set()
+        self.routed_campaigns: dict[int, bool] = {}
         senders = set(
             Sender.objects.filter(provider_id=provider_id).values_list("pk", flat=True)
         )
@@ -188,6 +197,26 @@ class Targets:
         for row in named(model, id_field, ids):
             if getattr(row, owner) in owners:
                 into[getattr(row, id_field)] = row
+            elif model is Message and row.hop and self.on_route(row.campaign_id):
+                into[getattr(row, id_field)] = row
+                self.moved_on.add(row.pk)
+
+    def on_route(self, campaign_id: int) -> bool:
+        """Whether the provider is on the route of the campaign (rare: only
+        for a report naming a message that moved on to another provider)."""
+        if campaign_id not in self.routed_campaigns:
+            self.routed_campaigns[campaign_id] = RouteStep.objects.filter(
+                route__campaigns=campaign_id, sender__provider_id=self.provider_id
+            ).exists()
+        return self.routed_campaigns[campaign_id]
+
+    def applies(self, target, update: StatusUpdate) -> bool:
+        """A provider that failed a message before its route moved it on can
+        still say it delivered it after all; its other reports are of an
+        attempt that has been superseded."""
+        if target.pk not in self.moved_on or not isinstance(target, Message):
+            return True
+        return update.state == DeliveryState.DELIVERED
 
     def messages(self) -> Iterator[tuple[int, Message]]:
         for row in (*self.by_ours.values(), *self.by_theirs.values()):

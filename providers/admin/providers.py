@@ -30,6 +30,7 @@ from ..outbound.rendering import (
     MOENGAGE_PLACEHOLDERS,
 )
 from .actions import PermittedActionsOnly
+from .health import HealthActions
 from .preview import preview_response, propose_mapping_response
 from .send_test_sms import send_test_page, test_status, use_message_id
 
@@ -156,7 +157,7 @@ def rows_table(rows: Any) -> str:
 
 
 @admin.register(Provider)
-class ProviderAdmin(PermittedActionsOnly):
+class ProviderAdmin(HealthActions, PermittedActionsOnly):
     list_display = [
         "nickname",
         "setup_screen",
@@ -164,10 +165,11 @@ class ProviderAdmin(PermittedActionsOnly):
         "endpoint_host",
         "senders_display",
         "last_test_display",
+        "health_display",
         "is_active",
     ]
     list_filter = ["setup_screen", "is_active", "method"]
-    actions = ["rotate_callback_urls"]
+    actions = ["rotate_callback_urls", "pause_providers", "resume_providers"]
     search_fields = ["nickname", "endpoint"]
     readonly_fields = ["callback_url_display", *VIEW_ONLY_FIELDS.values()]
     view_on_site = False
@@ -179,6 +181,7 @@ class ProviderAdmin(PermittedActionsOnly):
         return (
             super()
             .get_queryset(request)
+            .select_related("health")
             .prefetch_related("senders")
             .annotate(
                 last_test_category=Subquery(latest.values("category")[:1]),

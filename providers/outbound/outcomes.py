@@ -83,6 +83,12 @@ class Outcome:
     retry_after: float | None = None
     latency_ms: int = 0
     host: str = ""
+    # The provider's own codes for a refusal (a response rule's value, the
+    # answer's "code"), matched against the codes it marks as its own.
+    refusal_codes: tuple[str, ...] = ()
+    # The request went out but no answer came back (it timed out or was cut
+    # off): the provider may have the message.
+    unanswered: bool = False
     # The parsed answer, for reading per-record ids of a batch; never stored.
     data: Any = field(default=None, repr=False, compare=False)
 
@@ -152,6 +158,16 @@ def provider_says(data: Any) -> str:
     return ", ".join(parts)
 
 
+def provider_codes(data: Any) -> tuple[str, ...]:
+    """The error code a provider's JSON answer gives, as Twilio's 21408."""
+    if not isinstance(data, Mapping):
+        return ()
+    code = data.get("code", data.get("error_code"))
+    if code in (None, "") or isinstance(code, Mapping | list):
+        return ()
+    return (str(code),)
+
+
 def looks_like_html(headers: Mapping[str, str], body: bytes) -> bool:
     content_type = headers.get("Content-Type", "").lower()
     start = body.lstrip()[:15].lower()
@@ -199,6 +215,7 @@ def judge_response(
         category,
         f"{status} from {host}: {advice}{said}",
         retry_after=retry_after,
+        refusal_codes=provider_codes(data),
         **base,
     )
 
@@ -339,7 +356,7 @@ def read_record(
             "message, so whether it was accepted is unknown.",
         )
     if rules.rule:
-        refused = refusal(data, rules, position)
+        refused, codes = refusal(data, rules, position)
         if refused:
             dlt = dlt_failures.diagnosis("", refused)
             return replace(
@@ -347,22 +364,27 @@ def read_record(
                 category=Category.DLT if dlt else Category.REJECTED,
                 diagnosis=f"{status} from {host}, but the provider refused the "
                 f"message: {dlt or refused}",
+                refusal_codes=codes,
             )
     return accepted_record(outcome, rules, position, several=several)
 
 
-def refusal(data: Any, rules: ResponseRules, position: int) -> str:
-    """Why the response rule refuses this record; empty when it does not."""
+def refusal(
+    data: Any, rules: ResponseRules, position: int
+) -> tuple[str, tuple[str, ...]]:
+    """Why the response rule refuses this record, and the provider's codes for
+    it; empty when it does not."""
     path = rules.rule_path
     if per_record(path):
         path = at_record(path, position)
     value = dig(data, path)
     listed = str(value) in rules.rule_values
     if listed != (rules.rule == "reject_if"):
-        return ""
+        return "", ()
     parent = dig(data, path.rsplit(".", 1)[0]) if "." in path else None
     said = provider_says(parent or data)
-    return f"{rules.rule_path} is {value!r}" + (f" ({said})." if said else ".")
+    codes = (str(value), *provider_codes(parent or data))
+    return f"{rules.rule_path} is {value!r}" + (f" ({said})." if said else "."), codes
 
 
 def accepted_record(

@@ -280,6 +280,7 @@ def failure_for_exception(err: requests.RequestException, host: str) -> Outcome:
             f"{host} was still sending its answer after "
             f"{settings.SMS_TOTAL_TIMEOUT:g} s, a little at a time; smsbridge "
             "stopped waiting. It may still deliver the message.",
+            unanswered=True,
         )
     # A read that stalls mid-body surfaces as a ConnectionError wrapping urllib3's
     # ReadTimeoutError; it is still the provider being slow, not unreachable.
@@ -288,6 +289,7 @@ def failure_for_exception(err: requests.RequestException, host: str) -> Outcome:
             Category.TIMEOUT,
             f"{host} did not answer within {settings.SMS_READ_TIMEOUT:g} s; the "
             "provider is slow or stuck. It may still deliver the message.",
+            unanswered=True,
         )
     if isinstance(err, requests.exceptions.SSLError):
         return Outcome.failure(
@@ -301,14 +303,20 @@ def failure_for_exception(err: requests.RequestException, host: str) -> Outcome:
             f"The host {host} could not be found (DNS lookup failed); check the "
             "spelling of the endpoint.",
         )
+    # A connection dropped once the request was out (urllib3's ProtocolError)
+    # may have delivered it; a refused or unreachable one delivered nothing.
+    cut_off = "ProtocolError" in type_names(err)
     if isinstance(err, requests.ConnectionError):
         return Outcome.failure(
             Category.CONNECTION,
             f"The connection to {host} failed ({reason}); check the host and port, "
             "and that the provider's service is up.",
+            unanswered=cut_off,
         )
     return Outcome.failure(
-        Category.CONNECTION, f"The request to {host} failed: {reason}."
+        Category.CONNECTION,
+        f"The request to {host} failed: {reason}.",
+        unanswered=cut_off,
     )
 
 
