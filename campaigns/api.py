@@ -205,7 +205,9 @@ def message_status(request: HttpRequest, message_id: str) -> JsonResponse:
     if len(message_id) > 64 or "\x00" in message_id:
         raise Refused(404, f"No message has the id “{message_id[:64]}”.")
     message = (
-        Message.objects.select_related("campaign").filter(message_id=message_id).first()
+        Message.objects.select_related("campaign", "sender__provider")
+        .filter(message_id=message_id)
+        .first()
     )
     if message is None:
         raise Refused(404, f"No message has the id “{message_id}”.")
@@ -215,6 +217,8 @@ def message_status(request: HttpRequest, message_id: str) -> JsonResponse:
             "to": message.to,
             "status": message.status,
             "campaign": message.campaign.name,
+            # The provider it went to (on a route, the one it is with now).
+            "provider": str(message.sender.provider) if message.sender else None,
             "provider_message_id": message.provider_message_id,
             "failure_category": message.failure_category,
             "failure_reason": message.failure_reason,

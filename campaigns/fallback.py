@@ -88,9 +88,10 @@ def reroute(
     plan: Plan | None,
     state: health.State,
     now: datetime,
-) -> None:
+) -> datetime:
     """Messages whose provider cannot be used now: to the next provider of
-    their route that can, else back to wait for this one, no attempt made."""
+    their route that can, else back to wait for this one, no attempt made.
+    Return when their campaign should look at them again: now if any moved."""
     waiting = list(messages)
     if plan is not None:
         states = health.states({s.provider_id for s in plan.senders.values()}, now=now)
@@ -108,10 +109,11 @@ def reroute(
             claimed([m for m, _, _ in same]).update(
                 status=Status.QUEUED, sender_id=sender_id, hop=hop, claim=""
             )
-    if waiting:
-        claimed(waiting).update(
-            status=Status.QUEUED, claim="", next_attempt_at=resumes(state, now)
-        )
+    if not waiting:
+        return now
+    again = resumes(state, now)
+    claimed(waiting).update(status=Status.QUEUED, claim="", next_attempt_at=again)
+    return now if len(waiting) < len(messages) else again
 
 
 def next_usable(plan: Plan, message: Claimed, states: dict[int, health.State]):

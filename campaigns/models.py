@@ -195,7 +195,7 @@ class Message(models.Model):
     )
     # On a route: the place of `sender` in the chain of the number's country,
     # which moves on when a provider fails the message (campaigns/fallback.py).
-    hop = models.PositiveSmallIntegerField("provider on the route", default=0)
+    hop = models.PositiveSmallIntegerField("place on the route", default=0)
     message_id = models.CharField("message id", max_length=64, unique=True)
     to = models.CharField("to", max_length=40)
     body = models.TextField("text")

@@ -384,10 +384,11 @@ def process_chunk(
     if others:
         senders |= Sender.objects.select_related("provider").in_bulk(others)
     states = health.states({s.provider_id for s in senders.values()}, now=now)
+    again: list[datetime] = []
     for sender_id, group in groupby(messages, key=attrgetter("sender_id")):
         group = list(group)
         own = senders.get(sender_id, sender)
-        send_or_reroute(
+        moment = send_or_reroute(
             group,
             sender=own,
             plan=plan,
@@ -395,6 +396,15 @@ def process_chunk(
             whole_claim=len(group) == len(messages),
             now=now,
         )
+        if moment is not None:
+            again.append(moment)
+    if again:
+        # Messages moved to the next provider, or waiting for theirs.
+        look = min(again)
+        if look <= now:
+            tasks.wake(campaign_id)
+        else:
+            wake_at(campaign_id, look)
     if len(messages) < limit:
         finish_if_done(campaign_id)
     return len(messages)
@@ -420,22 +430,24 @@ def gated(sender, *, campaign_id: int, now: datetime) -> int | None:
 
 def send_or_reroute(
     group: list[Claimed], *, sender, plan, state, whole_claim: bool, now: datetime
-) -> None:
+) -> datetime | None:
     """Send a sender's claimed messages, unless its provider cannot be used now:
-    then a route moves them on and a single sender hands them back to wait."""
+    then a route moves them on and a single sender hands them back to wait.
+    Return when the campaign should look again at messages not sent."""
     provider = sender.provider
+    again = None
     if state.name == health.PROBING and health.take_probe(provider.pk, now=now):
         # Only the probe goes to a provider that was failing; the rest move on.
         size = provider.batch_size if provider.batch_enabled else 1
         group, rest, whole_claim = group[:size], group[size:], False
         if rest:
-            fallback.reroute(rest, plan=plan, state=state, now=now)
+            again = fallback.reroute(rest, plan=plan, state=state, now=now)
     elif not state.usable:
-        fallback.reroute(group, plan=plan, state=state, now=now)
-        return
+        return fallback.reroute(group, plan=plan, state=state, now=now)
     send_claimed(
         group, sender=sender, whole_claim=whole_claim, now=now, plan=plan, state=state
     )
+    return again
 
 
 def wake_at(campaign_id: int, moment: datetime) -> None:
@@ -498,8 +510,10 @@ def send_claimed(
         # route's next provider, or waits out the cool-down.
         unsent = [m for m in messages if m.pk not in sent]
         if unsent:
-            fallback.reroute(unsent, plan=plan, state=watch.tripped, now=now)
-            delays.append(0.0 if plan else (watch.tripped.until - now).total_seconds())
+            again = fallback.reroute(unsent, plan=plan, state=watch.tripped, now=now)
+            delays.append(max(0.0, (again - now).total_seconds()))
+    if watch.recovered:
+        delays.append(0.0)  # the probe went through: the rest may follow now
     campaign_id = messages[0].campaign_id
     for delay in sorted(set(delays)):
         tasks.wake(campaign_id, countdown=delay)

@@ -192,6 +192,8 @@ class Watch:
         # Set once the provider's breaker is open: the rest of the claim is
         # not to be sent to it.
         self.tripped: State | None = None
+        # Set when an answer closed the breaker (a probe that went through).
+        self.recovered = False
         self.stop = threading.Event()
 
     def saw(self, requests) -> None:
@@ -212,6 +214,7 @@ class Watch:
                 reason=reason,
                 now=self.now,
             )
+            self.recovered = self.recovered or succeeded
             self.failing = not succeeded
         if failed and not succeeded:
             state = states([self.provider_id], now=self.now)[self.provider_id]

@@ -113,17 +113,38 @@ def validate_countries(text: str) -> None:
     parse_countries(text)
 
 
-@lru_cache(maxsize=65536)
 def destination(number: str) -> tuple[str, str]:
     """(region, "+calling code") of an E.164 number; ("", "") if unparseable.
-    Cached: a campaign's numbers share few countries but are looked up per
-    message, at launch and again at each fallback."""
+
+    Looked up per message at launch, so a calling code only one region uses
+    (+91, +65) is read off the digits; the few that several regions share (+1,
+    +7, +44) are parsed, cached by number."""
+    if number.startswith("+"):
+        for length in (1, 2, 3):
+            code = number[1 : 1 + length]
+            regions = phonenumbers.COUNTRY_CODE_TO_REGION_CODE.get(int(code or 0))
+            if regions:
+                if len(regions) == 1:
+                    return regions[0], f"+{code}"
+                break
+    return parsed_destination(number)
+
+
+@lru_cache(maxsize=65536)
+def parsed_destination(number: str) -> tuple[str, str]:
     try:
         parsed = phonenumbers.parse(number, None)
     except phonenumbers.NumberParseException:
         return "", ""
-    region = phonenumbers.region_code_for_number(parsed) or ""
-    return region, f"+{parsed.country_code}"
+    # A number no region claims (unassigned, or a range kept for fiction) goes
+    # by its calling code's main region, as +44 by GB.
+    region = phonenumbers.region_code_for_number(
+        parsed
+    ) or phonenumbers.region_code_for_country_code(parsed.country_code)
+    return ("" if region == UNKNOWN_REGION else region), f"+{parsed.country_code}"
+
+
+UNKNOWN_REGION = "ZZ"
 
 
 class Route(models.Model):

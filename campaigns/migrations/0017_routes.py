@@ -31,7 +31,7 @@ class Migration(migrations.Migration):
             model_name="message",
             name="hop",
             field=models.PositiveSmallIntegerField(
-                default=0, verbose_name="provider on the route"
+                default=0, verbose_name="place on the route"
             ),
         ),
         migrations.AddField(

@@ -487,6 +487,7 @@ def test_it_reports_a_messages_status(client, post, token, campaign, wire) -> No
         "to": NUMBER,
         "status": "sent",
         "campaign": "OTP",
+        "provider": str(Message.objects.get().sender.provider),
         "provider_message_id": "prov-1",
         "failure_category": "",
         "failure_reason": "",

@@ -360,7 +360,7 @@ def test_a_failed_probe_opens_the_breaker_again_and_only_one_worker_probes() -> 
         assert row.last_failure == "again"
 
 
-# --- pauses ----------------------------------------------------------------------------
+# --- pauses ---------------------------------------------------------------------------
 
 
 @pytest.mark.django_db(transaction=True)
@@ -462,3 +462,21 @@ def test_an_event_campaign_on_a_route_sends_each_event_by_its_country() -> None:
         assert len(india.accepted_ids()) == 1
         assert len(world.accepted_ids()) == 1
     assert senders_of(campaign) == {INDIA[0]: "India SMS", UK[0]: "World SMS"}
+
+
+@pytest.mark.django_db
+def test_an_event_for_a_country_the_route_cannot_reach_sends_nothing() -> None:
+    route = route_of((provider_sender("http://127.0.0.1:9/send", "India SMS"), "IN"))
+    Campaign.objects.create(
+        name="OTP",
+        kind=Campaign.Kind.EVENT,
+        event_name="otp_requested",
+        message="Your code is $$code",
+        route=route,
+        status=Campaign.Status.SENDING,
+    )
+
+    with pytest.raises(events.CampaignNotSendable, match="no provider for"):
+        events.trigger_event(event="otp_requested", to=UK[0], properties={"code": "1"})
+
+    assert not Message.objects.exists()

@@ -33,7 +33,7 @@ import pytest
 
 from .conftest import BASE_DIR, PRELUDE
 from .conftest import CELERY as CELERY_PATH
-from .fake_provider import FakeProvider, fail, flaky, rate_limited
+from .fake_provider import ACCEPT, FakeProvider, fail, flaky, rate_limited, script
 
 CELERY = str(CELERY_PATH)
 SEND = {
@@ -294,3 +294,113 @@ def test_two_workers_and_beat_on_postgres_send_each_message_exactly_once(
     assert deadlocks == 0
     assert elapsed < 60, f"took {elapsed:.1f} s"
     print(f"statuses {dict(statuses)}, requests {len(fake.requests)}")
+
+
+ROUTED = 1200
+HALF_WAY = 600
+ROUTE_SETUP = """
+import json, os
+from campaigns import sending
+from providers.models import Sender
+from providers.routes import Route, RouteStep
+from tests.campaigns.fake_provider import campaign_to, connect, numbers
+
+route = Route.objects.create(name="Main, then backup")
+for position, (url, nickname) in enumerate(
+    [(os.environ["FIRST_URL"], "First"), (os.environ["SECOND_URL"], "Second")]
+):
+    sender = connect(url, nickname=nickname)
+    Sender.objects.filter(pk=sender.pk).update(is_default=False)
+    RouteStep.objects.create(route=route, sender=sender, position=position)
+campaign = campaign_to(numbers(1200), name="Routed")
+campaign.route = route
+campaign.save()
+sending.launch(campaign=campaign)
+print(json.dumps({"campaign": campaign.pk}))
+"""
+
+
+def test_two_workers_hand_a_failing_providers_messages_on_exactly_once(
+    postgres, broker, tmp_path
+) -> None:
+    """The route's first provider starts refusing half-way (503); two workers
+    share its breaker through PostgreSQL and move the rest to the second."""
+    first = FakeProvider(script(*[ACCEPT] * HALF_WAY, then=fail(503)))
+    second = FakeProvider()
+    env = postgres.env(CELERY_BROKER_URL=broker, **SEND)
+    processes = Processes(env, tmp_path)
+    with ExitStack() as stack:
+        stack.enter_context(first)
+        stack.enter_context(second)
+        stack.callback(processes.stop)
+        for node in ("w1", "w2"):
+            processes.start(node, worker_command(node))
+        processes.start("beat", beat_command(tmp_path / "beat-schedule"))
+        for node in ("w1", "w2"):
+            processes.wait_for(node, " ready.", seconds=30)
+
+        started = time.monotonic()
+        done = subprocess.run(  # noqa: S603 - our own interpreter and code
+            [sys.executable, "-c", PRELUDE + ROUTE_SETUP],
+            cwd=BASE_DIR,
+            env={**env, "FIRST_URL": first.url, "SECOND_URL": second.url},
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert done.returncode == 0, done.stderr[-3000:]
+        while unfinished(postgres) and time.monotonic() < started + DEADLINE_SECONDS:
+            processes.check_alive()
+            time.sleep(0.25)
+        elapsed = time.monotonic() - started
+        left = unfinished(postgres)
+        assert not left, f"{left} messages or campaigns unfinished{processes.tails()}"
+    tails = processes.tails()
+
+    rows = postgres.rows(
+        "SELECT m.message_id, m.status, m.hop, p.nickname FROM campaigns_message m "
+        "JOIN providers_sender s ON s.id = m.sender_id "
+        "JOIN providers_provider p ON p.id = s.provider_id"
+    )
+    assert len(rows) == ROUTED
+    assert Counter(row[1] for row in rows) == {"sent": ROUTED}, tails
+    took_first = Counter(first.accepted_ids())
+    took_second = Counter(second.accepted_ids())
+    # Each message accepted once, by one provider: none doubled, none lost.
+    assert max((took_first + took_second).values()) == 1
+    assert set(took_first) | set(took_second) == {row[0] for row in rows}
+    assert len(took_first) == HALF_WAY
+    # The second provider was sent only what the first did not take, each once.
+    assert Counter(second.posted_ids()) == took_second
+    for message_id, _, hop, nickname in rows:
+        assert (nickname, hop) == (
+            ("First", 0) if message_id in took_first else ("Second", 1)
+        )
+    # The shared breaker opened: the first provider was not tried for every
+    # message it no longer took.
+    refused = len(first.requests) - HALF_WAY
+    assert refused < ROUTED - HALF_WAY, refused
+    [(opened,)] = postgres.rows(
+        "SELECT count(*) FROM providers_providerhealth WHERE open_until IS NOT NULL"
+    )
+    assert opened == 1
+    # The counters per provider say the same as the providers do.
+    counted = dict(
+        postgres.rows(
+            "SELECT p.nickname, sum(c.count) FROM campaigns_messagecount c "
+            "JOIN providers_sender s ON s.id = c.sender_key "
+            "JOIN providers_provider p ON p.id = s.provider_id "
+            "WHERE c.status = 'sent' GROUP BY p.nickname"
+        )
+    )
+    assert counted == {"First": HALF_WAY, "Second": ROUTED - HALF_WAY}
+    for name in ("w1", "w2", "beat"):
+        log = processes.log(name)
+        assert "Traceback" not in log, f"{name} logged a traceback{tails}"
+    wait_until_disconnected(postgres)
+    [(deadlocks,)] = postgres.rows(
+        "SELECT deadlocks FROM pg_stat_database WHERE datname = %s", (postgres.name,)
+    )
+    assert deadlocks == 0
+    print(f"\nrouted campaign: {elapsed:.1f} s, first refused {refused} requests")

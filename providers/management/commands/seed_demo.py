@@ -1,4 +1,5 @@
-"""Create the demo: an admin login and two providers on the built-in sandbox.
+"""Create the demo: an admin login, two providers on the built-in sandbox and a
+route through both.
 
 Safe to run any number of times: what exists already is left as it is.
 """
@@ -13,13 +14,17 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
 from providers import presets
-from providers.models import Provider
+from providers.models import Provider, Sender
+from providers.routes import Route, RouteStep
 from providers.sandbox.demo import provider_from_preset
 
 SANDBOX_PROVIDERS = (
     ("8x8 sandbox (CleverTap style)", "8x8-clevertap", "transactional"),
     ("8x8 sandbox (MoEngage style)", "8x8-moengage", "promotional"),
 )
+
+
+DEMO_ROUTE = "Sandbox: MoEngage style, then CleverTap style"
 
 
 class Command(BaseCommand):
@@ -35,6 +40,7 @@ class Command(BaseCommand):
         if settings.SMS_SANDBOX_API_KEY:
             for nickname, slug, sender_type in SANDBOX_PROVIDERS:
                 self.ensure_sandbox_provider(nickname, slug, sender_type, url)
+            self.ensure_demo_route()
         self.stdout.write(
             self.style.SUCCESS(f"\nsmsbridge is starting at {url}/admin/")
         )
@@ -58,6 +64,21 @@ class Command(BaseCommand):
         user.set_password(password)
         user.save()
         return password
+
+    def ensure_demo_route(self) -> None:
+        """Both sandbox providers in turn, to try Test this route with."""
+        if Route.objects.filter(name__iexact=DEMO_ROUTE).exists():
+            return
+        senders = [
+            Sender.objects.filter(provider__nickname__iexact=nickname).first()
+            for nickname, _, _ in reversed(SANDBOX_PROVIDERS)
+        ]
+        if not all(senders):
+            return
+        route = Route.objects.create(name=DEMO_ROUTE)
+        for position, sender in enumerate(senders):
+            RouteStep.objects.create(route=route, sender=sender, position=position)
+        self.stdout.write(f"Created the route “{DEMO_ROUTE}”.")
 
     def ensure_sandbox_provider(self, nickname, slug, sender_type, url) -> None:
         if Provider.objects.filter(nickname__iexact=nickname).exists():
