@@ -16,7 +16,7 @@ from collections import Counter
 from pathlib import Path
 
 from .conftest import FileDb
-from .fake_provider import ACCEPT, fail, flaky, hang, rate_limited
+from .fake_provider import ACCEPT, FakeProvider, fail, flaky, hang, rate_limited
 from .test_worker import stop
 
 SETUP = """
@@ -173,4 +173,107 @@ def test_a_worker_killed_mid_campaign_loses_nothing_and_resends_only_what_was_in
         f"\nkilled mid-chunk; {resent} resent; "
         f"reclaimed after {reclaimed_after:.1f} s; all settled {finished_after:.1f} s "
         f"after the kill; {Counter(status.values())}"
+    )
+
+
+ROUTED_SETUP = """
+import os
+from campaigns import sending
+from providers.models import Sender
+from providers.routes import Route, RouteStep
+from tests.campaigns.fake_provider import campaign_to, connect, numbers
+
+route = Route.objects.create(name="Flaky, then steady", attempts_per_provider=1)
+for position, name in enumerate(["FIRST_URL", "SECOND_URL"]):
+    sender = connect(os.environ[name], nickname=name)
+    Sender.objects.filter(pk=sender.pk).update(is_default=False)
+    RouteStep.objects.create(route=route, sender=sender, position=position)
+campaign = campaign_to(numbers(int(os.environ["RECIPIENTS"])))
+campaign.route = route
+campaign.save()
+sending.launch(campaign=campaign)
+print(campaign.pk)
+"""
+
+
+def test_a_worker_killed_mid_fallback_never_leaves_a_message_with_two_providers(
+    fake_provider, file_db, tmp_path
+) -> None:
+    """The route's first provider fails a third of its requests, so messages
+    keep moving to the second one while the worker is killed."""
+    broker = tmp_path / "broker"
+    for folder in ("queue", "processed", "control"):
+        (broker / folder).mkdir(parents=True)
+    env = {
+        "CELERY_BROKER_URL": "filesystem://",
+        "CELERY_BROKER_DIR": str(broker),
+        "SEND_CONCURRENCY": str(CONCURRENCY),
+        "SEND_CHUNK_SIZE": "500",
+        "SEND_RETRY_BASE_SECONDS": "0.3",
+        "SEND_CLAIM_TIMEOUT": str(LEASE_SECONDS),
+        "SEND_SWEEP_SECONDS": str(SWEEP_SECONDS),
+        "SEND_RATE_DIR": str(tmp_path / "rate"),
+        "SMS_READ_TIMEOUT": "0.3",
+        # Kept shut, so the first provider is tried for every message.
+        "PROVIDER_BREAKER_FAILURES": "100000",
+    }
+    fake_provider.delay = 0.03
+    fake_provider.plan = flaky(
+        seed=5, rate=0.3, failures=(fail(500), fail(503), hang(0.6))
+    )
+    logs = [tmp_path / "worker-1.log", tmp_path / "beat.log", tmp_path / "worker-2.log"]
+    worker_args = ("worker", "--pool=threads", "--concurrency=1", "--without-gossip")
+    with FakeProvider(delay=0.03) as steady:
+        campaign_id = int(
+            file_db.run(
+                ROUTED_SETUP,
+                FIRST_URL=fake_provider.url,
+                SECOND_URL=steady.url,
+                RECIPIENTS=str(RECIPIENTS),
+            )
+        )
+        beat = file_db.celery(logs[1], env, "beat", "-s", str(tmp_path / "schedule"))
+        first = file_db.celery(logs[0], env, *worker_args, "-n", "first@%h")
+        second = None
+        try:
+            wait_until(
+                lambda: count(file_db, campaign_id, "sent") >= RECIPIENTS // 3,
+                seconds=30,
+                what="a third of the campaign sent",
+                logs=logs,
+            )
+            first.send_signal(signal.SIGKILL)
+            first.wait(timeout=10)
+            second = file_db.celery(logs[2], env, *worker_args, "-n", "second@%h")
+            wait_until(
+                lambda: count(file_db, campaign_id, "queued", "sending") == 0,
+                seconds=DEADLINE_SECONDS,
+                what="every message settled",
+                logs=logs,
+            )
+        finally:
+            for process in (first, second, beat):
+                if process is not None:
+                    stop(process)
+        took_steady = Counter(steady.accepted_ids())
+    took_flaky = Counter(
+        i for r in fake_provider.requests if r.answer == ACCEPT for i in r.ids
+    )
+    rows = file_db.rows(
+        "SELECT m.message_id, m.status, m.hop FROM campaigns_message m "
+        "WHERE m.campaign_id = ?",
+        (campaign_id,),
+    )
+    assert len(rows) == RECIPIENTS
+    assert {status for _, status, _ in rows} <= {"sent", "failed"}
+    # No message was accepted by both providers, crash or not.
+    assert not set(took_flaky) & set(took_steady)
+    assert took_steady, "nothing was handed to the second provider"
+    for message_id, status, hop in rows:
+        if status == "sent":
+            # Recorded with the provider that took it.
+            assert message_id in (took_steady if hop == 1 else took_flaky)
+    print(
+        f"\nrouted, killed mid-campaign: first took {len(took_flaky)}, second "
+        f"{len(took_steady)}; {Counter(s for _, s, _ in rows)}"
     )
