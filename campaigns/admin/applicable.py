@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from django.db.models import QuerySet
 
-from .. import sending
+from .. import actions, sending
 from ..models import Campaign, Message, MessageCount
 
 Status = Campaign.Status
@@ -31,7 +31,7 @@ def refusal(campaign: Campaign, action: str) -> str | None:
             f"“{campaign}” is {campaign.get_status_display().lower()}; only a "
             "scheduled or sending campaign can be cancelled."
         )
-    if action == "retry" and not sending.retryable_categories(campaign):
+    if action == "retry" and not actions.retryable_categories(campaign):
         return (
             f"“{campaign}” has no failed message to send again (messages that "
             "reached the provider, opted-out numbers and unconfirmed sends are "
@@ -61,6 +61,6 @@ def retryable_failures(campaigns: QuerySet[Campaign]) -> bool:
             status=Message.Status.FAILED,
             count__gt=0,
         )
-        .exclude(failure_category__in=sending.NEVER_RETRIED)
+        .exclude(failure_category__in=actions.NEVER_RETRIED)
         .exists()
     )

@@ -18,8 +18,8 @@ from providers.admin.actions import PermittedActionsOnly
 from providers.admin.volume import FixedChoicesFilter, LargeList, SentMessageSearch
 from providers.models import Provider
 
+from .. import actions, counts, sending
 from .. import audience as audience_reader
-from .. import counts, sending
 from ..forms import CampaignForm
 from ..models import FAILURE_CHOICES, Campaign, DeliveryReport, Message
 from ..stats import campaign_stats
@@ -278,7 +278,7 @@ class CampaignAdmin(PermittedActionsOnly):
                 )
                 self.message_user(request, f"“{campaign}” {note}.", messages.SUCCESS)
             elif action == "cancel":
-                stopped = sending.cancel(campaign=campaign)
+                stopped = actions.cancel(campaign=campaign)
                 self.message_user(
                     request,
                     f"“{campaign}” cancelled; {stopped} queued "
@@ -286,7 +286,7 @@ class CampaignAdmin(PermittedActionsOnly):
                     messages.WARNING,
                 )
             else:
-                again = sending.retry_failed(campaign=campaign)
+                again = actions.retry_failed(campaign=campaign)
                 self.message_user(
                     request,
                     f"“{campaign}”: {again} failed messages queued "

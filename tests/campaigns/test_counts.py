@@ -16,7 +16,7 @@ from django.utils import timezone
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from campaigns import counts, sending
+from campaigns import actions, counts, sending
 from campaigns.dlr.tracking import apply_updates
 from campaigns.models import Message, OptOut
 from providers.dlr import StatusUpdate
@@ -124,7 +124,7 @@ def run_campaign(answers, reports, opted_out, cancel_first, retry_failed) -> Non
         sending.launch(campaign=campaign)
         assert counted(campaign) == real(campaign)
         if cancel_first:
-            sending.cancel(campaign=campaign)
+            actions.cancel(campaign=campaign)
         send_everything(campaign)
         assert counted(campaign) == real(campaign)
         for message, state in zip(
@@ -135,7 +135,7 @@ def run_campaign(answers, reports, opted_out, cancel_first, retry_failed) -> Non
                 apply_updates(provider=sender.provider, updates=[update])
         assert counted(campaign) == real(campaign)
         if retry_failed and not cancel_first:
-            sending.retry_failed(campaign=campaign)
+            actions.retry_failed(campaign=campaign)
             assert counted(campaign) == real(campaign)
             send_everything(campaign)
     assert counted(campaign) == real(campaign)

@@ -9,7 +9,7 @@ import json
 import pytest
 import responses
 
-from campaigns import counts, sending
+from campaigns import actions, counts, sending
 from campaigns.dlr.tracking import apply_updates
 from campaigns.models import Message
 from campaigns.stats import campaign_stats
@@ -99,8 +99,8 @@ def test_a_message_blocked_by_dlt_fails_as_such_and_is_not_retried(
     assert blocked.get_failure_category_display() == "Blocked by DLT (India)"
     counters = counts.read([campaign.pk])[campaign.pk]
     assert counters[counts.key(Message.Status.FAILED, "dlt")] == 1
-    assert not sending.retryable(campaign).exists()
-    assert sending.retry_failed(campaign=campaign) == 0
+    assert not actions.retryable(campaign).exists()
+    assert actions.retry_failed(campaign=campaign) == 0
     # Both reached the provider, neither was delivered.
     assert campaign_stats(campaign)["delivery_rate"] == 0.0
     shown = {f["failure_category"]: f for f in campaign_stats(campaign)["failures"]}

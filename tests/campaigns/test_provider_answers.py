@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 import responses
 
-from campaigns import sending
+from campaigns import actions, sending
 from campaigns.dlr import tracking
 from campaigns.models import Message
 from providers import presets
@@ -206,7 +206,7 @@ def test_delivery_reports_settle_an_unconfirmed_batch_and_retry_leaves_it(
     for event, message_id in (("delivered", ids[0]), ("failed", ids[1])):
         _, updates = parse(clevertap_report(event, message_id))
         tracking.apply_updates(provider=provider, updates=updates)
-    retried = sending.retry_failed(campaign=campaign)
+    retried = actions.retry_failed(campaign=campaign)
 
     assert list(messages.values_list("status", "failure_category")) == [
         (Status.DELIVERED, ""),

@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from django.utils import timezone
 
-from campaigns import recording, sending
+from campaigns import actions, recording, sending
 from campaigns.dlr import applying, tracking
 from campaigns.models import Campaign, Message, OptOut
 from providers.dlr import parse
@@ -416,7 +416,7 @@ def test_a_message_a_dead_worker_may_have_sent_is_never_plainly_failed(
         "bad_request",
     )
     # "Retry failed" offers only the one the provider cannot have.
-    assert list(sending.retryable(campaign)) == [untouched]
+    assert list(actions.retryable(campaign)) == [untouched]
 
 
 @pytest.mark.django_db
