@@ -73,13 +73,13 @@ def wait_until(condition, *, seconds: float, what: str, logs: list[Path]) -> flo
     return time.monotonic() - started
 
 
-def test_a_worker_killed_mid_campaign_loses_nothing_and_resends_only_what_was_in_flight(
-    fake_provider, file_db, tmp_path
-) -> None:
+def worker_env(tmp_path: Path, **extra: str) -> dict[str, str]:
+    """make run's setup, a filesystem broker and a lock folder in tmp_path, with
+    short leases and sweeps so a dead worker's claim comes back in seconds."""
     broker = tmp_path / "broker"
     for folder in ("queue", "processed", "control"):
         (broker / folder).mkdir(parents=True)
-    env = {
+    return {
         "CELERY_BROKER_URL": "filesystem://",
         "CELERY_BROKER_DIR": str(broker),
         "SEND_CONCURRENCY": str(CONCURRENCY),
@@ -89,7 +89,14 @@ def test_a_worker_killed_mid_campaign_loses_nothing_and_resends_only_what_was_in
         "SEND_SWEEP_SECONDS": str(SWEEP_SECONDS),
         "SEND_RATE_DIR": str(tmp_path / "rate"),
         "SMS_READ_TIMEOUT": "0.3",
+        **extra,
     }
+
+
+def test_a_worker_killed_mid_campaign_loses_nothing_and_resends_only_what_was_in_flight(
+    fake_provider, file_db, tmp_path
+) -> None:
+    env = worker_env(tmp_path)
     # Answers take a little while, so requests are out when the kill lands.
     fake_provider.delay = 0.03
     fake_provider.plan = flaky(
@@ -201,22 +208,8 @@ def test_a_worker_killed_mid_fallback_never_leaves_a_message_with_two_providers(
 ) -> None:
     """The route's first provider fails a third of its requests, so messages
     keep moving to the second one while the worker is killed."""
-    broker = tmp_path / "broker"
-    for folder in ("queue", "processed", "control"):
-        (broker / folder).mkdir(parents=True)
-    env = {
-        "CELERY_BROKER_URL": "filesystem://",
-        "CELERY_BROKER_DIR": str(broker),
-        "SEND_CONCURRENCY": str(CONCURRENCY),
-        "SEND_CHUNK_SIZE": "500",
-        "SEND_RETRY_BASE_SECONDS": "0.3",
-        "SEND_CLAIM_TIMEOUT": str(LEASE_SECONDS),
-        "SEND_SWEEP_SECONDS": str(SWEEP_SECONDS),
-        "SEND_RATE_DIR": str(tmp_path / "rate"),
-        "SMS_READ_TIMEOUT": "0.3",
-        # Kept shut, so the first provider is tried for every message.
-        "PROVIDER_BREAKER_FAILURES": "100000",
-    }
+    # The breaker kept shut, so the first provider is tried for every message.
+    env = worker_env(tmp_path, PROVIDER_BREAKER_FAILURES="100000")
     fake_provider.delay = 0.03
     fake_provider.plan = flaky(
         seed=5, rate=0.3, failures=(fail(500), fail(503), hang(0.6))

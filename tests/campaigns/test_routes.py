@@ -57,6 +57,15 @@ def route_of(*steps: tuple[Sender, str], **fields) -> Route:
     return route
 
 
+def first_then_second(first: FakeProvider, second: FakeProvider, **fields) -> Route:
+    """A route to every country: the first fake provider, then the second."""
+    return route_of(
+        (provider_sender(first.url, "First SMS"), ""),
+        (provider_sender(second.url, "Second SMS"), ""),
+        **fields,
+    )
+
+
 def routed_campaign(route: Route, audience: list[str], **fields) -> Campaign:
     campaign = campaign_to(audience, **fields)
     campaign.route = route
@@ -135,10 +144,7 @@ def test_a_provider_failing_half_way_hands_the_rest_on_with_the_same_ids() -> No
         FakeProvider(script(*[ACCEPT] * 20, then=fail(503))) as first,
         FakeProvider() as second,
     ):
-        route = route_of(
-            (provider_sender(first.url, "First SMS"), ""),
-            (provider_sender(second.url, "Second SMS"), ""),
-        )
+        route = first_then_second(first, second)
         campaign = routed_campaign(route, audience)
 
         sending.launch(campaign=campaign)
@@ -173,11 +179,7 @@ def test_stats_per_provider_are_exact_after_a_fallback() -> None:
         FakeProvider(script(*[ACCEPT] * 5, then=fail(500))) as first,
         FakeProvider() as second,
     ):
-        route = route_of(
-            (provider_sender(first.url, "First SMS"), ""),
-            (provider_sender(second.url, "Second SMS"), ""),
-            attempts_per_provider=1,
-        )
+        route = first_then_second(first, second, attempts_per_provider=1)
         campaign = routed_campaign(route, numbers(12))
         sending.launch(campaign=campaign)
         finish(campaign, after=30)
@@ -195,10 +197,7 @@ def test_stats_per_provider_are_exact_after_a_fallback() -> None:
 @pytest.mark.django_db(transaction=True)
 def test_a_bad_request_without_the_providers_own_code_is_not_handed_on() -> None:
     with FakeProvider(always(fail(400))) as first, FakeProvider() as second:
-        route = route_of(
-            (provider_sender(first.url, "First SMS"), ""),
-            (provider_sender(second.url, "Second SMS"), ""),
-        )
+        route = first_then_second(first, second)
         campaign = routed_campaign(route, numbers(2))
         sending.launch(campaign=campaign)
         assert second.requests == []
@@ -260,11 +259,7 @@ def test_a_refusal_with_a_code_the_provider_marks_as_its_own_moves_on() -> None:
 @override_settings(SEND_CONCURRENCY=1)
 def test_a_request_whose_answer_timed_out_is_never_moved_to_another_provider() -> None:
     with FakeProvider(always(hang())) as first, FakeProvider() as second:
-        route = route_of(
-            (provider_sender(first.url, "First SMS"), ""),
-            (provider_sender(second.url, "Second SMS"), ""),
-            attempts_per_provider=1,
-        )
+        route = first_then_second(first, second, attempts_per_provider=1)
         campaign = routed_campaign(route, numbers(1))
         sending.launch(campaign=campaign)
         assert second.requests == []
@@ -279,11 +274,7 @@ def test_a_request_whose_answer_timed_out_is_never_moved_to_another_provider() -
 def test_a_message_cut_off_by_a_dead_worker_is_not_moved() -> None:
     # Inside the test's transaction the launch's on-commit sending never runs.
     with FakeProvider(always(fail(503))) as first, FakeProvider() as second:
-        route = route_of(
-            (provider_sender(first.url, "First SMS"), ""),
-            (provider_sender(second.url, "Second SMS"), ""),
-            attempts_per_provider=1,
-        )
+        route = first_then_second(first, second, attempts_per_provider=1)
         campaign = routed_campaign(route, numbers(1))
         sending.launch(campaign=campaign)
         # The first provider may have the attempt a stopped worker cut off.
