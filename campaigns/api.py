@@ -13,6 +13,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig, ValidationError
+from django.db import transaction
 from django.http import HttpRequest, JsonResponse
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
@@ -20,6 +21,7 @@ from django.views.decorators.csrf import csrf_exempt
 from providers import bounded_json
 from providers.phones import international
 
+from . import idempotency
 from .events import (
     CampaignNotSendable,
     MessageTooLong,
@@ -44,8 +46,17 @@ def refusal(err: Refused) -> JsonResponse:
     return response
 
 
-def api_view(method: str) -> Callable:
-    """One method, a bearer token, and JSON refusals instead of Django's HTML ones."""
+# What a token must be allowed to do for each kind of call.
+SCOPES = {
+    "send": ("can_send", "This API token may not send events."),
+    "read": ("can_read", "This API token may not read messages."),
+}
+
+
+def api_view(method: str, *, scope: str) -> Callable:
+    """One method, a bearer token allowed `scope`, and JSON refusals instead of
+    Django's HTML ones. The view finds the token as request.api_token."""
+    allowed, denied = SCOPES[scope]
 
     def decorate(view: Callable[..., JsonResponse]) -> Callable[..., JsonResponse]:
         @csrf_exempt
@@ -54,7 +65,9 @@ def api_view(method: str) -> Callable:
             try:
                 if request.method != method:
                     raise Refused(405, f"Use {method} for this URL.", allowed=[method])
-                authenticate(request)
+                request.api_token = authenticate(request)
+                if not getattr(request.api_token, allowed):
+                    raise Refused(403, denied)
                 return view(request, *args, **kwargs)
             except Refused as err:
                 response = refusal(err)
@@ -82,9 +95,40 @@ def authenticate(request: HttpRequest) -> ApiToken:
 # --- POST /api/v1/events ----------------------------------------------------------
 
 
-@api_view("POST")
+@api_view("POST", scope="send")
 def events(request: HttpRequest) -> JsonResponse:
     body = read_object(request)
+    key = request.headers.get(idempotency.HEADER)
+    if key is None:
+        return queue_event(body)
+    if not idempotency.valid_key(key):
+        raise Refused(
+            400,
+            f"The {idempotency.HEADER} must be 1 to 255 printable ASCII characters "
+            "(no spaces).",
+            field=idempotency.HEADER,
+        )
+    try:
+        found = idempotency.begin(request.api_token, key, body, now=timezone.now())
+    except idempotency.KeyInUse as err:
+        raise Refused(409, str(err), field=idempotency.HEADER) from err
+    if isinstance(found, idempotency.Replay):
+        response = JsonResponse(found.body, status=found.status)
+        response["Idempotent-Replayed"] = "true"
+        return response
+    try:
+        # The messages and the answer kept for the key commit together.
+        with transaction.atomic():
+            response = queue_event(body)
+            idempotency.finish(found, status=response.status_code, body=response.data)
+    except BaseException:
+        idempotency.abandon(found)
+        raise
+    return response
+
+
+def queue_event(body: dict[str, Any]) -> JsonResponse:
+    """Queue the event's messages; 202 with their ids, or Refused."""
     event, properties = required_text(body, "event"), event_properties(body)
     number = recipient(body)
     try:
@@ -105,10 +149,10 @@ def events(request: HttpRequest) -> JsonResponse:
             segments=err.segments,
             limit=err.limit,
         ) from err
-    return JsonResponse(
-        {"messages": [summary(m) for m in messages]},
-        status=202,
-    )
+    data = {"messages": [summary(m) for m in messages]}
+    response = JsonResponse(data, status=202)
+    response.data = data
+    return response
 
 
 # An event is a name, a number and a few properties; nothing near this size.
@@ -200,7 +244,7 @@ def summary(message: Message) -> dict[str, str]:
 # --- GET /api/v1/messages/<message_id> ---------------------------------------------
 
 
-@api_view("GET")
+@api_view("GET", scope="read")
 def message_status(request: HttpRequest, message_id: str) -> JsonResponse:
     if len(message_id) > 64 or "\x00" in message_id:
         raise Refused(404, f"No message has the id “{message_id[:64]}”.")

@@ -326,6 +326,16 @@ class ApiToken(models.Model):
     prefix = models.CharField("starts with", max_length=12, editable=False)
     token_hash = models.CharField(max_length=64, unique=True, editable=False)
     is_active = models.BooleanField("active", default=True)
+    can_send = models.BooleanField(
+        "may send events",
+        default=True,
+        help_text="POST /api/v1/events: queue messages.",
+    )
+    can_read = models.BooleanField(
+        "may read messages",
+        default=True,
+        help_text="GET /api/v1/messages/<id>: read a message's status.",
+    )
     created_at = models.DateTimeField("created", auto_now_add=True)
     last_used_at = models.DateTimeField("last used", null=True, blank=True)
 
@@ -345,6 +355,28 @@ class ApiToken(models.Model):
     @classmethod
     def find(cls, token: str) -> ApiToken | None:
         return cls.objects.filter(token_hash=hash_token(token), is_active=True).first()
+
+
+class IdempotencyKey(models.Model):
+    """A key an API client sent, and the answer its first request got."""
+
+    token = models.ForeignKey(
+        ApiToken, on_delete=models.CASCADE, related_name="idempotency_keys"
+    )
+    key = models.CharField("key", max_length=255)
+    fingerprint = models.CharField("body hash", max_length=64)
+    # Empty while the first request is still being answered.
+    status_code = models.PositiveSmallIntegerField("answered", null=True)
+    response = models.JSONField("answer", null=True)
+    created_at = models.DateTimeField("first seen")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint("token", "key", name="idempotency_key_unique")
+        ]
+
+    def __str__(self) -> str:
+        return self.key
 
 
 class MessageCount(models.Model):

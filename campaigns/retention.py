@@ -18,7 +18,7 @@ from django.utils import timezone
 
 from providers.models import TestSend
 
-from .models import Campaign, DeliveryReport, Message
+from .models import Campaign, DeliveryReport, IdempotencyKey, Message
 
 BATCH = 5000
 
@@ -28,12 +28,16 @@ class Purged:
     delivery_reports: int = 0
     test_sends: int = 0
     messages: int = 0
+    idempotency_keys: int = 0
 
 
 def purge(*, older_than_days: int | None = None, now: datetime | None = None) -> Purged:
     """Delete what is older than `older_than_days` (PURGE_AFTER_DAYS)."""
     days = settings.PURGE_AFTER_DAYS if older_than_days is None else older_than_days
-    cutoff = (now or timezone.now()) - timedelta(days=days)
+    now = now or timezone.now()
+    cutoff = now - timedelta(days=days)
+    # Keys are kept for their own few hours, however long the rest is kept.
+    keys_expired = now - timedelta(hours=settings.IDEMPOTENCY_KEY_HOURS)
     return Purged(
         delivery_reports=delete_in_batches(
             DeliveryReport.objects.filter(received_at__lt=cutoff).exclude(
@@ -42,6 +46,9 @@ def purge(*, older_than_days: int | None = None, now: datetime | None = None) ->
         ),
         test_sends=delete_in_batches(TestSend.objects.filter(created_at__lt=cutoff)),
         messages=delete_in_batches(finished_messages(cutoff)),
+        idempotency_keys=delete_in_batches(
+            IdempotencyKey.objects.filter(created_at__lt=keys_expired)
+        ),
     )
 
 

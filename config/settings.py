@@ -236,6 +236,8 @@ CELERY_BEAT_SCHEDULE = {
 # finished campaigns' messages older than this (statistics are kept); beat runs it
 # every PURGE_EVERY_HOURS when that is set (off by default).
 PURGE_AFTER_DAYS = env.int("PURGE_AFTER_DAYS", default=90)
+# How long an event's Idempotency-Key is remembered, with the answer it got.
+IDEMPOTENCY_KEY_HOURS = env.int("IDEMPOTENCY_KEY_HOURS", default=24)
 PURGE_EVERY_HOURS = env.float("PURGE_EVERY_HOURS", default=0)
 if PURGE_EVERY_HOURS > 0:
     CELERY_BEAT_SCHEDULE["purge"] = {

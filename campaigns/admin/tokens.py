@@ -15,16 +15,32 @@ from ..models import ApiToken
 class ApiTokenAdmin(PermittedActionsOnly):
     """Tokens are issued on save and shown once; afterwards only the prefix."""
 
-    list_display = ["name", "prefix_display", "is_active", "created_at", "last_used_at"]
-    list_filter = ["is_active"]
+    list_display = [
+        "name",
+        "prefix_display",
+        "is_active",
+        "can_send",
+        "can_read",
+        "created_at",
+        "last_used_at",
+    ]
+    list_filter = ["is_active", "can_send", "can_read"]
     search_fields = ["name", "prefix"]
     readonly_fields = ["prefix_display", "created_at", "last_used_at"]
     actions = ["deactivate"]
 
     def get_fields(self, request: HttpRequest, obj: ApiToken | None = None) -> list:
         if obj is None:
-            return ["name"]
-        return ["name", "prefix_display", "is_active", "created_at", "last_used_at"]
+            return ["name", "can_send", "can_read"]
+        return [
+            "name",
+            "prefix_display",
+            "is_active",
+            "can_send",
+            "can_read",
+            "created_at",
+            "last_used_at",
+        ]
 
     @admin.display(description="token", ordering="prefix")
     def prefix_display(self, obj: ApiToken) -> str:

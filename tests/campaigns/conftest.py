@@ -254,13 +254,19 @@ def token() -> str:
 
 @pytest.fixture
 def post(client, token, django_capture_on_commit_callbacks):
-    def send(body: Any, *, auth: str | None = None, raw: bytes | None = None):
+    def send(
+        body: Any,
+        *,
+        auth: str | None = None,
+        raw: bytes | None = None,
+        headers: dict[str, str] | None = None,
+    ):
         with django_capture_on_commit_callbacks(execute=True):
             return client.post(
                 EVENTS,
                 data=raw if raw is not None else json.dumps(body),
                 content_type="application/json",
-                headers={"Authorization": auth or f"Bearer {token}"},
+                headers={"Authorization": auth or f"Bearer {token}", **(headers or {})},
             )
 
     return send

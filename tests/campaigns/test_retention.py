@@ -109,8 +109,10 @@ def test_the_command_says_what_it_deleted_and_takes_an_age(sender, capsys) -> No
 
     out = capsys.readouterr().out.splitlines()
     assert out == [
-        "Deleted 0 delivery-report log rows, 0 test sends and 0 messages.",
-        "Deleted 0 delivery-report log rows, 1 test sends and 0 messages.",
+        "Deleted 0 delivery-report log rows, 0 test sends, 0 messages and 0 "
+        "expired idempotency keys.",
+        "Deleted 0 delivery-report log rows, 1 test sends, 0 messages and 0 "
+        "expired idempotency keys.",
     ]
     with pytest.raises(CommandError, match="at least 1 day"):
         call_command("purge", "--older-than", "0")

@@ -30,5 +30,6 @@ class Command(BaseCommand):
         purged = purge(older_than_days=older_than)
         self.stdout.write(
             f"Deleted {purged.delivery_reports:,} delivery-report log rows, "
-            f"{purged.test_sends:,} test sends and {purged.messages:,} messages."
+            f"{purged.test_sends:,} test sends, {purged.messages:,} messages and "
+            f"{purged.idempotency_keys:,} expired idempotency keys."
         )
