@@ -25,7 +25,7 @@ from providers.routes import RETRIED_FIRST, Plan
 
 from . import counts
 from .models import Message
-from .recording import Claimed, claimed
+from .recording import Claimed, claimed, tell
 
 Status = Message.Status
 
@@ -74,6 +74,7 @@ def hand_on(
             failure_category=outcome.category,
             failure_reason=reason[:500],
         )
+        tell(rows, Status.QUEUED, now=now)  # with its next provider
     return [m for m, _, _ in moving]
 
 

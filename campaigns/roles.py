@@ -29,3 +29,20 @@ CAMPAIGN_ROLES: dict[str, list[str]] = {
         "campaigns.view_apitoken",
     ],
 }
+
+# Added with status webhooks (migration 0019). Onboarding sets webhooks up as it
+# does API tokens; support may send a delivery again while helping a customer.
+ADDED_WITH_WEBHOOKS: dict[str, list[str]] = {
+    ONBOARDING: [
+        "campaigns.add_webhookendpoint",
+        "campaigns.change_webhookendpoint",
+        "campaigns.view_webhookendpoint",
+        "campaigns.view_webhookdelivery",
+        "campaigns.resend_webhookdelivery",
+    ],
+    SUPPORT: [
+        "campaigns.view_webhookendpoint",
+        "campaigns.view_webhookdelivery",
+        "campaigns.resend_webhookdelivery",
+    ],
+}
