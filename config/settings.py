@@ -26,6 +26,8 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
+    # Swagger UI's files, served as the app's own static files (the API docs).
+    "drf_spectacular_sidecar",
     "providers",
     "campaigns",
 ]
