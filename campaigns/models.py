@@ -211,7 +211,8 @@ class Message(models.Model):
     maybe_sent = models.BooleanField(
         "may have reached the provider",
         default=False,
-        help_text="An attempt was cut off when its worker stopped.",
+        help_text="An attempt was cut off when its worker stopped, or its answer "
+        "never came (a time-out or a dropped connection once the request was out).",
     )
     provider_message_id = models.CharField(
         "provider message id", max_length=200, blank=True
