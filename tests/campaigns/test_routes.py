@@ -360,7 +360,7 @@ def test_a_failed_probe_opens_the_breaker_again_and_only_one_worker_probes() -> 
         assert row.last_failure == "again"
 
 
-# --- pauses ----------------------------------------------------------------------------
+# --- pauses ---------------------------------------------------------------------------
 
 
 @pytest.mark.django_db(transaction=True)
