@@ -15,6 +15,7 @@ from django.urls import path, reverse
 
 from providers import phones
 from providers.admin.actions import PermittedActionsOnly
+from providers.admin.senders import holds
 from providers.admin.volume import FixedChoicesFilter, LargeList, SentMessageSearch
 from providers.models import Provider
 
@@ -416,7 +417,8 @@ class ProviderFilter(admin.SimpleListFilter):
         value = self.value()
         if not value:
             return queryset
-        if not value.isdigit():
+        # Not a key the database can hold ("abc", "²", 30 digits): no provider.
+        if not holds(Provider._meta.pk, value):
             return queryset.none()
         return queryset.filter(sender__provider_id=int(value))
 

@@ -11,7 +11,8 @@ from django.utils.html import format_html
 from .. import health
 
 HEALTH_HTML = (
-    '<span class="health-{}" data-health="{}">{}{}</span><div class="help">{}</div>'
+    '<span class="health-{}" data-health="{}">{}{}</span>'
+    '<div class="help" title="{}">{}</div>'
 )
 
 
@@ -42,6 +43,7 @@ class HealthActions(admin.ModelAdmin):
             state.name,
             state.label,
             until,
+            state.reason,
             state.reason,
         )
 

@@ -158,14 +158,16 @@ def rows_table(rows: Any) -> str:
 
 @admin.register(Provider)
 class ProviderAdmin(HealthActions, PermittedActionsOnly):
+    # Health next to the name: it is what an operator looks for when sending
+    # stalls, and the last columns are off-screen on a laptop.
     list_display = [
         "nickname",
+        "health_display",
         "setup_screen",
         "method",
         "endpoint_host",
         "senders_display",
         "last_test_display",
-        "health_display",
         "is_active",
     ]
     list_filter = ["setup_screen", "is_active", "method"]
