@@ -185,6 +185,9 @@ DLR_APPLY_EVERY_SECONDS = env.float("DLR_APPLY_EVERY_SECONDS", default=0.5)
 # How long a web process trusts what it looked up of a callback URL's provider.
 DLR_PROVIDER_CACHE_SECONDS = env.float("DLR_PROVIDER_CACHE_SECONDS", default=5.0)
 DLR_STORED_BODY_CHARS = 16 * 1024
+# Inbound replies: the most auto-replies one number gets in 24 hours, so two
+# automatons answering each other stop (campaigns/inbound.py).
+INBOUND_AUTO_REPLIES_PER_DAY = env.int("INBOUND_AUTO_REPLIES_PER_DAY", default=3)
 
 CELERY_BROKER_URL = env("CELERY_BROKER_URL", default="filesystem://")
 _broker_dir = Path(env("CELERY_BROKER_DIR", default=str(BASE_DIR / "var" / "broker")))

@@ -24,7 +24,7 @@ from .. import audience as audience_reader
 from ..forms import CampaignForm
 from ..models import FAILURE_CHOICES, Campaign, DeliveryReport, Message
 from ..stats import campaign_stats
-from . import applicable, composer
+from . import applicable, composer, replies
 
 EDITABLE = (Campaign.Status.DRAFT, Campaign.Status.SCHEDULED)
 # The changelist action of each of applicable.ACTIONS.
@@ -377,6 +377,7 @@ class CampaignAdmin(PermittedActionsOnly):
                 reverse("admin:campaigns_message_changelist")
                 + f"?campaign__id__exact={obj.pk}"
             )
+            context["replies_url"] = replies.changelist_url(campaign__id__exact=obj.pk)
             context["can_launch"] = self.has_launch_permission(request)
             context["editable"] = obj.status in EDITABLE
             context["offered"] = {
@@ -466,7 +467,12 @@ class AnsweredFilter(FixedChoicesFilter):
 class FormatFilter(FixedChoicesFilter):
     title = "format"
     parameter_name = "format"
-    options = (("8x8", "8x8"), ("clevertap", "CleverTap"), ("mapped", "Mapped"))
+    options = (
+        ("8x8", "8x8"),
+        ("clevertap", "CleverTap"),
+        ("mapped", "Mapped"),
+        ("inbound", "Inbound reply (refused)"),
+    )
 
 
 @admin.register(DeliveryReport)

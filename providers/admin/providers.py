@@ -22,6 +22,7 @@ from .. import bounded_json, dlr, presets
 from ..dlr import DLR_FIELDS, DeliveryState
 from ..forms.client_credentials import FIELDS as OAUTH_FIELDS
 from ..forms.setup import FORMS
+from ..inbound import INBOUND_FIELDS
 from ..models import RESPONSE_FIELDS, Provider, TestSend
 from ..outbound.outcomes import Category
 from ..outbound.rendering import (
@@ -31,7 +32,11 @@ from ..outbound.rendering import (
 )
 from .actions import PermittedActionsOnly
 from .health import HealthActions
-from .preview import preview_response, propose_mapping_response
+from .preview import (
+    preview_response,
+    propose_inbound_mapping_response,
+    propose_mapping_response,
+)
 from .send_test_sms import send_test_page, test_status, use_message_id
 
 SCREEN_FIELDSETS = {
@@ -101,6 +106,20 @@ DLR_FIELDSET = (
         "other providers, paste a sample callback and press Map automatically, then "
         "check the fields it proposes.",
         "fields": list(DLR_FIELDS),
+    },
+)
+INBOUND_FIELDSET = (
+    "Inbound replies",
+    {
+        "classes": ["collapse"],
+        "description": "Replies to your senders' numbers (STOP, START, …) come to "
+        "the inbound URL, or to the callback URL when the provider has one URL for "
+        "everything: a callback with the sender's number and text fields below is "
+        "a reply, not a delivery report. 8x8's inbound webhook and CleverTap's "
+        "replied events are understood as they are. For other providers, paste a "
+        "sample reply and press Map automatically. Keywords and auto-replies are "
+        "set per sender.",
+        "fields": ["inbound_url_display", *INBOUND_FIELDS],
     },
 )
 RESPONSE_FIELDSET = (
@@ -173,7 +192,11 @@ class ProviderAdmin(HealthActions, PermittedActionsOnly):
     list_filter = ["setup_screen", "is_active", "method"]
     actions = ["rotate_callback_urls", "pause_providers", "resume_providers"]
     search_fields = ["nickname", "endpoint"]
-    readonly_fields = ["callback_url_display", *VIEW_ONLY_FIELDS.values()]
+    readonly_fields = [
+        "callback_url_display",
+        "inbound_url_display",
+        *VIEW_ONLY_FIELDS.values(),
+    ]
     view_on_site = False
 
     def get_queryset(self, request: HttpRequest):
@@ -213,6 +236,7 @@ class ProviderAdmin(HealthActions, PermittedActionsOnly):
         fieldsets = [
             *SCREEN_FIELDSETS[self.screen_for(request, obj)],
             DLR_FIELDSET,
+            INBOUND_FIELDSET,
             RESPONSE_FIELDSET,
         ]
         if obj is None or self.has_change_permission(request, obj):
@@ -327,6 +351,11 @@ class ProviderAdmin(HealthActions, PermittedActionsOnly):
                 name="providers_provider_propose_mapping",
             ),
             path(
+                "propose-inbound-mapping/",
+                self.admin_site.admin_view(self.propose_inbound_mapping_view),
+                name="providers_provider_propose_inbound_mapping",
+            ),
+            path(
                 "<int:object_id>/send-test/",
                 self.admin_site.admin_view(self.send_test_view),
                 name="providers_provider_send_test",
@@ -381,6 +410,15 @@ class ProviderAdmin(HealthActions, PermittedActionsOnly):
         )
         return JsonResponse({"ok": True, "format": kind, "mapping": None, "note": note})
 
+    def propose_inbound_mapping_view(self, request: HttpRequest) -> HttpResponse:
+        if request.method != "POST":
+            return JsonResponse({"error": "POST a sample reply."}, status=405)
+        if not (
+            self.has_add_permission(request) or self.has_change_permission(request)
+        ):
+            raise PermissionDenied
+        return propose_inbound_mapping_response(request.POST.get("sample", ""))
+
     def send_test_view(self, request: HttpRequest, object_id: int) -> HttpResponse:
         provider = get_object_or_404(Provider, pk=object_id)
         if not self.has_send_test_permission(request):
@@ -428,6 +466,18 @@ class ProviderAdmin(HealthActions, PermittedActionsOnly):
             ' data-copy="#callback-url">'
             "Copy</button>",
             obj.callback_url,
+        )
+
+    @admin.display(description="Inbound URL")
+    def inbound_url_display(self, obj: Provider | None) -> str:
+        if obj is None or obj.pk is None:
+            return "Generated when you save."
+        return format_html(
+            '<code id="inbound-url">{}</code> '
+            '<button type="button" class="button copy-button"'
+            ' data-copy="#inbound-url">'
+            "Copy</button>",
+            obj.inbound_url,
         )
 
     @admin.display(description="Last test", ordering="last_test_at")

@@ -81,6 +81,32 @@ class SenderAdmin(LenientAutocompleteFields, PermittedActionsOnly):
     search_fields = ["name", "sender_id", "provider__nickname"]
     list_select_related = ["provider"]
     autocomplete_fields = ["provider"]
+    fieldsets = [
+        (
+            None,
+            {"fields": ["provider", "name", "sender_id", "sender_type", "is_default"]},
+        ),
+        (
+            "Quiet hours",
+            {"fields": ["quiet_hours_start", "quiet_hours_end", "time_zone"]},
+        ),
+        (
+            "Replies",
+            {
+                "description": "What a reply to this sender's number does. The "
+                "whole reply must be the keyword; letter case, spaces and "
+                "punctuation around it do not matter. Opt-outs hold for every "
+                "promotional sender. An auto-reply is sent at most "
+                "INBOUND_AUTO_REPLIES_PER_DAY times a day to one number.",
+                "fields": [
+                    "opt_out_keywords",
+                    "opt_out_reply",
+                    "opt_in_keywords",
+                    "opt_in_reply",
+                ],
+            },
+        ),
+    ]
 
     def get_changelist_formset(self, request: HttpRequest, **kwargs: Any):
         kwargs["formset"] = SenderChangeListFormSet
