@@ -28,6 +28,8 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     # Swagger UI's files, served as the app's own static files (the API docs).
     "drf_spectacular_sidecar",
+    # Before providers, whose admin replaces auditlog's list of entries.
+    "auditlog",
     "providers",
     "campaigns",
 ]
@@ -41,6 +43,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # Names the admin user in audit history entries (providers/audit/).
+    "providers.audit.middleware.AdminActorMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -150,6 +154,10 @@ CONTENT_SECURITY_POLICY = {
     "form-action": ["'self'"],
     "frame-ancestors": ["'none'"],
 }
+
+# Audit history (django-auditlog). No client address is kept: behind a proxy,
+# X-Forwarded-For is whatever the client chose to send.
+AUDITLOG_DISABLE_REMOTE_ADDR = True
 
 # Fernet keys, newest first; older keys only decrypt, so keys can be rotated
 # with `manage.py rotate_encryption_keys` after prepending a new one.

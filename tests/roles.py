@@ -10,6 +10,7 @@ from django.contrib.auth.models import Group, Permission
 
 from campaigns.roles import CAMPAIGN_ROLES
 from providers.roles import (
+    ADDED_WITH_AUDIT,
     ADDED_WITH_MESSAGE_TEMPLATES,
     ADDED_WITH_ROUTES,
     ADDED_WITH_TEST_LOG,
@@ -25,6 +26,7 @@ def role_group(name: str) -> Group:
             ADDED_WITH_TEST_LOG,
             ADDED_WITH_MESSAGE_TEMPLATES,
             ADDED_WITH_ROUTES,
+            ADDED_WITH_AUDIT,
             CAMPAIGN_ROLES,
         ):
             for dotted in granted.get(name, []):

@@ -13,10 +13,11 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.urls import path, reverse
 
-from providers import phones
+from providers import audit, phones
 from providers.admin.actions import PermittedActionsOnly
 from providers.admin.senders import holds
 from providers.admin.volume import FixedChoicesFilter, LargeList, SentMessageSearch
+from providers.audit.history import AuditHistory
 from providers.models import Provider
 
 from .. import actions, counts, sending
@@ -33,10 +34,12 @@ LIST_ACTIONS = {
     "cancel": "cancel_selected",
     "retry": "retry_failed_selected",
 }
+# How each action reads in the campaign's audit history.
+AUDIT_LABELS = {"launch": "Launched", "cancel": "Cancelled", "retry": "Retried failed"}
 
 
 @admin.register(Campaign)
-class CampaignAdmin(PermittedActionsOnly):
+class CampaignAdmin(AuditHistory, PermittedActionsOnly):
     form = CampaignForm
     list_display = [
         "name",
@@ -269,33 +272,36 @@ class CampaignAdmin(PermittedActionsOnly):
             self.message_user(request, refused, messages.ERROR)
             return
         try:
-            if action == "launch":
-                queued = sending.launch(campaign=campaign)
-                campaign.refresh_from_db()
-                note = (
-                    f"scheduled for {campaign.scheduled_at:%Y-%m-%d %H:%M}"
-                    if campaign.status == Campaign.Status.SCHEDULED
-                    else f"launched: {queued} messages queued"
-                )
-                self.message_user(request, f"“{campaign}” {note}.", messages.SUCCESS)
-            elif action == "cancel":
-                stopped = actions.cancel(campaign=campaign)
-                self.message_user(
-                    request,
-                    f"“{campaign}” cancelled; {stopped} queued "
-                    "messages will not be sent.",
-                    messages.WARNING,
-                )
-            else:
-                again = actions.retry_failed(campaign=campaign)
-                self.message_user(
-                    request,
-                    f"“{campaign}”: {again} failed messages queued "
-                    "again, with their original message ids.",
-                    messages.SUCCESS,
-                )
+            with audit.action(AUDIT_LABELS[action], campaign):
+                self._run(request, campaign, action)
         except sending.LaunchError as err:
             self.message_user(request, str(err), messages.ERROR)
+
+    def _run(self, request: HttpRequest, campaign: Campaign, action: str) -> None:
+        if action == "launch":
+            queued = sending.launch(campaign=campaign)
+            campaign.refresh_from_db()
+            note = (
+                f"scheduled for {campaign.scheduled_at:%Y-%m-%d %H:%M}"
+                if campaign.status == Campaign.Status.SCHEDULED
+                else f"launched: {queued} messages queued"
+            )
+            self.message_user(request, f"“{campaign}” {note}.", messages.SUCCESS)
+        elif action == "cancel":
+            stopped = actions.cancel(campaign=campaign)
+            self.message_user(
+                request,
+                f"“{campaign}” cancelled; {stopped} queued messages will not be sent.",
+                messages.WARNING,
+            )
+        else:
+            again = actions.retry_failed(campaign=campaign)
+            self.message_user(
+                request,
+                f"“{campaign}”: {again} failed messages queued "
+                "again, with their original message ids.",
+                messages.SUCCESS,
+            )
 
     def has_launch_permission(self, request: HttpRequest) -> bool:
         return request.user.has_perm("campaigns.launch_campaign")

@@ -8,7 +8,7 @@ from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.html import format_html
 
-from .. import health
+from .. import audit, health
 
 HEALTH_HTML = (
     '<span class="health-{}" data-health="{}">{}{}</span>'
@@ -60,7 +60,8 @@ class HealthActions(admin.ModelAdmin):
             f"{timezone.now():%Y-%m-%d %H:%M} UTC."
         )
         for provider in queryset:
-            health.pause(provider.pk, reason=reason)
+            with audit.action("Paused sending", provider, reason=reason):
+                health.pause(provider.pk, reason=reason)
         self.message_user(
             request,
             f"Paused {len(queryset)} provider(s): routes send through the next "
@@ -72,7 +73,8 @@ class HealthActions(admin.ModelAdmin):
     @admin.action(description="Resume sending", permissions=["pause"])
     def resume_providers(self, request: HttpRequest, queryset) -> None:
         for provider in queryset:
-            health.resume(provider.pk)
+            with audit.action("Resumed sending", provider):
+                health.resume(provider.pk)
         self.message_user(
             request,
             f"Resumed {len(queryset)} provider(s); their failure counts are reset.",

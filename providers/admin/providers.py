@@ -18,7 +18,8 @@ from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.timesince import timesince
 
-from .. import bounded_json, dlr, presets
+from .. import audit, bounded_json, dlr, presets
+from ..audit.history import AuditHistory
 from ..dlr import DLR_FIELDS, DeliveryState
 from ..forms.client_credentials import FIELDS as OAUTH_FIELDS
 from ..forms.setup import FORMS
@@ -38,6 +39,7 @@ from .preview import (
     propose_mapping_response,
 )
 from .send_test_sms import send_test_page, test_status, use_message_id
+from .transfer import ProviderTransfer
 
 SCREEN_FIELDSETS = {
     Provider.SetupScreen.CLEVERTAP: [
@@ -176,7 +178,9 @@ def rows_table(rows: Any) -> str:
 
 
 @admin.register(Provider)
-class ProviderAdmin(HealthActions, PermittedActionsOnly):
+class ProviderAdmin(
+    AuditHistory, ProviderTransfer, HealthActions, PermittedActionsOnly
+):
     # Health next to the name: it is what an operator looks for when sending
     # stalls, and the last columns are off-screen on a laptop.
     list_display = [
@@ -190,7 +194,12 @@ class ProviderAdmin(HealthActions, PermittedActionsOnly):
         "is_active",
     ]
     list_filter = ["setup_screen", "is_active", "method"]
-    actions = ["rotate_callback_urls", "pause_providers", "resume_providers"]
+    actions = [
+        "rotate_callback_urls",
+        "pause_providers",
+        "resume_providers",
+        "export_providers",
+    ]
     search_fields = ["nickname", "endpoint"]
     readonly_fields = [
         "callback_url_display",
@@ -198,6 +207,7 @@ class ProviderAdmin(HealthActions, PermittedActionsOnly):
         *VIEW_ONLY_FIELDS.values(),
     ]
     view_on_site = False
+    audit_related = ("senders",)
 
     def get_queryset(self, request: HttpRequest):
         latest = TestSend.objects.filter(provider=OuterRef("pk")).order_by(
@@ -322,7 +332,8 @@ class ProviderAdmin(HealthActions, PermittedActionsOnly):
     def rotate_callback_urls(self, request: HttpRequest, queryset) -> None:
         now = timezone.now()
         for provider in queryset:
-            provider.rotate_callback_token(now=now)
+            with audit.action("Rotated the callback URL", provider):
+                provider.rotate_callback_token(now=now)
         hours = settings.DLR_TOKEN_GRACE_HOURS
         self.message_user(
             request,

@@ -18,6 +18,7 @@ from django.utils.html import format_html_join
 from django.utils.http import urlencode
 
 from .. import phones, route_test
+from ..audit.history import AuditHistory
 from ..routes import (
     FALLBACK_CHOICES,
     Route,
@@ -95,7 +96,8 @@ class RouteStepInline(LenientAutocompleteFields, admin.TabularInline):
 
 
 @admin.register(Route)
-class RouteAdmin(PermittedActionsOnly):
+class RouteAdmin(AuditHistory, PermittedActionsOnly):
+    audit_related = ("steps",)
     form = RouteForm
     inlines = [RouteStepInline]
     list_display = ["name", "providers_display", "attempts_per_provider"]

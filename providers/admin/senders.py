@@ -13,6 +13,7 @@ from django.forms import BaseModelFormSet, ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 
+from ..audit.history import AuditHistory
 from ..forms.sender import SenderForm
 from ..models import Sender
 from .actions import PermittedActionsOnly
@@ -73,7 +74,7 @@ def holds(field: models.Field, value: str) -> bool:
 
 
 @admin.register(Sender)
-class SenderAdmin(LenientAutocompleteFields, PermittedActionsOnly):
+class SenderAdmin(AuditHistory, LenientAutocompleteFields, PermittedActionsOnly):
     form = SenderForm
     list_display = ["name", "provider", "sender_id", "sender_type", "is_default"]
     list_editable = ["is_default"]

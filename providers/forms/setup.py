@@ -9,6 +9,7 @@ from django.db import transaction
 from django.forms.models import construct_instance
 
 from .. import validators
+from ..audit.rows import ProviderSave
 from ..dlr import DLR_FIELDS, DeliveryState
 from ..inbound import INBOUND_FIELDS, INBOUND_PATH_FIELDS
 from ..models import (
@@ -558,6 +559,10 @@ class ProviderForm(ClientCredentialsMixin, PasteSafetyMixin, forms.ModelForm):
                 )
                 for i, r in enumerate(self.cleaned_data[name])
             )
+        # bulk_create sends no signals: the rows' changes join the provider's entry.
+        self.audit_save.rows_saved(
+            {name: self.cleaned_data[name] for name, _ in self.row_models()}
+        )
 
     def _save_sender(self) -> None:
         data = self.cleaned_data
@@ -570,6 +575,7 @@ class ProviderForm(ClientCredentialsMixin, PasteSafetyMixin, forms.ModelForm):
 
     def save(self, commit: bool = True) -> Provider:
         self.instance.setup_screen = self.screen
+        self.audit_save = ProviderSave(self.instance)
         return super().save(commit)
 
 
