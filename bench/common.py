@@ -85,10 +85,19 @@ def machine() -> str:
 
 
 @contextmanager
-def fake_provider(*, ids: bool = False, max_seconds: float = 600) -> Iterator[str]:
+def fake_provider(
+    *,
+    ids: bool = False,
+    max_seconds: float = 600,
+    fail_after: int | None = None,
+    record: bool = False,
+) -> Iterator[str]:
     """Start bench.fake_provider in its own process; yield its base URL."""
     command = [sys.executable, "-m", "bench.fake_provider"]
     command += ["--max-seconds", str(max_seconds)] + (["--ids"] if ids else [])
+    if fail_after is not None:
+        command += ["--fail-after", str(fail_after)]
+    command += ["--record"] if record else []
     process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, text=True)  # noqa: S603
     try:
         line = process.stdout.readline()
@@ -100,10 +109,18 @@ def fake_provider(*, ids: bool = False, max_seconds: float = 600) -> Iterator[st
         process.wait(timeout=10)
 
 
+def received(url: str) -> dict[str, list[str]]:
+    """The numbers a fake started with record=True accepted and refused."""
+    from urllib.request import urlopen
+
+    with urlopen(url + "/_bench/received", timeout=10) as answer:  # noqa: S310
+        return json.loads(answer.read())
+
+
 # --- data -----------------------------------------------------------------------------
 
 
-def make_provider(*, slug: str, base_url: str, sender_type: str):
+def make_provider(*, slug: str, base_url: str, sender_type: str, nickname: str = ""):
     """A provider and its sender, made from a preset through the setup form."""
     from providers.sandbox.demo import provider_from_preset
 
@@ -111,7 +128,7 @@ def make_provider(*, slug: str, base_url: str, sender_type: str):
         slug,
         base_url=base_url,
         values={"subAccountId": "bench-account", "apiKey": secrets.token_urlsafe(24)},
-        nickname=f"{slug} bench",
+        nickname=nickname or f"{slug} bench",
         sender_type=sender_type,
         sender_id="ACME",
         rate_limit=0,  # no limit: the figure is smsbridge's own
@@ -119,14 +136,16 @@ def make_provider(*, slug: str, base_url: str, sender_type: str):
     return provider, provider.senders.get()
 
 
-def make_campaign(*, sender, size: int):
-    """A draft one-time campaign with `size` personalised recipients."""
+def make_campaign(*, sender=None, size: int, route=None, sender_type: str = ""):
+    """A draft one-time campaign with `size` personalised recipients, sent
+    through `sender` or, instead, `route`."""
     from campaigns.models import AudienceMember, Campaign
 
     campaign = Campaign.objects.create(
         name=f"bench {size}",
         sender=sender,
-        sender_type=sender.sender_type,
+        route=route,
+        sender_type=sender_type or sender.sender_type,
         message=MESSAGE,
     )
     AudienceMember.objects.bulk_create(
@@ -283,6 +302,9 @@ class Result:
     # Other floors, printed with their ratio for information; the target is
     # judged against `floor` alone.
     others: dict[str, float] = field(default_factory=dict)
+    # What must hold besides the ratio (nothing lost, nothing sent twice): any
+    # one of these misses the target, whatever the ratio.
+    problems: list[str] = field(default_factory=list)
 
     @property
     def ratio(self) -> float:
@@ -290,6 +312,8 @@ class Result:
 
     @property
     def met(self) -> bool:
+        if self.problems:
+            return False
         if self.lower_is_better:
             return self.ratio <= self.target
         return self.ratio >= self.target
@@ -311,6 +335,8 @@ def finish(result: Result) -> int:
     print(f"  machine: {machine()}")
     for line in result.details:
         print(f"  {line}")
+    for problem in result.problems:
+        print(f"  PROBLEM: {problem}")
     print(f"  smsbridge: {figure(result.ours)} {result.unit}")
     print(f"  floor:     {figure(result.floor)} {result.unit}")
     print(
@@ -328,6 +354,7 @@ def finish(result: Result) -> int:
         "ratio": round(result.ratio, 3),
         "target": result.target_text,
         "met": result.met,
+        "problems": result.problems,
         "others": {
             name: round(result.ours / floor, 3) for name, floor in result.others.items()
         },

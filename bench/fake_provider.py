@@ -8,6 +8,17 @@ any other path gets 8x8's single-message answer with a fresh umid.
 It runs outside the benchmark's process so that its work never takes the GIL
 from the code being measured, and each answer is one write with TCP_NODELAY
 set, so Nagle's algorithm and delayed ACKs cannot add 40 ms to a request.
+
+For the failover benchmark, two options (off by default, so the other
+benchmarks' fake does no more work than before):
+
+- --fail-after N: the provider goes down after N requests, answering every
+  later one 503 Service Unavailable (no Retry-After), as a provider behind a
+  load balancer does when its back end is gone. The request is answered, so
+  smsbridge knows the message was not taken and may move it to another provider.
+- --record: remember the destination numbers of every request, accepted and
+  refused apart; GET /_bench/received answers them as JSON lists (a number
+  twice in "accepted" is a message the provider took twice).
 """
 
 from __future__ import annotations
@@ -16,6 +27,7 @@ import argparse
 import asyncio
 import itertools
 import json
+import re
 import socket
 import sys
 
@@ -26,6 +38,38 @@ HEAD = (
     "\r\n"
 )
 COUNTER = itertools.count(1)
+_DOWN = b'{"message":"Service is unavailable."}'
+UNAVAILABLE = (
+    b"HTTP/1.1 503 Service Unavailable\r\n"
+    b"Content-Type: application/json\r\n"
+    b"Content-Length: %d\r\n"
+    b"\r\n" % len(_DOWN)
+) + _DOWN
+RECEIVED_PATH = b"/_bench/received"
+DESTINATION = re.compile(rb'"destination":\s*"([^"]*)"')
+
+
+class Failing:
+    """What --fail-after and --record set: when to go down, and what came in."""
+
+    fail_after: int | None = None
+    record = False
+    served = itertools.count(1)
+    received: dict[str, list[str]] = {"accepted": [], "refused": []}
+
+
+def respond(path: bytes, body: bytes, *, ids: bool) -> bytes:
+    """The answer to one request: `answer`'s, unless the provider is down."""
+    if path == RECEIVED_PATH:
+        payload = json.dumps(Failing.received).encode()
+        return HEAD.format(length=len(payload)).encode() + payload
+    if Failing.fail_after is None and not Failing.record:
+        return answer(path, body, ids=ids)
+    down = Failing.fail_after is not None and next(Failing.served) > Failing.fail_after
+    if Failing.record:
+        numbers = [n.decode() for n in DESTINATION.findall(body)]
+        Failing.received["refused" if down else "accepted"] += numbers
+    return UNAVAILABLE if down else answer(path, body, ids=ids)
 
 
 def answer(path: bytes, body: bytes, *, ids: bool) -> bytes:
@@ -87,7 +131,7 @@ class Exchange(asyncio.Protocol):
         del self.buffer[: self.needed]
         path = self.head.split(b" ", 2)[1]
         self.head = b""
-        self.transport.write(answer(path, body, ids=self.ids))
+        self.transport.write(respond(path, body, ids=self.ids))
         return True
 
 
@@ -106,7 +150,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port", type=int, default=0, help="0 picks a free port")
     parser.add_argument("--max-seconds", type=float, default=600.0)
     parser.add_argument("--ids", action="store_true", help="umids per batch record")
+    parser.add_argument("--fail-after", type=int, help="then answer 503 to all")
+    parser.add_argument("--record", action="store_true", help="GET /_bench/received")
     options = parser.parse_args(argv)
+    Failing.fail_after, Failing.record = options.fail_after, options.record
     asyncio.run(
         serve(port=options.port, max_seconds=options.max_seconds, ids=options.ids)
     )

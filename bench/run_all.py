@@ -23,9 +23,14 @@ BENCHES = (
     "scale_out",
     "csv_audience",
     "admin_pages",
+    "failover",
+    "failover_batch",
 )
 # Benchmarks run again with other arguments: module, then its arguments.
-VARIANTS = {"dlr_ingestion_postgres": ("dlr_ingestion", "--database", "postgres")}
+VARIANTS = {
+    "dlr_ingestion_postgres": ("dlr_ingestion", "--database", "postgres"),
+    "failover_batch": ("failover", "--batch"),
+}
 TIME_LIMIT = 600  # seconds for one benchmark
 
 

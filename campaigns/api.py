@@ -1,4 +1,5 @@
-"""The event API: POST /api/v1/events and GET /api/v1/messages/<id>.
+"""The event API: POST /api/v1/events and GET /api/v1/messages/<id>, and its
+contract at /api/v1/openapi.json (campaigns/openapi.py) and /api/v1/docs.
 
 Callers authenticate with `Authorization: Bearer <token>` (an ApiToken). Every
 answer is JSON; every refusal is `{"error": "<reason>", ...}` with a 4xx status.
@@ -15,13 +16,15 @@ from django.conf import settings
 from django.core.exceptions import RequestDataTooBig, ValidationError
 from django.db import transaction
 from django.http import HttpRequest, JsonResponse
+from django.template.response import TemplateResponse
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_GET
 
 from providers import bounded_json
 from providers.phones import international
 
-from . import idempotency
+from . import idempotency, openapi
 from .events import (
     CampaignNotSendable,
     MessageTooLong,
@@ -277,3 +280,18 @@ def message_status(request: HttpRequest, message_id: str) -> JsonResponse:
 
 def iso(moment: datetime | None) -> str | None:
     return moment.isoformat() if moment else None
+
+
+# --- the contract ---------------------------------------------------------------------
+
+
+@require_GET
+def openapi_document(request: HttpRequest) -> JsonResponse:
+    """The API's OpenAPI 3.1 document; public, like any published contract."""
+    return JsonResponse(openapi.document())
+
+
+@require_GET
+def docs(request: HttpRequest) -> TemplateResponse:
+    """The document in Swagger UI, served from the app's own static files."""
+    return TemplateResponse(request, "api/docs.html", {"title": "smsbridge API"})

@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 from itertools import groupby
 
 from django.conf import settings
+from django.utils import timezone
 
 from providers import health
 from providers.outbound.outcomes import Category
@@ -37,14 +38,13 @@ def hand_on(
     plan: Plan,
     sender,
     delta: Counter,
-    now: datetime,
 ) -> list[Claimed]:
     """Queue for their next provider those of `messages` that `outcome` moves
     on; return them. The attempt at this provider is counted in its counter of
     handed-on messages, not against the next provider's attempts."""
     if not plan.moves_on(outcome, sender.provider):
         return []
-    breaker_open = outcome.category in RETRIED_FIRST and not usable(sender, now)
+    breaker_open = outcome.category in RETRIED_FIRST and not usable(sender)
     moving = []
     for message in messages:
         if message.maybe_sent:
@@ -74,12 +74,12 @@ def hand_on(
             failure_category=outcome.category,
             failure_reason=reason[:500],
         )
-        tell(rows, Status.QUEUED, now=now)  # with its next provider
+        tell(rows, Status.QUEUED, now=timezone.now())  # with its next provider
     return [m for m, _, _ in moving]
 
 
-def usable(sender, now: datetime) -> bool:
-    state = health.states([sender.provider_id], now=now)
+def usable(sender) -> bool:
+    state = health.states([sender.provider_id], now=timezone.now())
     return state[sender.provider_id].usable
 
 
@@ -92,29 +92,56 @@ def reroute(
 ) -> datetime:
     """Messages whose provider cannot be used now: to the next provider of
     their route that can, else back to wait for this one, no attempt made.
-    Return when their campaign should look at them again: now if any moved."""
+    One the provider may have (maybe_sent) always waits for it. Return when
+    their campaign should look at them again: now if any moved."""
     waiting = list(messages)
     if plan is not None:
         states = health.states({s.provider_id for s in plan.senders.values()}, now=now)
-        waiting = []
-        moves = []
+        waiting, moves = [], []
         for message in messages:
-            found = next_usable(plan, message, states)
+            found = None if message.maybe_sent else next_usable(plan, message, states)
             if found is None:
                 waiting.append(message)
             else:
                 moves.append((message, *found))
+        moved = 0
         for (hop, sender_id), same in groupby(
             sorted(moves, key=lambda m: (m[1], m[2])), key=lambda m: (m[1], m[2])
         ):
-            claimed([m for m, _, _ in same]).update(
-                status=Status.QUEUED, sender_id=sender_id, hop=hop, claim=""
+            rows = [m for m, _, _ in same]
+            moved += claimed(rows).update(
+                status=Status.QUEUED,
+                sender_id=sender_id,
+                hop=hop,
+                attempts=0,
+                claim="",
+                next_attempt_at=None,
             )
+            tell(rows, Status.QUEUED, now=now)  # with its next provider
+        first = messages[0]
+        counts.add(
+            first.campaign_id,
+            {(counts.HANDED_ON, state.name): moved},
+            sender_id=first.sender_id,
+        )
     if not waiting:
         return now
     again = resumes(state, now)
     claimed(waiting).update(status=Status.QUEUED, claim="", next_attempt_at=again)
     return now if len(waiting) < len(messages) else again
+
+
+def retry_elsewhere(campaign_id: int, sender, *, now: datetime) -> int:
+    """Once a provider's breaker opens, the campaign's messages waiting to be
+    retried there come up now, to be moved on, instead of at their retry time:
+    the retry would find the provider skipped anyway. Not one it may have."""
+    return Message.objects.filter(
+        campaign_id=campaign_id,
+        sender_id=sender.pk,
+        status=Status.QUEUED,
+        next_attempt_at__gt=now,
+        maybe_sent=False,
+    ).update(next_attempt_at=None)
 
 
 def next_usable(plan: Plan, message: Claimed, states: dict[int, health.State]):

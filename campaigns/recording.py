@@ -84,7 +84,7 @@ def record(
             same = list(same)
             messages, outcome = [m for m, _ in same], same[0][1]
             if hand_on is not None:
-                moved = {m.pk for m in hand_on(messages, outcome, delta=delta, now=now)}
+                moved = {m.pk for m in hand_on(messages, outcome, delta=delta)}
                 messages = [m for m in messages if m.pk not in moved]
                 if moved:
                     delays.append(0.0)  # the next provider may take them now
@@ -199,9 +199,11 @@ def mark_failed(
     for maybe_sent, same in groupby(
         sorted(spent, key=attrgetter("maybe_sent")), key=attrgetter("maybe_sent")
     ):
-        # The provider may have the attempt a stopped worker cut off: not a
-        # plain failure, and not to be sent again by "Retry failed".
-        category = Category.UNCONFIRMED if maybe_sent else outcome.category
+        # The provider may have the attempt a stopped worker cut off, or one
+        # whose answer never came: not a plain failure, and not to be sent
+        # again by "Retry failed" (nor by a route's next provider).
+        unconfirmed = maybe_sent or outcome.unanswered
+        category = Category.UNCONFIRMED if unconfirmed else outcome.category
         same = list(same)
         delta[counts.key(Status.FAILED, category)] += claimed(same).update(
             status=Status.FAILED,
@@ -209,6 +211,7 @@ def mark_failed(
             claim="",
             failure_category=category,
             failure_reason=(CUT_OFF + reason if maybe_sent else reason)[:500],
+            maybe_sent=unconfirmed,
         )
         tell(same, Status.FAILED, now=now)
     # Each message keeps its own count, so a batch can mix first and last tries.
@@ -224,6 +227,8 @@ def mark_failed(
             next_attempt_at=now + delay,
             failure_category=outcome.category,
             failure_reason=outcome.diagnosis[:500],
+            # An answer that never came: the provider may have this one.
+            **({"maybe_sent": True} if outcome.unanswered else {}),
         )
         tell(same, Status.QUEUED, now=now)  # queued again, with the reason
         delays.append(delay.total_seconds())

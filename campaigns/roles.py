@@ -30,6 +30,14 @@ CAMPAIGN_ROLES: dict[str, list[str]] = {
     ],
 }
 
+# Inbound replies: everyone who reads campaigns or sets providers up reads them;
+# only a superuser deletes them, as they are the log of opt-outs and opt-ins.
+ADDED_WITH_INBOUND: dict[str, list[str]] = {
+    MARKETING: ["campaigns.view_inboundmessage"],
+    SUPPORT: ["campaigns.view_inboundmessage"],
+    ONBOARDING: ["campaigns.view_inboundmessage"],
+}
+
 # Added with status webhooks (migration 0019). Onboarding sets webhooks up as it
 # does API tokens; support may send a delivery again while helping a customer.
 ADDED_WITH_WEBHOOKS: dict[str, list[str]] = {

@@ -474,7 +474,7 @@ def send_claimed(
         release(messages)
         return
     outbound = outbound_for(provider, sender)
-    watch = health.Watch(provider.pk, state, now=now)
+    watch = health.Watch(provider.pk, state)
     hand_on = partial(fallback.hand_on, plan=plan, sender=sender) if plan else None
     if provider.batch_enabled:
         groups, threads = list(outbound.batches(messages)), 1
@@ -512,6 +512,8 @@ def send_claimed(
         if unsent:
             again = fallback.reroute(unsent, plan=plan, state=watch.tripped, now=now)
             delays.append(max(0.0, (again - now).total_seconds()))
+        if plan and fallback.retry_elsewhere(messages[0].campaign_id, sender, now=now):
+            delays.append(0.0)
     if watch.recovered:
         delays.append(0.0)  # the probe went through: the rest may follow now
     campaign_id = messages[0].campaign_id

@@ -1,5 +1,5 @@
-"""Celery tasks: each fetches by id and calls the workflow (sending.py, and
-webhooks/delivering.py for status webhooks)."""
+"""Celery tasks: each fetches by id and calls the workflow in sending.py (or,
+for auto-replies, inbound.py; for status webhooks, webhooks/delivering.py)."""
 
 from __future__ import annotations
 
@@ -27,11 +27,21 @@ def start_campaign(campaign_id: int) -> int:
 
 @shared_task(ignore_result=True)
 def sweep() -> int:
+    from .inbound import send_waiting_replies
     from .sending import sweep as run
     from .webhooks.delivering import send_overdue
 
+    swept = run()
+    send_waiting_replies()
     send_overdue()
-    return run()
+    return swept
+
+
+@shared_task(ignore_result=True)
+def send_auto_reply(inbound_id: int) -> str:
+    from .inbound import send_auto_reply as run
+
+    return run(inbound_id=inbound_id)
 
 
 @shared_task(ignore_result=True)
@@ -77,6 +87,22 @@ def publish(task, object_id: int, *, what: str = "campaign", **options) -> bool:
             error,
             what,
             object_id,
+        )
+        return False
+    return True
+
+
+def queue_auto_reply(inbound_id: int) -> bool:
+    """Hand an auto-reply to the worker; False if the broker cannot be reached,
+    and then the sweeper sends it a minute later."""
+    try:
+        send_auto_reply.apply_async((inbound_id,))
+    except OperationalError as error:
+        logger.error(
+            "The task broker cannot be reached (%s): the auto-reply to inbound "
+            "reply %s waits for the sweeper.",
+            error,
+            inbound_id,
         )
         return False
     return True

@@ -185,9 +185,8 @@ class Watch:
     """Tells the breaker what one provider's requests do, writing only when
     that changes something: a healthy provider's answers cost no query."""
 
-    def __init__(self, provider_id: int, state: State, *, now: datetime) -> None:
+    def __init__(self, provider_id: int, state: State) -> None:
         self.provider_id = provider_id
-        self.now = now
         self.failing = bool(state.failures) or state.name != HEALTHY
         # Set once the provider's breaker is open: the rest of the claim is
         # not to be sent to it.
@@ -207,17 +206,12 @@ class Watch:
         if succeeded and not self.failing:
             return
         if succeeded or failed:
-            observe(
-                self.provider_id,
-                failed=failed,
-                succeeded=succeeded,
-                reason=reason,
-                now=self.now,
-            )
+            # Timed when the answers came back, not when the claim began.
+            observe(self.provider_id, failed=failed, succeeded=succeeded, reason=reason)
             self.recovered = self.recovered or succeeded
             self.failing = not succeeded
         if failed and not succeeded:
-            state = states([self.provider_id], now=self.now)[self.provider_id]
+            state = states([self.provider_id], now=timezone.now())[self.provider_id]
             if state.name == OPEN:
                 self.tripped = state
                 self.stop.set()

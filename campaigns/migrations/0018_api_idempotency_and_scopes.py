@@ -36,4 +36,9 @@ class Migration(migrations.Migration):
                 'constraints': [models.UniqueConstraint(models.F('token'), models.F('key'), name='idempotency_key_unique')],
             },
         ),
+        migrations.AlterField(
+            model_name='message',
+            name='maybe_sent',
+            field=models.BooleanField(default=False, help_text='An attempt was cut off when its worker stopped, or its answer never came (a time-out or a dropped connection once the request was out).', verbose_name='may have reached the provider'),
+        ),
     ]

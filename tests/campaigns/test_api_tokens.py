@@ -62,10 +62,13 @@ def test_it_shows_only_the_prefix_on_the_change_page(admin_client) -> None:
     assert f"{token[:10]}…" in page
 
 
-def test_it_asks_only_for_a_name_when_adding(admin_client) -> None:
+def test_it_asks_only_for_a_name_and_scopes_when_adding(admin_client) -> None:
     response = admin_client.get(reverse("admin:campaigns_apitoken_add"))
 
-    assert list(response.context["adminform"].form.fields) == ["name"]
+    form = response.context["adminform"].form
+    assert list(form.fields) == ["name", "can_send", "can_read"]
+    assert form["can_send"].initial is True
+    assert form["can_read"].initial is True
 
 
 def test_it_keeps_the_token_when_a_name_is_changed(admin_client) -> None:

@@ -174,6 +174,28 @@ def test_a_provider_failing_half_way_hands_the_rest_on_with_the_same_ids() -> No
 
 
 @pytest.mark.django_db(transaction=True)
+@override_settings(SEND_CONCURRENCY=1, PROVIDER_BREAKER_FAILURES=3)
+def test_when_the_breaker_opens_waiting_retries_move_on_at_once() -> None:
+    # Batches of 5: the first two fail before the breaker opens on the third,
+    # and would otherwise wait out their retry time at the failing provider.
+    with FakeProvider(always(fail(503))) as first, FakeProvider() as second:
+        one = connect(first.url, batch_size=5, nickname="First SMS")
+        two = connect(second.url, batch_size=5, nickname="Second SMS")
+        Sender.objects.update(is_default=False)
+        route = route_of((one, ""), (two, ""))
+        campaign = routed_campaign(route, numbers(30))
+
+        sending.launch(campaign=campaign)  # no time passes: no retry is due
+
+        assert len(second.accepted_ids()) == 30
+    assert campaign.messages.filter(status=Status.SENT).count() == 30
+    rows = {r["provider"]: r for r in stats.campaign_stats(campaign)["providers"]}
+    # Every message left the first provider, and is counted as handed on.
+    assert rows["First SMS"]["handed_on"] == 30
+    assert rows["Second SMS"]["accepted"] == 30
+
+
+@pytest.mark.django_db(transaction=True)
 def test_stats_per_provider_are_exact_after_a_fallback() -> None:
     with (
         FakeProvider(script(*[ACCEPT] * 5, then=fail(500))) as first,
@@ -268,6 +290,12 @@ def test_a_request_whose_answer_timed_out_is_never_moved_to_another_provider() -
     assert message.status == Status.QUEUED
     assert message.hop == 0
     assert message.failure_category == "timeout"
+    assert message.maybe_sent
+    # Even once that provider is skipped, the message waits for it.
+    health.pause(message.sender.provider_id, reason="down")
+    finish(campaign, after=30)
+    message.refresh_from_db()
+    assert (message.status, message.hop) == (Status.QUEUED, 0)
 
 
 @pytest.mark.django_db
