@@ -14,7 +14,9 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
+from providers import audit
 from providers.admin.actions import PermittedActionsOnly
+from providers.audit.history import AuditHistory
 from providers.crypto import mask
 
 from ..models import WebhookDelivery, WebhookEndpoint
@@ -23,7 +25,7 @@ from ..webhooks.forms import WebhookEndpointForm
 
 
 @admin.register(WebhookEndpoint)
-class WebhookEndpointAdmin(PermittedActionsOnly):
+class WebhookEndpointAdmin(AuditHistory, PermittedActionsOnly):
     """The secret is made on save and shown once; afterwards only its end."""
 
     form = WebhookEndpointForm
@@ -53,7 +55,11 @@ class WebhookEndpointAdmin(PermittedActionsOnly):
 
     def save_model(self, request: HttpRequest, obj: WebhookEndpoint, form, change):
         secret = None if change else obj.issue_secret(now=timezone.now())
-        super().save_model(request, obj, form, change)
+        if secret:
+            with audit.action("Webhook created"):
+                super().save_model(request, obj, form, change)
+        else:
+            super().save_model(request, obj, form, change)
         if secret:
             # Stored encrypted and never rendered again: the one chance to copy it.
             self.message_user(
@@ -72,9 +78,10 @@ class WebhookEndpointAdmin(PermittedActionsOnly):
         hours = settings.WEBHOOK_SECRET_OVERLAP_HOURS
         for endpoint in queryset:
             secret = endpoint.issue_secret(now=now)
-            endpoint.save(
-                update_fields=["secret", "previous_secret", "previous_secret_until"]
-            )
+            with audit.action("Rotated the signing secret", endpoint):
+                endpoint.save(
+                    update_fields=["secret", "previous_secret", "previous_secret_until"]
+                )
             self.message_user(
                 request,
                 f"New signing secret for {endpoint}: {secret} — copy it now, it "
@@ -85,7 +92,15 @@ class WebhookEndpointAdmin(PermittedActionsOnly):
 
     @admin.action(description="Deactivate selected webhooks", permissions=["change"])
     def deactivate(self, request: HttpRequest, queryset: QuerySet) -> None:
-        count = queryset.filter(is_active=True).update(is_active=False)
+        active = list(queryset.filter(is_active=True))
+        count = queryset.filter(pk__in=[e.pk for e in active]).update(is_active=False)
+        # A bulk update sends no signals: each webhook's entry is written here.
+        for endpoint in active:
+            audit.record(
+                endpoint,
+                "Webhook deactivated",
+                changes={"is_active": ["True", "False"]},
+            )
         self.message_user(request, f"{count} webhook(s) deactivated.")
 
 

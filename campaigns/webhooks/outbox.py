@@ -91,8 +91,8 @@ def listening(tokens: set[int]) -> dict[int | None, int]:
 
 
 # Written out, as it runs with every recorded answer of an event message: the
-# ORM took about 450 us to build the same query each time, the statement itself
-# under 50 us (SQLite, 2 CPUs), five times what recording an answer costs.
+# same query through the ORM took about 530 us a call, this statement 15 us
+# (SQLite, 2 CPUs), where recording the answer itself takes about 90 us.
 LISTENING = (
     f"SELECT token_id, id FROM {WebhookEndpoint._meta.db_table} "  # noqa: S608
     "WHERE is_active AND (token_id IS NULL OR token_id IN (%s))"

@@ -4,10 +4,12 @@ the roles allowed it."""
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import timedelta
 
 import pytest
+from auditlog.models import LogEntry
 from django.contrib.auth.models import Group, User
 from django.db import connection
 from django.urls import reverse
@@ -258,3 +260,44 @@ def test_support_may_view_webhooks_but_not_add_or_rotate(client, api_token) -> N
     assert refused == [403, 403]
     endpoint.refresh_from_db()
     assert endpoint.secret == secret
+
+
+def test_creating_rotating_and_deactivating_are_audited_without_a_secret(
+    admin_client, api_token
+) -> None:
+    page = admin_client.post(
+        ADD,
+        {
+            "token": api_token.pk,
+            "url": "https://hooks.example.test/a",
+            "is_active": "on",
+        },
+        follow=True,
+    ).content.decode()
+    [first] = SECRET.findall(page)
+    endpoint = WebhookEndpoint.objects.get()
+    selected = {"_selected_action": [endpoint.pk]}
+    page = admin_client.post(
+        ENDPOINTS, {"action": "rotate_secret", **selected}, follow=True
+    ).content.decode()
+    [second] = SECRET.findall(page)
+    admin_client.post(ENDPOINTS, {"action": "deactivate", **selected})
+
+    entries = LogEntry.objects.get_for_object(endpoint).order_by("pk")
+    assert [
+        ((e.additional_data or {}).get("action"), e.actor.username) for e in entries
+    ] == [
+        ("Webhook created", "admin"),
+        ("Rotated the signing secret", "admin"),
+        ("Webhook deactivated", "admin"),
+    ]
+    assert entries[1].changes["secret"] == ["••••", "changed"]
+    assert entries[1].changes["previous_secret"] == ["", "changed"]
+    written = json.dumps([(e.changes, e.changes_text) for e in entries])
+    for secret in (first, second, raw_secret(endpoint)):
+        assert secret not in written
+    history = reverse("admin:campaigns_webhookendpoint_history", args=[endpoint.pk])
+    shown = admin_client.get(history).content.decode()
+    assert "Rotated the signing secret" in shown
+    assert first not in shown
+    assert second not in shown

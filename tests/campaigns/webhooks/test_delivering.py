@@ -8,8 +8,11 @@ import re
 from datetime import timedelta
 from itertools import pairwise
 
+import jsonschema
 import pytest
 from django.utils import timezone
+from openapi_schema_validator import OAS31Validator
+from openapi_spec_validator import validate
 
 from campaigns.dlr.tracking import apply_updates
 from campaigns.models import ApiToken, Message, WebhookDelivery, WebhookEndpoint
@@ -94,6 +97,60 @@ def test_a_token_webhook_hears_queued_sent_and_delivered_signed(
     assert set(
         WebhookDelivery.objects.values_list("status", "attempts", "answer_status")
     ) == {(Status.DELIVERED, 1, 200)}
+
+
+def test_every_event_matches_the_webhook_in_the_openapi_document(
+    post,
+    client,
+    api_token,
+    campaign,
+    provider,
+    wire,
+    settings,
+    django_capture_on_commit_callbacks,
+) -> None:
+    settings.PUBLIC_BASE_URL = "http://testserver"
+    document = client.get("/api/v1/openapi.json").json()
+    validate(document)
+    webhook = document["webhooks"]["messageStatus"]["post"]
+    schema = {
+        "$ref": "#/components/schemas/StatusEvent",
+        "components": document["components"],
+    }
+    [header] = webhook["parameters"]
+    with hooked(api_token) as (_, receiver):
+        post(OTP)
+        post({**OTP, "to": "+6591234568"})
+        first, second = Message.objects.order_by("pk")
+        delivered_report(provider, first, django_capture_on_commit_callbacks)
+        with django_capture_on_commit_callbacks(execute=True):
+            failed = StatusUpdate(
+                message_id=second.message_id,
+                state=DeliveryState.FAILED,
+                error_code="15",
+                description="Invalid destination",
+            )
+            apply_updates(provider=provider, updates=[failed])
+
+    told = [
+        (e["message"]["status"], e["message"]["delivery_error_code"])
+        for e in receiver.events
+    ]
+    assert sorted(told) == [
+        ("delivered", ""),
+        ("failed", "15"),
+        ("queued", ""),
+        ("queued", ""),
+        ("sent", ""),
+        ("sent", ""),
+    ]
+    for got in receiver.accepted:
+        OAS31Validator(schema).validate(got.event)
+        assert re.fullmatch(header["schema"]["pattern"], got.headers[header["name"]])
+    # The schema is strict enough to refuse an event missing a field.
+    broken = {**receiver.events[0], "message": {"status": "queued"}}
+    with pytest.raises(jsonschema.ValidationError):
+        OAS31Validator(schema).validate(broken)
 
 
 def test_the_webhook_of_every_token_hears_each_tokens_messages(

@@ -16,6 +16,7 @@ from campaigns.dlr.tracking import apply_updates
 from campaigns.events import trigger_event
 from campaigns.models import Campaign, Message, WebhookDelivery
 from campaigns.recording import record
+from providers import health
 from providers.dlr import DeliveryState, StatusUpdate
 from providers.models import Provider, Sender
 from providers.outbound.outcomes import Category, Outcome
@@ -153,10 +154,7 @@ def test_cancelling_an_event_campaign_tells_its_queued_messages(
     assert told() == [("queued", None, ""), ("cancelled", "queued", "")]
 
 
-def test_a_message_a_route_hands_on_is_told_with_its_next_provider(
-    api_token, campaign
-) -> None:
-    new_endpoint(api_token, "https://hooks.example.test/x")
+def two_provider_route(campaign: Campaign) -> Route:
     route = Route.objects.create(name="Main route")
     for position, nickname in enumerate(["First SMS", "Second SMS"]):
         provider = Provider.objects.create(
@@ -165,6 +163,14 @@ def test_a_message_a_route_hands_on_is_told_with_its_next_provider(
         sender = Sender.objects.create(provider=provider, name=nickname)
         RouteStep.objects.create(route=route, sender=sender, position=position)
     Campaign.objects.filter(pk=campaign.pk).update(route=route)
+    return route
+
+
+def test_a_message_a_route_hands_on_is_told_with_its_next_provider(
+    api_token, campaign
+) -> None:
+    new_endpoint(api_token, "https://hooks.example.test/x")
+    route = two_provider_route(campaign)
     otp(api_token)
     plan = route.plan()
     [mine] = claimed(campaign)
@@ -182,3 +188,31 @@ def test_a_message_a_route_hands_on_is_told_with_its_next_provider(
     assert handed_on.payload["status"] == "queued"
     assert handed_on.payload["provider"] == "Second SMS"
     assert handed_on.payload["failure_reason"].endswith("Handed to Second SMS.")
+
+
+def test_a_message_moved_past_a_paused_provider_is_told_with_the_next_one(
+    api_token, campaign
+) -> None:
+    new_endpoint(api_token, "https://hooks.example.test/x")
+    route = two_provider_route(campaign)
+    otp(api_token)
+    plan = route.plan()
+    health.pause(plan.lead.provider_id, reason="Outage")
+    now = timezone.now()
+
+    fallback.reroute(
+        claimed(campaign),
+        plan=plan,
+        state=health.states([plan.lead.provider_id], now=now)[plan.lead.provider_id],
+        now=now,
+    )
+
+    [created, moved] = WebhookDelivery.objects.order_by("pk")
+    assert (created.payload["provider"], moved.payload["provider"]) == (
+        "First SMS",
+        "Second SMS",
+    )
+    assert (moved.payload["previous_status"], moved.payload["status"]) == (
+        "queued",
+        "queued",
+    )
