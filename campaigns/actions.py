@@ -1,16 +1,19 @@
 """What the Cancel and Retry failed buttons do to a running or finished campaign.
 
 Both move messages in one transaction with the campaign's counters, one
-(sender, category) at a time, so each counter loses exactly what moved.
+(sender, category) at a time, so each counter loses exactly what moved, and
+with the status webhooks' deliveries of an event campaign's messages.
 """
 
 from __future__ import annotations
 
 from django.db import transaction
+from django.utils import timezone
 
 from . import counts
 from .models import REPORTED_FAILURES, Campaign, Message
 from .sending import enqueue
+from .webhooks import outbox
 
 Status = Message.Status
 
@@ -20,11 +23,27 @@ def cancel(*, campaign: Campaign) -> int:
         Campaign.objects.filter(pk=campaign.pk).exclude(
             status__in=[Campaign.Status.COMPLETED, Campaign.Status.CANCELLED]
         ).update(status=Campaign.Status.CANCELLED)
-        cancelled = campaign.messages.filter(status=Status.QUEUED).update(
+        queued = campaign.messages.filter(status=Status.QUEUED)
+        watched = for_webhooks(campaign, queued)
+        cancelled = queued.update(
             status=Status.CANCELLED, failure_reason="The campaign was cancelled."
         )
         counts.add(campaign.pk, {counts.key(Status.CANCELLED): cancelled})
+        tell(watched, Status.CANCELLED, previous=Status.QUEUED)
         return cancelled
+
+
+def for_webhooks(campaign: Campaign, messages) -> list[Message]:
+    """Those of `messages` an API token queued, whose webhooks hear of the
+    change; only an event-triggered campaign has any."""
+    if campaign.kind != Campaign.Kind.EVENT:
+        return []
+    return list(messages.exclude(api_token=None).only("api_token"))
+
+
+def tell(messages: list[Message], status: str, *, previous: str) -> None:
+    now = timezone.now()
+    outbox.note(outbox.changed(messages, status=status, previous=previous, at=now))
 
 
 # Messages a delivery report failed (undelivered, blocked by DLT) did reach the
@@ -68,6 +87,7 @@ def retry_failed(*, campaign: Campaign) -> int:
                 failed = retryable(campaign).filter(failure_category=category)
                 if sender_id:
                     failed = failed.filter(sender_id=sender_id)
+                watched = for_webhooks(campaign, failed)
                 moved = failed.update(
                     status=Status.QUEUED,
                     attempts=0,
@@ -76,6 +96,7 @@ def retry_failed(*, campaign: Campaign) -> int:
                     maybe_sent=False,
                 )
                 delta[counts.key(Status.FAILED, category)] = -moved
+                tell(watched, Status.QUEUED, previous=Status.FAILED)
             counts.add(campaign.pk, delta, sender_id=sender_id)
             again -= sum(delta.values())
         if again:

@@ -103,7 +103,7 @@ def events(request: HttpRequest) -> JsonResponse:
     body = read_object(request)
     key = request.headers.get(idempotency.HEADER)
     if key is None:
-        return queue_event(body)
+        return queue_event(body, request.api_token)
     if not idempotency.valid_key(key):
         raise Refused(
             400,
@@ -122,7 +122,7 @@ def events(request: HttpRequest) -> JsonResponse:
     try:
         # The messages and the answer kept for the key commit together.
         with transaction.atomic():
-            response = queue_event(body)
+            response = queue_event(body, request.api_token)
             idempotency.finish(found, status=response.status_code, body=response.data)
     except BaseException:
         idempotency.abandon(found)
@@ -130,12 +130,14 @@ def events(request: HttpRequest) -> JsonResponse:
     return response
 
 
-def queue_event(body: dict[str, Any]) -> JsonResponse:
+def queue_event(body: dict[str, Any], api_token: ApiToken) -> JsonResponse:
     """Queue the event's messages; 202 with their ids, or Refused."""
     event, properties = required_text(body, "event"), event_properties(body)
     number = recipient(body)
     try:
-        messages = trigger_event(event=event, to=number, properties=properties)
+        messages = trigger_event(
+            event=event, to=number, properties=properties, api_token=api_token
+        )
     except MissingProperties as err:
         raise Refused(422, str(err), missing=err.missing) from err
     except OffTemplate as err:

@@ -6,7 +6,7 @@ from providers.audit import track
 
 
 def track_campaigns() -> None:
-    from .models import ApiToken, Campaign
+    from .models import ApiToken, Campaign, WebhookEndpoint
 
     track(Campaign)
     # The hash is all a token's secret that is stored; last use is not a change.
@@ -14,4 +14,10 @@ def track_campaigns() -> None:
         ApiToken,
         exclude=("token_hash", "last_used_at"),
         flags={"is_active": ("Token deactivated", "Token reactivated")},
+    )
+    # Its signing secrets are written down only as set / changed / removed.
+    track(
+        WebhookEndpoint,
+        secret=("secret", "previous_secret"),
+        flags={"is_active": ("Webhook deactivated", "Webhook reactivated")},
     )

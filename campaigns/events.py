@@ -13,15 +13,17 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.utils import timezone
 
 from providers.message_templates import Mismatch
 from providers.models import Sender
 from providers.validators import validate_segment_count
 
 from . import counts, placeholders, tasks
-from .models import Campaign, Message, OptOut
+from .models import ApiToken, Campaign, Message, OptOut
 from .personalise import missing_fields, personalise
 from .senders import Senders
+from .webhooks import outbox
 
 
 class EventError(Exception):
@@ -81,9 +83,14 @@ def active_campaigns(event: str) -> list[Campaign]:
 
 
 def trigger_event(
-    *, event: str, to: str, properties: Mapping[str, Any]
+    *,
+    event: str,
+    to: str,
+    properties: Mapping[str, Any],
+    api_token: ApiToken | None = None,
 ) -> list[Message]:
-    """Queue a message to `to` (E.164) for every active campaign of `event`.
+    """Queue a message to `to` (E.164) for every active campaign of `event`,
+    each remembering `api_token` for its status webhooks.
 
     Every campaign is checked before any message is created, so an event that
     fails for one campaign sends nothing at all.
@@ -125,16 +132,26 @@ def trigger_event(
                     body=bodies[campaign.pk],
                 ),
                 placeholders=values[campaign.pk],
+                api_token=api_token,
                 **skipped_fields(routes[campaign.pk], opted_out=opted_out),
             )
             for campaign in campaigns
         ]
+        # Before the wake-ups, so a webhook hears "queued" before "sent".
+        tell_webhooks(created)
         for message in created:
             state = (message.status, message.failure_category)
             counts.add(message.campaign_id, counts.created([state]))
             if message.status == Message.Status.QUEUED:
                 wake(message.campaign_id)
     return created
+
+
+def tell_webhooks(created: list[Message]) -> None:
+    now = timezone.now()
+    for status in sorted({m.status for m in created}):
+        same = [m for m in created if m.status == status]
+        outbox.note(outbox.changed(same, status=status, previous=None, at=now))
 
 
 def sender_for(campaign: Campaign, senders: Senders, to: str) -> Sender:

@@ -26,7 +26,7 @@ from providers.routes import RETRIED_FIRST, Plan
 
 from . import counts
 from .models import Message
-from .recording import Claimed, claimed
+from .recording import Claimed, claimed, tell
 
 Status = Message.Status
 
@@ -74,6 +74,7 @@ def hand_on(
             failure_category=outcome.category,
             failure_reason=reason[:500],
         )
+        tell(rows, Status.QUEUED, now=timezone.now())  # with its next provider
     return [m for m, _, _ in moving]
 
 
@@ -107,7 +108,8 @@ def reroute(
         for (hop, sender_id), same in groupby(
             sorted(moves, key=lambda m: (m[1], m[2])), key=lambda m: (m[1], m[2])
         ):
-            moved += claimed([m for m, _, _ in same]).update(
+            rows = [m for m, _, _ in same]
+            moved += claimed(rows).update(
                 status=Status.QUEUED,
                 sender_id=sender_id,
                 hop=hop,
@@ -115,6 +117,7 @@ def reroute(
                 claim="",
                 next_attempt_at=None,
             )
+            tell(rows, Status.QUEUED, now=now)  # with its next provider
         first = messages[0]
         counts.add(
             first.campaign_id,

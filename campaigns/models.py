@@ -194,6 +194,18 @@ class Message(models.Model):
     sender = models.ForeignKey(
         Sender, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
+    # Which token's event queued it, for its status webhooks; none for a
+    # campaign launched from the admin. Not indexed: every status change would
+    # rewrite the index on PostgreSQL, and only deleting a token looks by it.
+    api_token = models.ForeignKey(
+        "ApiToken",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_index=False,
+        verbose_name="API token",
+    )
     # On a route: the place of `sender` in the chain of the number's country,
     # which moves on when a provider fails the message (campaigns/fallback.py).
     hop = models.PositiveSmallIntegerField("place on the route", default=0)
@@ -605,3 +617,7 @@ def status_update(kept: dict[str, Any]) -> StatusUpdate:
     if known.get("occurred_at"):
         known["occurred_at"] = datetime.fromisoformat(known["occurred_at"])
     return StatusUpdate(**known)
+
+
+# Defined apart for size; imported here, so they belong to this app.
+from .webhooks.models import WebhookDelivery, WebhookEndpoint  # noqa: E402, F401

@@ -47,6 +47,7 @@ def document() -> dict[str, Any]:
             "/api/v1/events": {"post": post_event()},
             "/api/v1/messages/{message_id}": {"get": get_message()},
         },
+        "webhooks": {"messageStatus": {"post": message_status()}},
         "components": {"securitySchemes": SECURITY, "schemas": SCHEMAS},
     }
 
@@ -145,6 +146,42 @@ def get_message() -> dict[str, Any]:
     }
 
 
+def message_status() -> dict[str, Any]:
+    """What smsbridge posts to a status webhook (campaigns/webhooks/)."""
+    return {
+        "operationId": "messageStatus",
+        "summary": "A message an API token queued changed status",
+        "description": "Posted to the token's webhook and to the one of every "
+        "token. Check Smsbridge-Signature as README's Status webhooks says; "
+        "answer 2xx, or it is tried again for "
+        f"{settings.WEBHOOK_RETRY_HOURS:g} hours.",
+        "security": [],
+        "parameters": [
+            {
+                "name": "Smsbridge-Signature",
+                "in": "header",
+                "required": True,
+                "description": "t=<Unix seconds>,v1=<hex HMAC-SHA256 of "
+                '"<t>.<body>" keyed with the webhook\'s secret>; a second v1 '
+                "while a rotated secret still signs.",
+                "schema": {
+                    "type": "string",
+                    "pattern": "^t=[0-9]+(,v1=[0-9a-f]{64}){1,2}$",
+                },
+            }
+        ],
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/json": {
+                    "schema": {"$ref": "#/components/schemas/StatusEvent"}
+                }
+            },
+        },
+        "responses": {"2XX": {"description": "Received; any other answer is retried."}},
+    }
+
+
 STATUSES = list(Message.Status.values)
 SCHEMAS: dict[str, Any] = {
     "Event": {
@@ -221,6 +258,51 @@ SCHEMAS: dict[str, Any] = {
             "delivered_at": TIME_OR_NULL,
             "delivery_error_code": TEXT,
         },
+    },
+    "StatusEvent": {
+        "type": "object",
+        "required": ["type", "id", "attempt", "occurred_at", "message"],
+        "properties": {
+            "type": {"const": "message.status"},
+            "id": {
+                "type": "integer",
+                "description": "The same on every attempt of one delivery, and "
+                "growing with every change: skip one seen, order by it.",
+            },
+            "attempt": {"type": "integer", "minimum": 1},
+            "occurred_at": {"type": "string", "format": "date-time"},
+            "message": {"$ref": "#/components/schemas/MessageChange"},
+        },
+    },
+    "MessageChange": {
+        "description": "The message as the change left it: the fields of "
+        "GET /api/v1/messages/{message_id} and a few more.",
+        "allOf": [
+            {"$ref": "#/components/schemas/Message"},
+            {
+                "type": "object",
+                "required": [
+                    "previous_status",
+                    "attempts",
+                    "next_attempt_at",
+                    "delivery_description",
+                ],
+                "properties": {
+                    "previous_status": {
+                        "type": ["string", "null"],
+                        "enum": [*STATUSES, None],
+                        "description": "Null when the message was just created.",
+                    },
+                    "attempts": {"type": "integer", "minimum": 0},
+                    "next_attempt_at": {
+                        **TIME_OR_NULL,
+                        "description": "Queued again after a failed attempt: "
+                        "when the next one is due.",
+                    },
+                    "delivery_description": TEXT,
+                },
+            },
+        ],
     },
     "Error": {
         "type": "object",

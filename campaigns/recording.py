@@ -4,6 +4,8 @@ Every write is conditional on the claim, so a worker whose claim was taken back
 (it was presumed dead) cannot overwrite what the next one did, and on SENDING, so
 a delivery report that landed first is never overwritten by "sent". An attempt
 is counted when its answer is recorded, so one cut off by a crash is not.
+Each write also tells the status webhooks of the messages an API token queued,
+in the same transaction (campaigns/webhooks/outbox.py).
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from providers.outbound.pipeline import Outcome
 
 from . import counts
 from .models import Message
+from .webhooks import outbox
 
 Status = Message.Status
 
@@ -43,6 +46,7 @@ class Claimed(NamedTuple):
     maybe_sent: bool
     hop: int = 0  # its sender's place on the route
     placeholders: Mapping[str, str] = MappingProxyType({})
+    api_token_id: int | None = None  # set for the event API's, for webhooks
 
 
 HandOn = Callable[..., list[Claimed]]
@@ -64,12 +68,14 @@ def record(
     with transaction.atomic():
         accepted = [(m, o) for m, o in pairs if o.accepted]
         if accepted:
+            sent = [m for m, _ in accepted]
             delta[counts.key(Status.SENT)] += mark_sent(
-                [m for m, _ in accepted],
+                sent,
                 [o.provider_message_id for _, o in accepted],
                 whole_claim=whole_claim and len(accepted) == len(pairs),
                 now=now,
             )
+            tell(sent, Status.SENT, now=now)
         failed = sorted(
             ((m, o) for m, o in pairs if not o.accepted),
             key=lambda p: failure_key(p[1]),
@@ -87,6 +93,12 @@ def record(
         first = pairs[0][0]
         counts.add(first.campaign_id, delta, sender_id=first.sender_id)
     return delays
+
+
+def tell(messages: Sequence[Claimed], status: str, *, now: datetime) -> None:
+    """The status webhooks' deliveries, in this transaction: none (and no
+    query) for messages no API token queued."""
+    outbox.note(outbox.changed(messages, status=status, previous=Status.QUEUED, at=now))
 
 
 FEW = 64  # provider ids written by the one statement, for no more rows than this
@@ -192,7 +204,8 @@ def mark_failed(
         # again by "Retry failed" (nor by a route's next provider).
         unconfirmed = maybe_sent or outcome.unanswered
         category = Category.UNCONFIRMED if unconfirmed else outcome.category
-        delta[counts.key(Status.FAILED, category)] += claimed(list(same)).update(
+        same = list(same)
+        delta[counts.key(Status.FAILED, category)] += claimed(same).update(
             status=Status.FAILED,
             attempts=F("attempts") + 1,
             claim="",
@@ -200,12 +213,14 @@ def mark_failed(
             failure_reason=(CUT_OFF + reason if maybe_sent else reason)[:500],
             maybe_sent=unconfirmed,
         )
+        tell(same, Status.FAILED, now=now)
     # Each message keeps its own count, so a batch can mix first and last tries.
     retry = sorted((m for m in messages if m not in spent), key=attrgetter("attempts"))
     delays = []
     for attempts, same in groupby(retry, key=attrgetter("attempts")):
         delay = backoff(attempts + 1, outcome.retry_after)
-        claimed(list(same)).update(
+        same = list(same)
+        claimed(same).update(
             status=Status.QUEUED,
             attempts=F("attempts") + 1,
             claim="",
@@ -215,6 +230,7 @@ def mark_failed(
             # An answer that never came: the provider may have this one.
             **({"maybe_sent": True} if outcome.unanswered else {}),
         )
+        tell(same, Status.QUEUED, now=now)  # queued again, with the reason
         delays.append(delay.total_seconds())
     return delays
 
@@ -224,7 +240,9 @@ def wait_for_token(
 ) -> list[float]:
     """No access token, so nothing reached the provider: the messages wait,
     queued, for as long as the token endpoint fails (CleverTap holds them as a
-    dispatch error until the credentials validate), the attempt not counted."""
+    dispatch error until the credentials validate), the attempt not counted.
+    Webhooks are not told: no attempt was made, and this repeats every
+    SEND_TOKEN_RETRY_SECONDS for as long as the endpoint fails."""
     delay = timedelta(seconds=settings.SEND_TOKEN_RETRY_SECONDS)
     claimed(messages).update(
         status=Status.QUEUED,

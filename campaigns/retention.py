@@ -1,5 +1,6 @@
-"""Forgetting what is old: delivery-report log rows, test sends and the
-messages of finished campaigns, deleted in batches.
+"""Forgetting what is old: delivery-report log rows, test sends, delivered or
+failed webhook deliveries and the messages of finished campaigns, deleted in
+batches.
 
 A campaign's statistics are its counters (campaigns/counts.py), which purging
 leaves as they are, so a purged campaign still shows what it sent, delivered
@@ -18,7 +19,13 @@ from django.utils import timezone
 
 from providers.models import TestSend
 
-from .models import Campaign, DeliveryReport, IdempotencyKey, Message
+from .models import (
+    Campaign,
+    DeliveryReport,
+    IdempotencyKey,
+    Message,
+    WebhookDelivery,
+)
 
 BATCH = 5000
 
@@ -29,6 +36,7 @@ class Purged:
     test_sends: int = 0
     messages: int = 0
     idempotency_keys: int = 0
+    webhook_deliveries: int = 0
 
 
 def purge(*, older_than_days: int | None = None, now: datetime | None = None) -> Purged:
@@ -45,6 +53,12 @@ def purge(*, older_than_days: int | None = None, now: datetime | None = None) ->
             )
         ),
         test_sends=delete_in_batches(TestSend.objects.filter(created_at__lt=cutoff)),
+        # Before the messages, whose deletion would take them along row by row.
+        webhook_deliveries=delete_in_batches(
+            WebhookDelivery.objects.filter(created_at__lt=cutoff).exclude(
+                status=WebhookDelivery.Status.PENDING
+            )
+        ),
         messages=delete_in_batches(finished_messages(cutoff)),
         idempotency_keys=delete_in_batches(
             IdempotencyKey.objects.filter(created_at__lt=keys_expired)

@@ -37,3 +37,20 @@ ADDED_WITH_INBOUND: dict[str, list[str]] = {
     SUPPORT: ["campaigns.view_inboundmessage"],
     ONBOARDING: ["campaigns.view_inboundmessage"],
 }
+
+# Added with status webhooks (migration 0019). Onboarding sets webhooks up as it
+# does API tokens; support may send a delivery again while helping a customer.
+ADDED_WITH_WEBHOOKS: dict[str, list[str]] = {
+    ONBOARDING: [
+        "campaigns.add_webhookendpoint",
+        "campaigns.change_webhookendpoint",
+        "campaigns.view_webhookendpoint",
+        "campaigns.view_webhookdelivery",
+        "campaigns.resend_webhookdelivery",
+    ],
+    SUPPORT: [
+        "campaigns.view_webhookendpoint",
+        "campaigns.view_webhookdelivery",
+        "campaigns.resend_webhookdelivery",
+    ],
+}

@@ -1,5 +1,5 @@
 """Celery tasks: each fetches by id and calls the workflow in sending.py (or,
-for auto-replies, inbound.py)."""
+for auto-replies, inbound.py; for status webhooks, webhooks/delivering.py)."""
 
 from __future__ import annotations
 
@@ -29,9 +29,11 @@ def start_campaign(campaign_id: int) -> int:
 def sweep() -> int:
     from .inbound import send_waiting_replies
     from .sending import sweep as run
+    from .webhooks.delivering import send_overdue
 
     swept = run()
     send_waiting_replies()
+    send_overdue()
     return swept
 
 
@@ -40,6 +42,13 @@ def send_auto_reply(inbound_id: int) -> str:
     from .inbound import send_auto_reply as run
 
     return run(inbound_id=inbound_id)
+
+
+@shared_task(ignore_result=True)
+def deliver_webhook(delivery_id: int) -> str | None:
+    from .webhooks.delivering import deliver
+
+    return deliver(delivery_id=delivery_id)
 
 
 @shared_task(ignore_result=True)
@@ -57,15 +66,27 @@ def wake(campaign_id: int, **options) -> bool:
     return publish(send_chunk, campaign_id, **options)
 
 
-def publish(task, campaign_id: int, **options) -> bool:
+def deliver_soon(delivery_ids: list[int], **options) -> None:
+    """Queue a deliver_webhook task per delivery (apply_async's options). If
+    the broker cannot be reached they wait in the database, and the sweeper
+    queues them once it is back."""
+    for delivery_id in delivery_ids:
+        if not publish(
+            deliver_webhook, delivery_id, what="webhook delivery", **options
+        ):
+            return  # each would wait for the broker in vain
+
+
+def publish(task, object_id: int, *, what: str = "campaign", **options) -> bool:
     try:
-        task.apply_async((campaign_id,), **options)
+        task.apply_async((object_id,), **options)
     except OperationalError as error:
         logger.error(
-            "The task broker cannot be reached (%s): campaign %s waits in the "
+            "The task broker cannot be reached (%s): %s %s waits in the "
             "database until the sweeper wakes it.",
             error,
-            campaign_id,
+            what,
+            object_id,
         )
         return False
     return True

@@ -252,6 +252,16 @@ PURGE_AFTER_DAYS = env.int("PURGE_AFTER_DAYS", default=90)
 # How long an event's Idempotency-Key is remembered, with the answer it got.
 IDEMPOTENCY_KEY_HOURS = env.int("IDEMPOTENCY_KEY_HOURS", default=24)
 PURGE_EVERY_HOURS = env.float("PURGE_EVERY_HOURS", default=0)
+
+# Status webhooks (campaigns/webhooks/): a failed delivery is tried again after
+# WEBHOOK_RETRY_BASE_SECONDS, twice as long each time up to
+# WEBHOOK_RETRY_MAX_SECONDS, until WEBHOOK_RETRY_HOURS after its first attempt.
+# Timeouts and the address policy are the provider requests' (SMS_*).
+WEBHOOK_RETRY_BASE_SECONDS = env.float("WEBHOOK_RETRY_BASE_SECONDS", default=10.0)
+WEBHOOK_RETRY_MAX_SECONDS = env.float("WEBHOOK_RETRY_MAX_SECONDS", default=3600.0)
+WEBHOOK_RETRY_HOURS = env.float("WEBHOOK_RETRY_HOURS", default=24.0)
+# After "Rotate secret", the old secret signs beside the new one this long.
+WEBHOOK_SECRET_OVERLAP_HOURS = env.float("WEBHOOK_SECRET_OVERLAP_HOURS", default=24.0)
 if PURGE_EVERY_HOURS > 0:
     CELERY_BEAT_SCHEDULE["purge"] = {
         "task": "campaigns.tasks.purge",

@@ -130,7 +130,10 @@ def not_public(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
 
 
 ENDPOINT_EXAMPLE = "https://sms.8x8.com/api/v1/subaccounts/{subAccountId}/messages"
-EXAMPLES = {"The Client URL": "https://auth.example.com/oauth/token"}
+EXAMPLES = {
+    "The Client URL": "https://auth.example.com/oauth/token",
+    "The webhook URL": "https://app.example.com/hooks/smsbridge",
+}
 
 
 def validate_endpoint_url(url: str, *, what: str = "The endpoint") -> None:

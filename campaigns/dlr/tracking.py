@@ -18,6 +18,7 @@ from providers.routes import RouteStep
 
 from .. import counts, inbound
 from ..models import Message
+from ..webhooks import outbox
 
 
 @dataclass
@@ -62,7 +63,25 @@ def apply_callbacks(
             # In the order of their keys, so two appliers never deadlock.
             rows.sort(key=lambda row: row.pk)
             write_rows(statement, rows, DELIVERY_FIELDS[model])
+        tell_webhooks(before, changed)
     return results
+
+
+def tell_webhooks(
+    before: dict[int, counts.Key], changed: dict[tuple[type, int], Any]
+) -> None:
+    """The status webhooks' deliveries of what the reports changed, in this
+    transaction; nothing (and no query) unless an API token queued one."""
+    changes = []
+    for (model, pk), row in changed.items():
+        if model is Message and row.api_token_id and state(row) != before[pk]:
+            # When the report that changed it was received.
+            at = row.delivered_at or timezone.now()
+            previous = before[pk][0]
+            changes.append(
+                outbox.Change(pk, row.api_token_id, row.status, previous, at)
+            )
+    outbox.note(changes)
 
 
 def state(message: Message) -> counts.Key:
@@ -160,8 +179,9 @@ def write_rows(statement: str, rows: list[models.Model], fields: list[str]) -> i
 # How a row belongs to a provider.
 OWNER = {Message: "sender_id", TestSend: "provider_id"}
 # Read besides what advance() writes: a message's campaign, for its counters,
-# and its place on a route, for reports of a provider it has moved on from.
-ALSO_READ = {Message: ["campaign_id", "hop"], TestSend: []}
+# its place on a route, for reports of a provider it has moved on from, and
+# its API token, for status webhooks.
+ALSO_READ = {Message: ["campaign_id", "hop", "api_token_id"], TestSend: []}
 # Well under SQLite's limit of host parameters in one statement.
 IDS_PER_QUERY = 500
 

@@ -1,4 +1,4 @@
-"""The only module that talks HTTP to providers.
+"""The only module that talks HTTP to providers (and to status webhooks).
 
 One shared session; explicit connect/read timeouts; redirects never followed; the
 answer read up to a cap; and, unless private endpoints are allowed, every address
@@ -12,6 +12,8 @@ from __future__ import annotations
 import logging
 import socket
 import time
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
 from email.utils import parsedate_to_datetime
 from functools import cache
 from urllib.parse import urlsplit
@@ -161,16 +163,7 @@ def send(
     host = urlsplit(request.url).hostname or request.url
     started = time.monotonic()
     try:
-        response = session().send(
-            prepare(request),
-            timeout=(settings.SMS_CONNECT_TIMEOUT, settings.SMS_READ_TIMEOUT),
-            allow_redirects=False,
-            stream=True,
-        )
-        with response:
-            body, truncated = read_capped(
-                response, deadline=started + settings.SMS_TOTAL_TIMEOUT
-            )
+        response, body, truncated = exchange(request, started=started)
     except BlockedAddressError as err:
         outcome = Outcome.failure(Category.BLOCKED, err.diagnosis)
     except requests.RequestException as err:
@@ -198,6 +191,84 @@ def send(
             outcome.latency_ms,
         )
     return outcome
+
+
+@dataclass(frozen=True)
+class Reply:
+    """What a plain POST got (a status webhook's): the HTTP status is the
+    answer, with no provider's rules to read it by."""
+
+    status: int | None = None  # None: no answer came
+    answer: str = ""  # the start of the answer
+    failure: str = ""  # why no answer came, a Category: timeout, dns, blocked, ...
+    diagnosis: str = ""
+    latency_ms: int = 0
+
+    @property
+    def ok(self) -> bool:
+        return self.status is not None and 200 <= self.status < 300
+
+
+REPLY_ANSWER_CHARS = 500
+
+
+def post(url: str, *, body: bytes, headers: Mapping[str, str]) -> Reply:
+    """POST `body` to `url` through the same address guard, timeouts, caps and
+    refusal of redirects as a send. Unless private endpoints are allowed, only
+    to HTTPS. The query string is never logged: it may carry a credential."""
+    parts = urlsplit(url)
+    started = time.monotonic()
+    if not settings.SMS_ALLOW_PRIVATE_ENDPOINTS and parts.scheme != "https":
+        reply = Reply(
+            failure=Category.BLOCKED,
+            diagnosis=f"The URL for {parts.hostname} is not HTTPS; smsbridge "
+            "only posts to https:// URLs.",
+        )
+    else:
+        request = HttpRequest(
+            method="POST", url=url, headers=tuple(headers.items()), body=body
+        )
+        reply = posted(request, host=parts.hostname or url, started=started)
+    reply = replace(reply, latency_ms=round((time.monotonic() - started) * 1000))
+    logger.info(
+        "POST %s://%s%s -> %s in %d ms",
+        parts.scheme,
+        parts.netloc.rpartition("@")[2],
+        parts.path,
+        reply.status or reply.failure,
+        reply.latency_ms,
+    )
+    return reply
+
+
+def posted(request: HttpRequest, *, host: str, started: float) -> Reply:
+    try:
+        response, answer, _ = exchange(request, started=started)
+    except BlockedAddressError as err:
+        return Reply(failure=Category.BLOCKED, diagnosis=err.diagnosis)
+    except requests.RequestException as err:
+        failed = failure_for_exception(err, host)
+        return Reply(failure=failed.category, diagnosis=failed.diagnosis)
+    text = answer[:REPLY_ANSWER_CHARS].decode("utf-8", errors="replace")
+    return Reply(status=response.status_code, answer=text)
+
+
+def exchange(
+    request: HttpRequest, *, started: float
+) -> tuple[requests.Response, bytes, bool]:
+    """Send `request` once: the answer, its body read up to the cap, and
+    whether there was more."""
+    response = session().send(
+        prepare(request),
+        timeout=(settings.SMS_CONNECT_TIMEOUT, settings.SMS_READ_TIMEOUT),
+        allow_redirects=False,
+        stream=True,
+    )
+    with response:
+        body, truncated = read_capped(
+            response, deadline=started + settings.SMS_TOTAL_TIMEOUT
+        )
+    return response, body, truncated
 
 
 def prepare(request: HttpRequest) -> requests.PreparedRequest:

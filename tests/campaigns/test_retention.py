@@ -1,6 +1,6 @@
-"""`manage.py purge`: old delivery-report log rows, test sends and finished
-campaigns' messages go, in batches; statistics, waiting reports and anything
-recent or still running stay."""
+"""`manage.py purge`: old delivery-report log rows, test sends, webhook
+deliveries and finished campaigns' messages go, in batches; statistics, waiting
+reports and deliveries, and anything recent or still running stay."""
 
 from __future__ import annotations
 
@@ -11,7 +11,13 @@ from django.core.management import CommandError, call_command
 from django.utils import timezone
 
 from campaigns import retention
-from campaigns.models import Campaign, DeliveryReport, Message
+from campaigns.models import (
+    Campaign,
+    DeliveryReport,
+    Message,
+    WebhookDelivery,
+    WebhookEndpoint,
+)
 from campaigns.stats import campaign_stats
 from providers.models import TestSend as SentTest
 
@@ -109,10 +115,39 @@ def test_the_command_says_what_it_deleted_and_takes_an_age(sender, capsys) -> No
 
     out = capsys.readouterr().out.splitlines()
     assert out == [
-        "Deleted 0 delivery-report log rows, 0 test sends, 0 messages and 0 "
-        "expired idempotency keys.",
-        "Deleted 0 delivery-report log rows, 1 test sends, 0 messages and 0 "
-        "expired idempotency keys.",
+        "Deleted 0 delivery-report log rows, 0 test sends, 0 messages, 0 "
+        "expired idempotency keys and 0 webhook deliveries.",
+        "Deleted 0 delivery-report log rows, 1 test sends, 0 messages, 0 "
+        "expired idempotency keys and 0 webhook deliveries.",
     ]
     with pytest.raises(CommandError, match="at least 1 day"):
         call_command("purge", "--older-than", "0")
+
+
+def test_old_delivered_and_failed_webhook_deliveries_go_waiting_ones_stay(
+    sender,
+) -> None:
+    running = campaign_with(Campaign.Status.SENDING, Campaign.Kind.EVENT, name="OTP")
+    [message] = messages(running, (Status.QUEUED, ""))
+    endpoint = WebhookEndpoint.objects.create(url="https://hooks.example.test/x")
+    Delivery = WebhookDelivery.Status
+
+    def delivery(status: str) -> WebhookDelivery:
+        return WebhookDelivery.objects.create(
+            endpoint=endpoint,
+            message=message,
+            event="queued",
+            occurred_at=timezone.now(),
+            payload={},
+            status=status,
+        )
+
+    old = [delivery(Delivery.DELIVERED), delivery(Delivery.FAILED)]
+    waiting = delivery(Delivery.PENDING)
+    aged(WebhookDelivery, [*old, waiting])
+    recent = delivery(Delivery.DELIVERED)
+
+    purged = retention.purge()
+
+    assert purged.webhook_deliveries == 2
+    assert set(WebhookDelivery.objects.all()) == {waiting, recent}

@@ -1,5 +1,5 @@
-"""Delete old delivery-report log rows, test sends and finished campaigns'
-messages (campaigns/retention.py); campaign statistics are kept."""
+"""Delete old delivery-report log rows, test sends, webhook deliveries and
+finished campaigns' messages (campaigns/retention.py); statistics are kept."""
 
 from __future__ import annotations
 
@@ -10,9 +10,10 @@ from campaigns.retention import purge
 
 class Command(BaseCommand):
     help = (
-        "Delete delivery-report log rows, test sends and the messages of finished "
-        "campaigns older than PURGE_AFTER_DAYS (or --older-than), in batches. "
-        "Campaign statistics are kept."
+        "Delete delivery-report log rows, test sends, delivered or failed webhook "
+        "deliveries and the messages of finished campaigns older than "
+        "PURGE_AFTER_DAYS (or --older-than), in batches. Campaign statistics are "
+        "kept."
     )
 
     def add_arguments(self, parser) -> None:
@@ -30,6 +31,7 @@ class Command(BaseCommand):
         purged = purge(older_than_days=older_than)
         self.stdout.write(
             f"Deleted {purged.delivery_reports:,} delivery-report log rows, "
-            f"{purged.test_sends:,} test sends, {purged.messages:,} messages and "
-            f"{purged.idempotency_keys:,} expired idempotency keys."
+            f"{purged.test_sends:,} test sends, {purged.messages:,} messages, "
+            f"{purged.idempotency_keys:,} expired idempotency keys and "
+            f"{purged.webhook_deliveries:,} webhook deliveries."
         )

@@ -564,3 +564,40 @@ def test_it_blocks_loopback_spelled_as_an_ipv4_mapped_ipv6_address(
 
     assert outcome.category == Category.BLOCKED
     assert server.received == []
+
+
+# --- a plain POST (status webhooks) ---------------------------------------------------
+
+
+def test_a_plain_post_sends_the_bytes_and_headers_and_reads_the_status(caplog) -> None:
+    caplog.set_level(logging.INFO, logger="providers.outbound.transport")
+    with running(Reply(202, b'{"ok": true}')) as server:
+        url = server.url + "hooks?token=hush-7f3a"
+        reply = transport.post(url, body=BODY, headers={"X-Test": "1"})
+
+    [received] = server.received
+    assert (received.method, received.path, received.body) == (
+        "POST",
+        "/hooks?token=hush-7f3a",
+        BODY,
+    )
+    assert received.headers["X-Test"] == "1"
+    assert received.headers["User-Agent"] == transport.USER_AGENT
+    assert (reply.ok, reply.status, reply.answer) == (True, 202, '{"ok": true}')
+    # The query string may carry the receiver's credential: never logged.
+    assert "POST http://127.0.0.1:" in caplog.text
+    assert "hush-7f3a" not in caplog.text
+
+
+def test_a_plain_post_follows_no_redirect_and_reads_no_answer_from_a_closed_port() -> (
+    None
+):
+    with running(Reply(307, headers={"Location": "https://elsewhere.test/"})) as server:
+        redirected = transport.post(server.url, body=b"{}", headers={})
+        [received] = server.received
+    refused = transport.post(f"http://127.0.0.1:{closed_port()}/", body=b"", headers={})
+
+    assert (redirected.ok, redirected.status) == (False, 307)
+    assert received.path == "/"
+    assert (refused.status, refused.failure) == (None, Category.CONNECTION)
+    assert refused.diagnosis.startswith("The connection to 127.0.0.1 failed")
