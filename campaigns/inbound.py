@@ -38,6 +38,7 @@ from providers.outbound.pipeline import (
 from . import tasks
 from .models import InboundMessage, OptOut
 from .models import Message as SentMessage
+from .webhooks import outbox as webhook_outbox
 
 logger = logging.getLogger(__name__)
 
@@ -309,6 +310,7 @@ def replied(inbound: InboundMessage) -> None:
     whatever its keyword did (a provider's retry of a reply already kept is not
     announced again). Forwarding replies to the status webhook belongs here:
     hand `inbound` to the webhook delivery, as a status change is."""
+    webhook_outbox.reply(inbound)
     logger.info(
         "Inbound reply %s through provider %s: %s",
         inbound.pk,

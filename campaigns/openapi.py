@@ -47,7 +47,10 @@ def document() -> dict[str, Any]:
             "/api/v1/events": {"post": post_event()},
             "/api/v1/messages/{message_id}": {"get": get_message()},
         },
-        "webhooks": {"messageStatus": {"post": message_status()}},
+        "webhooks": {
+            "messageStatus": {"post": message_status()},
+            "messageReply": {"post": message_reply()},
+        },
         "components": {"securitySchemes": SECURITY, "schemas": SCHEMAS},
     }
 
@@ -182,8 +185,62 @@ def message_status() -> dict[str, Any]:
     }
 
 
+def message_reply() -> dict[str, Any]:
+    """What smsbridge posts when a number replies (campaigns/inbound.py)."""
+    told = message_status()
+    return {
+        **told,
+        "operationId": "messageReply",
+        "summary": "A number replied to one of the senders' numbers",
+        "description": "Posted to the webhook of every token, and to that of the "
+        "token whose event queued the last message sent to the number; signed "
+        "and retried as status events are.",
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/json": {
+                    "schema": {"$ref": "#/components/schemas/ReplyEvent"}
+                }
+            },
+        },
+    }
+
+
 STATUSES = list(Message.Status.values)
 SCHEMAS: dict[str, Any] = {
+    "ReplyEvent": {
+        "type": "object",
+        "required": ["type", "id", "attempt", "occurred_at", "reply"],
+        "properties": {
+            "type": {"const": "message.reply"},
+            "id": {"type": "integer"},
+            "attempt": {"type": "integer", "minimum": 1},
+            "occurred_at": {"type": "string", "format": "date-time"},
+            "reply": {
+                "type": "object",
+                "required": ["id", "from", "to", "text", "received_at", "action"],
+                "properties": {
+                    "id": {"type": "integer"},
+                    "from": TEXT,
+                    "to": TEXT,
+                    "text": TEXT,
+                    "received_at": {"type": "string", "format": "date-time"},
+                    "provider": TEXT,
+                    "campaign": TEXT_OR_NULL,
+                    "in_reply_to": {
+                        **TEXT_OR_NULL,
+                        "description": "Our id of the last message sent to the number.",
+                    },
+                    "keyword": TEXT,
+                    "action": {
+                        **TEXT,
+                        "description": "What its keyword did: opt_out, opt_in, or "
+                        "empty.",
+                    },
+                },
+            },
+        },
+    },
     "Event": {
         "type": "object",
         "required": ["event", "to"],

@@ -145,6 +145,9 @@ class WebhookDeliveryAdmin(PermittedActionsOnly):
 
     @admin.display(description="message")
     def message_display(self, obj: WebhookDelivery) -> str:
+        if obj.message_id is None:  # an inbound reply's
+            url = reverse("admin:campaigns_inboundmessage_change", args=[obj.reply_id])
+            return format_html('<a href="{}">reply {}</a>', url, obj.reply_id)
         url = reverse("admin:campaigns_message_change", args=[obj.message_id])
         return format_html('<a href="{}">{}</a>', url, obj.message.message_id)
 

@@ -75,6 +75,7 @@ def attempt(delivery: WebhookDelivery, *, now: datetime) -> dict[str, Any]:
         attempt=number,
         occurred_at=delivery.occurred_at,
         message=delivery.payload,
+        reply=delivery.reply_id is not None,
     )
     endpoint = delivery.endpoint
     # The clock's time, not `now`: the receiver compares it with its own.

@@ -103,11 +103,26 @@ class WebhookDelivery(models.Model):
         related_name="deliveries",
         verbose_name="webhook",
     )
+    # A status change names its message; an inbound reply its reply.
     message = models.ForeignKey(
-        "campaigns.Message", on_delete=models.CASCADE, related_name="+"
+        "campaigns.Message",
+        on_delete=models.CASCADE,
+        related_name="+",
+        null=True,
+        blank=True,
+    )
+    reply = models.ForeignKey(
+        "campaigns.InboundMessage",
+        on_delete=models.CASCADE,
+        related_name="+",
+        null=True,
+        blank=True,
+        verbose_name="inbound reply",
     )
     event = models.CharField(
-        "message status", max_length=10, help_text="The status the change led to."
+        "message status",
+        max_length=10,
+        help_text="The status the change led to, or “reply” for an inbound reply.",
     )
     occurred_at = models.DateTimeField("changed")
     payload = models.JSONField(

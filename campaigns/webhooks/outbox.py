@@ -20,7 +20,8 @@ from django.db import connection, transaction
 from .. import tasks
 from ..models import Message
 from .models import WebhookDelivery, WebhookEndpoint
-from .payload import described
+from .payload import REPLY, described
+from .payload import replied as described_reply
 
 # Well under SQLite's limit of host parameters in one statement.
 IDS_PER_QUERY = 500
@@ -82,9 +83,39 @@ def note(changes: Sequence[Change]) -> int:
     return len(created)
 
 
+def reply(inbound: Any) -> int:
+    """Tell an inbound reply to the webhook of every token, and to that of the
+    token whose event queued the last message sent to the number (the one the
+    reply answers); how many deliveries were written."""
+    token = (
+        Message.objects.filter(message_id=inbound.last_message_id)
+        .values_list("api_token_id", flat=True)
+        .first()
+        if inbound.last_message_id
+        else None
+    )
+    endpoints = listening({token} if token else set())
+    if not endpoints:
+        return 0
+    told = described_reply(inbound)
+    created = WebhookDelivery.objects.bulk_create(
+        WebhookDelivery(
+            endpoint_id=endpoint_id,
+            reply=inbound,
+            event=REPLY,
+            occurred_at=inbound.received_at,
+            payload=told,
+            next_attempt_at=inbound.received_at,
+        )
+        for endpoint_id in targets(endpoints, token)
+    )
+    transaction.on_commit(partial(tasks.deliver_soon, [d.pk for d in created]))
+    return len(created)
+
+
 def listening(tokens: set[int]) -> dict[int | None, int]:
     """The active webhooks for these tokens, by token (None: every token's)."""
-    listed = sorted(tokens)
+    listed = sorted(tokens) or [0]  # no token: only the one of every token
     with connection.cursor() as cursor:
         cursor.execute(LISTENING % ", ".join(["%s"] * len(listed)), listed)
         return dict(cursor.fetchall())
@@ -100,7 +131,8 @@ LISTENING = (
 
 
 def targets(endpoints: dict[int | None, int], token: int) -> list[int]:
-    return [endpoints[key] for key in (token, None) if key in endpoints]
+    # Once each: a reply no token's message led to names no token.
+    return [endpoints[key] for key in dict.fromkeys((token, None)) if key in endpoints]
 
 
 def messages(pks: list[int]) -> dict[int, Message]:

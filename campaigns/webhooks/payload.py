@@ -8,6 +8,8 @@ from datetime import datetime
 from typing import Any
 
 EVENT_TYPE = "message.status"
+REPLY_TYPE = "message.reply"
+REPLY = "reply"  # a delivery's event for an inbound reply
 
 
 def described(message: Any, *, previous: str | None) -> dict[str, Any]:
@@ -35,18 +37,42 @@ def described(message: Any, *, previous: str | None) -> dict[str, Any]:
     }
 
 
+def replied(inbound: Any) -> dict[str, Any]:
+    """An inbound reply as a webhook tells it, from an InboundMessage with its
+    provider and campaign loaded."""
+    return {
+        "id": inbound.pk,
+        "from": inbound.from_number,
+        "to": inbound.to_number,
+        "text": inbound.text,
+        "received_at": iso(inbound.received_at),
+        "provider": str(inbound.provider),
+        "campaign": inbound.campaign.name if inbound.campaign else None,
+        # Our id of the last message sent to the number, the one it answers.
+        "in_reply_to": inbound.last_message_id or None,
+        "keyword": inbound.keyword,
+        "action": inbound.action,
+    }
+
+
 def body(
-    *, event_id: int, attempt: int, occurred_at: datetime, message: dict[str, Any]
+    *,
+    event_id: int,
+    attempt: int,
+    occurred_at: datetime,
+    message: dict[str, Any],
+    reply: bool = False,
 ) -> bytes:
     """The bytes posted (and signed) for one attempt. The id is the same on
     every attempt and grows with every change written, so a receiver can drop
-    a repeat and put a message's changes in order."""
+    a repeat and put a message's changes in order. An inbound reply's event
+    carries the reply under "reply" instead of a message."""
     event = {
-        "type": EVENT_TYPE,
+        "type": REPLY_TYPE if reply else EVENT_TYPE,
         "id": event_id,
         "attempt": attempt,
         "occurred_at": iso(occurred_at),
-        "message": message,
+        REPLY if reply else "message": message,
     }
     return json.dumps(event, ensure_ascii=False, separators=(",", ":")).encode()
 
