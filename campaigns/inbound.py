@@ -308,8 +308,7 @@ def announce(inbound: InboundMessage) -> None:
 def replied(inbound: InboundMessage) -> None:
     """The one place a new inbound reply is announced, once it is committed and
     whatever its keyword did (a provider's retry of a reply already kept is not
-    announced again). Forwarding replies to the status webhook belongs here:
-    hand `inbound` to the webhook delivery, as a status change is."""
+    announced again): forwarded to the status webhooks, and logged."""
     webhook_outbox.reply(inbound)
     logger.info(
         "Inbound reply %s through provider %s: %s",
