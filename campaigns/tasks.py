@@ -7,6 +7,8 @@ import logging
 from celery import shared_task
 from kombu.exceptions import OperationalError
 
+from config.logs import bound
+
 logger = logging.getLogger(__name__)
 
 
@@ -14,14 +16,16 @@ logger = logging.getLogger(__name__)
 def send_chunk(campaign_id: int) -> int:
     from .sending import work
 
-    return work(campaign_id=campaign_id)
+    with bound(campaign_id=campaign_id):
+        return work(campaign_id=campaign_id)
 
 
 @shared_task(ignore_result=True)
 def start_campaign(campaign_id: int) -> int:
     from .sending import start
 
-    return start(campaign_id=campaign_id)
+    with bound(campaign_id=campaign_id):
+        return start(campaign_id=campaign_id)
 
 
 @shared_task(ignore_result=True)
@@ -55,6 +59,7 @@ def publish(task, campaign_id: int, **options) -> bool:
             "database until the sweeper wakes it.",
             error,
             campaign_id,
+            extra={"campaign_id": campaign_id},
         )
         return False
     return True
