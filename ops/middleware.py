@@ -18,6 +18,10 @@ class ProbeMiddleware:
 
     def __call__(self, request):
         probe = PROBES.get(request.path_info)
-        if probe is not None and request.method in ("GET", "HEAD"):
-            return probe(request)
-        return self.get_response(request)
+        if probe is None or request.method not in ("GET", "HEAD"):
+            return self.get_response(request)
+        response = probe(request)
+        # A 503 here reports the deployment's state to whoever asked; Django
+        # would log it as an error (and Sentry report one) every few seconds.
+        response._has_been_logged = True
+        return response
