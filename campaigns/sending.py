@@ -488,6 +488,7 @@ def send_claimed(
     else:
         groups, threads = [[m] for m in messages], settings.SEND_CONCURRENCY
     lease = Lease(messages[0].claim)
+    timings = latency.Pending(provider.pk)
     delays: list[float] = []
     sent: set[int] = set()
     for returned in as_they_return(
@@ -511,14 +512,11 @@ def send_claimed(
             for pair in zip(group, outcomes, strict=True)
         ]
         whole = whole_claim and len(pairs) == len(messages)
-        timings = latency.buckets(outcomes[0] for _, outcomes in returned if outcomes)
+        timings.saw(outcomes[0] for _, outcomes in returned if outcomes)
         delays += record(
-            pairs,
-            whole_claim=whole,
-            now=now,
-            hand_on=hand_on,
-            timings=(provider.pk, timings),
+            pairs, whole_claim=whole, now=now, hand_on=hand_on, timings=timings.due()
         )
+    latency.add(*timings.take())
     if watch.tripped:
         # The breaker opened mid-claim: what was not sent yet goes to the
         # route's next provider, or waits out the cool-down.

@@ -1,17 +1,22 @@
 """Send latency as a histogram kept in the database, so /metrics shows every
 worker's requests, on every machine, whichever web process is scraped.
 
-Each worker adds the requests whose answers it records, in the transaction
-that records them (campaigns/recording.py): one UPDATE per bucket the answers
-fell in, usually one. A counter per process (prometheus_client's own) would be
-cheaper still, but each gunicorn and Celery process would hold its own and a
-scrape would see one of them; its multiprocess mode shares files, so only the
-processes of one machine. Requests that never left (no token, invalid input,
-an address refused) are not counted.
+A claim's latencies are gathered as its answers return (Pending) and written at
+most once every WRITE_EVERY_SECONDS, in the transaction that records the answers
+then (campaigns/recording.py), and once more when the claim is done: one UPDATE
+per bucket, usually one. Writing them with every recorded answer cost the
+one-message-per-request benchmark about 8%, as each call into the database waits
+for the sending threads to hand back the interpreter; a worker killed mid-claim
+loses at most a second of latencies. A counter per process (prometheus_client's
+own) would be cheaper still, but each gunicorn and Celery process would hold its
+own and a scrape would see one of them; its multiprocess mode shares files, so
+only the processes of one machine. Requests that never left (no token, invalid
+input, an address refused) are not counted.
 """
 
 from __future__ import annotations
 
+import time
 from bisect import bisect_left
 from collections.abc import Iterable, Mapping
 
@@ -26,6 +31,7 @@ BOUNDS_MS = (25, 50, 100, 250, 500, 1000, 2500, 5000, 10_000, 30_000)
 SLOWER = 2**31 - 1
 UPPERS = (*BOUNDS_MS, SLOWER)
 NOT_SENT = frozenset({Category.TOKEN, Category.INVALID, Category.BLOCKED})
+WRITE_EVERY_SECONDS = 1.0
 
 Buckets = dict[int, tuple[int, int]]  # upper bound -> (requests, total ms)
 
@@ -40,6 +46,30 @@ def buckets(answers: Iterable[Outcome]) -> Buckets:
         count, total = found.get(upper, (0, 0))
         found[upper] = (count + 1, total + answer.latency_ms)
     return found
+
+
+class Pending:
+    """A claim's latencies not written yet, for one provider."""
+
+    def __init__(self, provider_id: int) -> None:
+        self.provider_id = provider_id
+        self.found: Buckets = {}
+        self.written = time.monotonic()
+
+    def saw(self, answers: Iterable[Outcome]) -> None:
+        for upper, (count, total) in buckets(answers).items():
+            before = self.found.get(upper, (0, 0))
+            self.found[upper] = (before[0] + count, before[1] + total)
+
+    def due(self) -> tuple[int, Buckets] | None:
+        """What to write now, if it is time."""
+        if self.found and time.monotonic() - self.written >= WRITE_EVERY_SECONDS:
+            return self.take()
+        return None
+
+    def take(self) -> tuple[int, Buckets]:
+        taken, self.found, self.written = self.found, {}, time.monotonic()
+        return self.provider_id, taken
 
 
 def add(provider_id: int, found: Mapping[int, tuple[int, int]]) -> None:
