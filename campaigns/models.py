@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from providers import dlt_failures
 from providers.dlr import RANK, DeliveryState, StatusUpdate
+from providers.inbound import KeywordAction
 from providers.message_templates import MessageTemplate
 from providers.models import Provider, Sender
 from providers.outbound.pipeline import Category
@@ -312,6 +313,108 @@ class OptOut(models.Model):
 
     def __str__(self) -> str:
         return self.to
+
+
+class InboundMessage(models.Model):
+    """A reply to one of our numbers, with what smsbridge made of it: the
+    sender it was sent to, the last message sent to its number, what its
+    keyword did and the auto-reply, if any (campaigns/inbound.py)."""
+
+    class ReplyStatus(models.TextChoices):
+        DUE = "due", "Waiting to be sent"
+        SENDING = "sending", "Sending"
+        SENT = "sent", "Sent"
+        FAILED = "failed", "Failed"
+        HELD = "held", "Not sent"
+
+    provider = models.ForeignKey(
+        Provider, on_delete=models.CASCADE, related_name="inbound_messages"
+    )
+    received_at = models.DateTimeField("received", default=timezone.now)
+    sent_at = models.DateTimeField(
+        "sent (provider's time)",
+        null=True,
+        blank=True,
+        help_text="When the provider says the reply was sent, if it says.",
+    )
+    provider_message_id = models.CharField("provider's id", max_length=200, blank=True)
+    from_number = models.CharField(
+        "from",
+        max_length=40,
+        blank=True,
+        help_text="In E.164 when it is a valid number, else as the provider sent "
+        "it; empty when the provider did not say (a CleverTap reply to a message "
+        "smsbridge does not know).",
+    )
+    to_number = models.CharField("to", max_length=40, blank=True)
+    text = models.TextField("text", blank=True)
+    sender = models.ForeignKey(
+        Sender,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text="The sender whose number the reply was sent to.",
+    )
+    campaign = models.ForeignKey(
+        Campaign,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="replies",
+        help_text="The campaign of the last message sent to this number.",
+    )
+    # Our id of that message; not a key, so purging old messages stays one
+    # DELETE and the reply keeps naming the message it answered.
+    last_message_id = models.CharField("last message id", max_length=64, blank=True)
+    keyword = models.CharField("keyword", max_length=40, blank=True)
+    action = models.CharField(
+        "keyword action", max_length=10, choices=KeywordAction, blank=True
+    )
+    note = models.CharField("what it did", max_length=300, blank=True)
+    reply_status = models.CharField(
+        "auto-reply", max_length=10, choices=ReplyStatus, blank=True
+    )
+    reply_text = models.TextField("auto-reply text", blank=True)
+    reply_note = models.CharField("auto-reply result", max_length=500, blank=True)
+    reply_message_id = models.CharField(
+        "auto-reply message id", max_length=64, blank=True
+    )
+    reply_provider_message_id = models.CharField(
+        "auto-reply provider message id", max_length=200, blank=True
+    )
+    replied_at = models.DateTimeField("auto-reply sent", null=True, blank=True)
+    body = models.TextField(
+        "callback body", blank=True, help_text="As received, capped at 16 KiB."
+    )
+
+    class Meta:
+        ordering = ["-received_at", "-pk"]
+        verbose_name = "inbound reply"
+        verbose_name_plural = "inbound replies"
+        constraints = [
+            # A provider that sends a reply again (8x8 retries at 1, 10, 30 and
+            # 90 s) adds nothing: its id is kept once.
+            models.UniqueConstraint(
+                "provider",
+                "provider_message_id",
+                condition=~models.Q(provider_message_id=""),
+                name="inbound_provider_id_unique",
+            )
+        ]
+        indexes = [
+            models.Index(fields=["received_at"], name="inbound_received"),
+            models.Index(fields=["from_number", "received_at"], name="inbound_from"),
+            # The sweeper's look for auto-replies the broker never got.
+            models.Index(
+                fields=["received_at"],
+                condition=models.Q(reply_status="due"),
+                name="inbound_reply_due",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.from_number or 'unknown'}: {self.text[:40]}"
 
 
 def hash_token(token: str) -> str:

@@ -29,3 +29,11 @@ CAMPAIGN_ROLES: dict[str, list[str]] = {
         "campaigns.view_apitoken",
     ],
 }
+
+# Inbound replies: everyone who reads campaigns or sets providers up reads them;
+# only a superuser deletes them, as they are the log of opt-outs and opt-ins.
+ADDED_WITH_INBOUND: dict[str, list[str]] = {
+    MARKETING: ["campaigns.view_inboundmessage"],
+    SUPPORT: ["campaigns.view_inboundmessage"],
+    ONBOARDING: ["campaigns.view_inboundmessage"],
+}

@@ -1,4 +1,5 @@
-"""Celery tasks: each fetches by id and calls the workflow in sending.py."""
+"""Celery tasks: each fetches by id and calls the workflow in sending.py (or,
+for auto-replies, inbound.py)."""
 
 from __future__ import annotations
 
@@ -30,9 +31,19 @@ def start_campaign(campaign_id: int) -> int:
 
 @shared_task(ignore_result=True)
 def sweep() -> int:
+    from .inbound import send_waiting_replies
     from .sending import sweep as run
 
-    return run()
+    swept = run()
+    send_waiting_replies()
+    return swept
+
+
+@shared_task(ignore_result=True)
+def send_auto_reply(inbound_id: int) -> str:
+    from .inbound import send_auto_reply as run
+
+    return run(inbound_id=inbound_id)
 
 
 @shared_task(ignore_result=True)
@@ -60,6 +71,22 @@ def publish(task, campaign_id: int, **options) -> bool:
             error,
             campaign_id,
             extra={"campaign_id": campaign_id},
+        )
+        return False
+    return True
+
+
+def queue_auto_reply(inbound_id: int) -> bool:
+    """Hand an auto-reply to the worker; False if the broker cannot be reached,
+    and then the sweeper sends it a minute later."""
+    try:
+        send_auto_reply.apply_async((inbound_id,))
+    except OperationalError as error:
+        logger.error(
+            "The task broker cannot be reached (%s): the auto-reply to inbound "
+            "reply %s waits for the sweeper.",
+            error,
+            inbound_id,
         )
         return False
     return True

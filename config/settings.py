@@ -32,6 +32,8 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     # Swagger UI's files, served as the app's own static files (the API docs).
     "drf_spectacular_sidecar",
+    # Before providers, whose admin replaces auditlog's list of entries.
+    "auditlog",
     "providers",
     "campaigns",
     "ops",
@@ -51,6 +53,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # Names the admin user in audit history entries (providers/audit/).
+    "providers.audit.middleware.AdminActorMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -161,6 +165,10 @@ CONTENT_SECURITY_POLICY = {
     "frame-ancestors": ["'none'"],
 }
 
+# Audit history (django-auditlog). No client address is kept: behind a proxy,
+# X-Forwarded-For is whatever the client chose to send.
+AUDITLOG_DISABLE_REMOTE_ADDR = True
+
 # Fernet keys, newest first; older keys only decrypt, so keys can be rotated
 # with `manage.py rotate_encryption_keys` after prepending a new one.
 FIELD_ENCRYPTION_KEYS = env.list("FIELD_ENCRYPTION_KEYS")
@@ -195,6 +203,9 @@ DLR_APPLY_EVERY_SECONDS = env.float("DLR_APPLY_EVERY_SECONDS", default=0.5)
 # How long a web process trusts what it looked up of a callback URL's provider.
 DLR_PROVIDER_CACHE_SECONDS = env.float("DLR_PROVIDER_CACHE_SECONDS", default=5.0)
 DLR_STORED_BODY_CHARS = 16 * 1024
+# Inbound replies: the most auto-replies one number gets in 24 hours, so two
+# automatons answering each other stop (campaigns/inbound.py).
+INBOUND_AUTO_REPLIES_PER_DAY = env.int("INBOUND_AUTO_REPLIES_PER_DAY", default=3)
 
 CELERY_BROKER_URL = env("CELERY_BROKER_URL", default="filesystem://")
 _broker_dir = Path(env("CELERY_BROKER_DIR", default=str(BASE_DIR / "var" / "broker")))

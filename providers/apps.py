@@ -9,3 +9,6 @@ class ProvidersConfig(AppConfig):
 
     def ready(self) -> None:
         from . import checks  # noqa: F401  (registers the system checks)
+        from .audit.audited import track_providers
+
+        track_providers()

@@ -174,6 +174,7 @@ class StatusUpdate:
     raw_status: str = ""
     event: str = "status"  # or "replied" / "clicked"
     text: str = ""  # the reply's text for "replied"
+    to_phone: str = ""  # the number a "replied" reply was sent to
 
 
 @dataclass(frozen=True)
@@ -288,6 +289,7 @@ def parse_clevertap(groups: list) -> Iterator[StatusUpdate]:
                 raw_status=event,
                 event=event if event in ("replied", "clicked") else "status",
                 text=str(item.get("incomingText") or "")[:512],
+                to_phone=str(item.get("toPhone") or "")[:40],
             )
 
 

@@ -14,6 +14,7 @@ from django.utils.crypto import constant_time_compare
 from . import client_credentials, health, message_templates, presets, routes, validators  # noqa: F401 - their models are this app's
 from .dlr import RANK, DeliveryState, DlrMapping, StatusUpdate
 from .fields import EncryptedTextField
+from .inbound import DEFAULT_OPT_IN, DEFAULT_OPT_OUT, InboundMapping, Keywords
 from .outbound.outcomes import Category, Outcome, ResponseRules
 from .outbound.rendering import HttpRequest
 
@@ -266,6 +267,45 @@ class Provider(
         blank=True,
         help_text="Paste a callback the provider sent, then press Map automatically.",
     )
+    inbound_sample = models.TextField(
+        "sample reply",
+        blank=True,
+        help_text="Paste a reply as the provider forwards it (JSON or form), then "
+        "press Map automatically.",
+    )
+    inbound_from_path = models.CharField(
+        "sender's number field",
+        max_length=200,
+        blank=True,
+        help_text="Where the reply carries the number it came from, e.g. From or "
+        "msisdn. With the text field, it tells a reply from a delivery report.",
+    )
+    inbound_to_path = models.CharField(
+        "our number field",
+        max_length=200,
+        blank=True,
+        help_text="Where the reply carries the number it was sent to (a sender's "
+        "ID or virtual number), e.g. To.",
+    )
+    inbound_text_path = models.CharField(
+        "text field",
+        max_length=200,
+        blank=True,
+        help_text="Where the reply carries its text, e.g. Body or text.",
+    )
+    inbound_time_path = models.CharField(
+        "time field",
+        max_length=200,
+        blank=True,
+        help_text="Where the reply carries when it was sent (optional).",
+    )
+    inbound_id_path = models.CharField(
+        "reply id field",
+        max_length=200,
+        blank=True,
+        help_text="Where the reply carries the provider's id for it, e.g. "
+        "MessageSid (optional): a reply the provider sends again is kept once.",
+    )
     is_active = models.BooleanField(
         "active",
         default=True,
@@ -315,6 +355,11 @@ class Provider(
     def callback_url(self) -> str:
         return f"{settings.PUBLIC_BASE_URL}/dlr/{self.callback_token}/"
 
+    @property
+    def inbound_url(self) -> str:
+        # The callback's token: rotating the callback URL rotates this one too.
+        return f"{settings.PUBLIC_BASE_URL}/inbound/{self.callback_token}/"
+
     def accepts_token(self, token: str, *, now: datetime) -> bool:
         if constant_time_compare(token, self.callback_token):
             return True
@@ -353,6 +398,15 @@ class Provider(
             description_path=self.dlr_description_path,
             timestamp_path=self.dlr_timestamp_path,
             values=self.dlr_status_values or {},
+        )
+
+    def inbound_mapping(self) -> InboundMapping:
+        return InboundMapping(
+            from_path=self.inbound_from_path.strip(),
+            to_path=self.inbound_to_path.strip(),
+            text_path=self.inbound_text_path.strip(),
+            time_path=self.inbound_time_path.strip(),
+            id_path=self.inbound_id_path.strip(),
         )
 
     @property
@@ -438,6 +492,34 @@ class Sender(models.Model):
         validators=[validators.validate_time_zone],
         help_text="The recipients' time zone for quiet hours, e.g. Asia/Singapore.",
     )
+    opt_out_keywords = models.CharField(
+        "opt-out keywords",
+        max_length=500,
+        blank=True,
+        default=DEFAULT_OPT_OUT,
+        help_text="A reply that is one of these, comma-separated, puts its number "
+        "on the opt-out list. Letter case, spaces and punctuation around the word "
+        "do not matter. Empty: no reply opts out.",
+    )
+    opt_out_reply = models.TextField(
+        "opt-out auto-reply",
+        blank=True,
+        help_text="Sent back once a number opts out, e.g. “You will get no more "
+        "offers. Reply START to opt back in.” Empty: no answer.",
+    )
+    opt_in_keywords = models.CharField(
+        "opt-in keywords",
+        max_length=500,
+        blank=True,
+        default=DEFAULT_OPT_IN,
+        help_text="A reply that is one of these takes its number off the opt-out "
+        "list again. Empty: no reply opts back in.",
+    )
+    opt_in_reply = models.TextField(
+        "opt-in auto-reply",
+        blank=True,
+        help_text="Sent back once a number opts back in. Empty: no answer.",
+    )
 
     class Meta:
         ordering = ["provider__nickname", "name"]
@@ -477,6 +559,14 @@ class Sender(models.Model):
     def honours_opt_outs(self) -> bool:
         """Opt-outs bind promotional senders only: an OTP must reach everyone."""
         return self.sender_type == self.SenderType.PROMOTIONAL
+
+    def keywords(self) -> Keywords:
+        return Keywords.of(self.opt_out_keywords, self.opt_in_keywords)
+
+    def auto_reply(self, action: str) -> str:
+        """The text this sender answers a keyword's action with ("" for none)."""
+        replies = {"opt_out": self.opt_out_reply, "opt_in": self.opt_in_reply}
+        return replies.get(action, "").strip()
 
     def quiet_until(self, moment: datetime) -> datetime | None:
         """When the quiet hours around `moment` end, or None outside them."""

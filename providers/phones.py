@@ -87,3 +87,22 @@ def region_of(number: str) -> str:
     except phonenumbers.NumberParseException:
         return "ZZ"
     return phonenumbers.region_code_for_country_code(parsed.country_code)
+
+
+def reported(number: str) -> str:
+    """A number as a provider reports it (+6591234567, 6591234567 or
+    006591234567), in E.164; "" when it is no valid number (a short code, a
+    name). Providers write international numbers without their plus often
+    enough that one is assumed."""
+    digits = "".join(c for c in number if c.isdigit())
+    if not number.strip().startswith("+"):
+        digits = digits.removeprefix("00")
+    if not 7 <= len(digits) <= 15:
+        return ""
+    try:
+        parsed = phonenumbers.parse("+" + digits, None)
+    except phonenumbers.NumberParseException:
+        return ""
+    if not phonenumbers.is_valid_number(parsed):
+        return ""
+    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)

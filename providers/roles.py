@@ -59,6 +59,15 @@ ADDED_WITH_ROUTES: dict[str, list[str]] = {
     MARKETING: ["providers.view_route"],
 }
 
+# The list of audit entries (django-auditlog's): each role reads there only the
+# entries of what it may view, and each object's History page stays with the
+# object's own view permission.
+ADDED_WITH_AUDIT: dict[str, list[str]] = {
+    ONBOARDING: ["auditlog.view_logentry"],
+    SUPPORT: ["auditlog.view_logentry"],
+    MARKETING: ["auditlog.view_logentry"],
+}
+
 
 def sync_roles(apps, permissions: dict[str, list[str]]) -> None:
     """Create the groups and grant them the listed permissions (idempotent)."""

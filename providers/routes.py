@@ -22,6 +22,7 @@ from django.db.models.functions import Lower
 from django.urls import reverse
 
 from .outbound.outcomes import Category
+from .phones import country_name
 
 # What moves a message to the route's next provider unless the route says
 # otherwise: the provider could not take it, not that the message is wrong.
@@ -66,6 +67,10 @@ RETRIED_FIRST = {
 # Refusals of a message, which move only with a code the provider marks as its own.
 REFUSALS = (Category.REJECTED.value, Category.BAD_REQUEST.value)
 COUNTRY = re.compile(r"^(?:[A-Z]{2}|\+[1-9][0-9]{0,2})$")
+
+
+def default_fallback() -> list[str]:
+    return list(DEFAULT_FALLBACK)
 
 
 def validate_fallback(value) -> None:
@@ -155,7 +160,7 @@ class Route(models.Model):
     )
     fallback_on = models.JSONField(
         "move to the next provider on",
-        default=list,
+        default=default_fallback,
         blank=True,
         validators=[validate_fallback],
         help_text="Outcomes that hand a message to the next provider with the "
@@ -186,11 +191,6 @@ class Route(models.Model):
 
     def __str__(self) -> str:
         return self.name
-
-    def save(self, *args, **kwargs) -> None:
-        if self._state.adding and not self.fallback_on:
-            self.fallback_on = list(DEFAULT_FALLBACK)
-        super().save(*args, **kwargs)
 
     def get_absolute_url(self) -> str:
         return reverse("admin:providers_route_change", args=[self.pk])
@@ -280,14 +280,17 @@ class Plan:
     def why(self, number: str) -> str:
         """In words, why `number` takes the chain it does."""
         region, code = destination(number)
+        where = f"{country_name(region)} ({region}, {code})" if region else code
         if region in self.by_country or code in self.by_country:
             listed = region if region in self.by_country else code
             return (
-                f"{number} is a {listed} number: the route's providers for "
+                f"{number} is a number in {where}: the route's providers for "
                 f"{listed} first, then its default ones."
             )
-        where = region or code or "its country"
-        return f"No provider of the route names {where}: its default providers."
+        return (
+            f"No provider of the route names {where or 'its country'}: its "
+            "default providers."
+        )
 
     def moves_on(self, outcome, provider) -> bool:
         """Whether a failed outcome at `provider` hands a message to the next

@@ -9,13 +9,26 @@ from __future__ import annotations
 from django.contrib.auth.models import Group, Permission
 
 from campaigns.roles import CAMPAIGN_ROLES
-from providers.roles import ADDED_WITH_TEST_LOG, FIRST_ROLES
+from providers.roles import (
+    ADDED_WITH_AUDIT,
+    ADDED_WITH_MESSAGE_TEMPLATES,
+    ADDED_WITH_ROUTES,
+    ADDED_WITH_TEST_LOG,
+    FIRST_ROLES,
+)
 
 
 def role_group(name: str) -> Group:
     group, created = Group.objects.get_or_create(name=name)
     if created:
-        for granted in (FIRST_ROLES, ADDED_WITH_TEST_LOG, CAMPAIGN_ROLES):
+        for granted in (
+            FIRST_ROLES,
+            ADDED_WITH_TEST_LOG,
+            ADDED_WITH_MESSAGE_TEMPLATES,
+            ADDED_WITH_ROUTES,
+            ADDED_WITH_AUDIT,
+            CAMPAIGN_ROLES,
+        ):
             for dotted in granted.get(name, []):
                 app_label, codename = dotted.split(".")
                 group.permissions.add(

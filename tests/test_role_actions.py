@@ -19,10 +19,13 @@ from django.test import Client
 from django.urls import reverse
 
 from campaigns.models import ApiToken, Campaign, Message, OptOut
+from providers import health
+from providers.health import ProviderHealth
 from providers.models import Provider, Sender
 from providers.models import TestSend as SentTest
 from providers.outbound.outcomes import Category
 from providers.roles import MARKETING, ONBOARDING, SUPPORT
+from providers.routes import Route, RouteStep
 
 from .campaigns.fake_provider import accepted_test_send, campaign_to, connect, numbers
 from .campaigns.rows import stored_message
@@ -178,6 +181,49 @@ def never_offered(client: Client, _: object) -> bool:
     return False
 
 
+def paused(provider: Provider) -> bool:
+    return ProviderHealth.objects.filter(provider=provider, paused=True).exists()
+
+
+def paused_provider() -> Provider:
+    paused = provider()
+    health.pause(paused.pk, reason="Paused by the on-call.")
+    return paused
+
+
+def route() -> Route:
+    sender = connect(ENDPOINT)
+    route = Route.objects.create(name="Main route")
+    RouteStep.objects.create(route=route, sender=sender)
+    return route
+
+
+def route_added(client: Client, _: object):
+    sender = Sender.objects.get()
+    data = {
+        "name": "Main route",
+        "fallback_on": ["connection", "server_error"],
+        "attempts_per_provider": "2",
+        "steps-TOTAL_FORMS": "1",
+        "steps-INITIAL_FORMS": "0",
+        "steps-MIN_NUM_FORMS": "0",
+        "steps-MAX_NUM_FORMS": "1000",
+        "steps-0-position": "0",
+        "steps-0-sender": str(sender.pk),
+        "steps-0-countries": "",
+        "_save": "Save",
+    }
+    return client.post(reverse("admin:providers_route_add"), data)
+
+
+def route_tested(client: Client, tested: Route):
+    url = reverse("admin:providers_route_test", args=[tested.pk])
+    data = {"country": "SG", "number": "91234567", "message": "Hello"}
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as wire:
+        wire.post(ENDPOINT, json={"id": "p-1"})
+        return client.post(url, data)
+
+
 ONBOARDING_ONLY = frozenset({ONBOARDING, SUPERUSER})
 MARKETING_ONLY = frozenset({MARKETING, SUPERUSER})
 MENU_ACTIONS = {
@@ -237,6 +283,42 @@ ACTIONS = [
         lambda c, p: offered_in_menu(c, Provider, "rotate_callback_urls"),
     ),
     deleting(Provider, ONBOARDING_ONLY, provider),
+    Action(
+        "pause a provider",
+        frozenset({ONBOARDING, SUPPORT, SUPERUSER}),
+        provider,
+        lambda c, p: post_action(c, Provider, "pause_providers", p.pk),
+        paused,
+        lambda c, p: offered_in_menu(c, Provider, "pause_providers"),
+    ),
+    Action(
+        "resume a provider",
+        frozenset({ONBOARDING, SUPPORT, SUPERUSER}),
+        paused_provider,
+        lambda c, p: post_action(c, Provider, "resume_providers", p.pk),
+        lambda p: not paused(p),
+        lambda c, p: offered_in_menu(c, Provider, "resume_providers"),
+    ),
+    Action(
+        "add a route",
+        ONBOARDING_ONLY,
+        lambda: connect(ENDPOINT),
+        route_added,
+        lambda _: Route.objects.filter(name="Main route").exists(),
+        lambda c, _: c.get(reverse("admin:providers_route_add")).status_code == 200,
+    ),
+    deleting(Route, ONBOARDING_ONLY, route),
+    Action(
+        "test a route",
+        frozenset({ONBOARDING, SUPPORT, SUPERUSER}),
+        route,
+        route_tested,
+        lambda r: SentTest.objects.filter(category=Category.ACCEPTED).exists(),
+        lambda c, r: (
+            "route-test-link"
+            in c.get(reverse("admin:providers_route_change", args=[r.pk])).text
+        ),
+    ),
     deleting(Sender, ONBOARDING_ONLY, lambda: connect(ENDPOINT)),
     Action(
         "send a test SMS",

@@ -1,4 +1,4 @@
 """The campaigns app in the admin: one module per area, each registering its
 model admins when imported here (Django's admin looks for `campaigns.admin`)."""
 
-from . import campaigns, opt_outs, tokens  # noqa: F401
+from . import campaigns, opt_outs, replies, tokens  # noqa: F401

@@ -13,9 +13,11 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.urls import path, reverse
 
-from providers import phones
+from providers import audit, phones
 from providers.admin.actions import PermittedActionsOnly
+from providers.admin.senders import holds
 from providers.admin.volume import FixedChoicesFilter, LargeList, SentMessageSearch
+from providers.audit.history import AuditHistory
 from providers.models import Provider
 
 from .. import actions, counts, sending
@@ -23,7 +25,7 @@ from .. import audience as audience_reader
 from ..forms import CampaignForm
 from ..models import FAILURE_CHOICES, Campaign, DeliveryReport, Message
 from ..stats import campaign_stats
-from . import applicable, composer
+from . import applicable, composer, replies
 
 EDITABLE = (Campaign.Status.DRAFT, Campaign.Status.SCHEDULED)
 # The changelist action of each of applicable.ACTIONS.
@@ -32,10 +34,12 @@ LIST_ACTIONS = {
     "cancel": "cancel_selected",
     "retry": "retry_failed_selected",
 }
+# How each action reads in the campaign's audit history.
+AUDIT_LABELS = {"launch": "Launched", "cancel": "Cancelled", "retry": "Retried failed"}
 
 
 @admin.register(Campaign)
-class CampaignAdmin(PermittedActionsOnly):
+class CampaignAdmin(AuditHistory, PermittedActionsOnly):
     form = CampaignForm
     list_display = [
         "name",
@@ -268,33 +272,36 @@ class CampaignAdmin(PermittedActionsOnly):
             self.message_user(request, refused, messages.ERROR)
             return
         try:
-            if action == "launch":
-                queued = sending.launch(campaign=campaign)
-                campaign.refresh_from_db()
-                note = (
-                    f"scheduled for {campaign.scheduled_at:%Y-%m-%d %H:%M}"
-                    if campaign.status == Campaign.Status.SCHEDULED
-                    else f"launched: {queued} messages queued"
-                )
-                self.message_user(request, f"“{campaign}” {note}.", messages.SUCCESS)
-            elif action == "cancel":
-                stopped = actions.cancel(campaign=campaign)
-                self.message_user(
-                    request,
-                    f"“{campaign}” cancelled; {stopped} queued "
-                    "messages will not be sent.",
-                    messages.WARNING,
-                )
-            else:
-                again = actions.retry_failed(campaign=campaign)
-                self.message_user(
-                    request,
-                    f"“{campaign}”: {again} failed messages queued "
-                    "again, with their original message ids.",
-                    messages.SUCCESS,
-                )
+            with audit.action(AUDIT_LABELS[action], campaign):
+                self._run(request, campaign, action)
         except sending.LaunchError as err:
             self.message_user(request, str(err), messages.ERROR)
+
+    def _run(self, request: HttpRequest, campaign: Campaign, action: str) -> None:
+        if action == "launch":
+            queued = sending.launch(campaign=campaign)
+            campaign.refresh_from_db()
+            note = (
+                f"scheduled for {campaign.scheduled_at:%Y-%m-%d %H:%M}"
+                if campaign.status == Campaign.Status.SCHEDULED
+                else f"launched: {queued} messages queued"
+            )
+            self.message_user(request, f"“{campaign}” {note}.", messages.SUCCESS)
+        elif action == "cancel":
+            stopped = actions.cancel(campaign=campaign)
+            self.message_user(
+                request,
+                f"“{campaign}” cancelled; {stopped} queued messages will not be sent.",
+                messages.WARNING,
+            )
+        else:
+            again = actions.retry_failed(campaign=campaign)
+            self.message_user(
+                request,
+                f"“{campaign}”: {again} failed messages queued "
+                "again, with their original message ids.",
+                messages.SUCCESS,
+            )
 
     def has_launch_permission(self, request: HttpRequest) -> bool:
         return request.user.has_perm("campaigns.launch_campaign")
@@ -376,6 +383,7 @@ class CampaignAdmin(PermittedActionsOnly):
                 reverse("admin:campaigns_message_changelist")
                 + f"?campaign__id__exact={obj.pk}"
             )
+            context["replies_url"] = replies.changelist_url(campaign__id__exact=obj.pk)
             context["can_launch"] = self.has_launch_permission(request)
             context["editable"] = obj.status in EDITABLE
             context["offered"] = {
@@ -416,7 +424,8 @@ class ProviderFilter(admin.SimpleListFilter):
         value = self.value()
         if not value:
             return queryset
-        if not value.isdigit():
+        # Not a key the database can hold ("abc", "²", 30 digits): no provider.
+        if not holds(Provider._meta.pk, value):
             return queryset.none()
         return queryset.filter(sender__provider_id=int(value))
 
@@ -464,7 +473,12 @@ class AnsweredFilter(FixedChoicesFilter):
 class FormatFilter(FixedChoicesFilter):
     title = "format"
     parameter_name = "format"
-    options = (("8x8", "8x8"), ("clevertap", "CleverTap"), ("mapped", "Mapped"))
+    options = (
+        ("8x8", "8x8"),
+        ("clevertap", "CleverTap"),
+        ("mapped", "Mapped"),
+        ("inbound", "Inbound reply (refused)"),
+    )
 
 
 @admin.register(DeliveryReport)

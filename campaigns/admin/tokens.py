@@ -6,13 +6,15 @@ from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
+from providers import audit
 from providers.admin.actions import PermittedActionsOnly
+from providers.audit.history import AuditHistory
 
 from ..models import ApiToken
 
 
 @admin.register(ApiToken)
-class ApiTokenAdmin(PermittedActionsOnly):
+class ApiTokenAdmin(AuditHistory, PermittedActionsOnly):
     """Tokens are issued on save and shown once; afterwards only the prefix."""
 
     list_display = [
@@ -48,7 +50,11 @@ class ApiTokenAdmin(PermittedActionsOnly):
 
     def save_model(self, request: HttpRequest, obj: ApiToken, form, change) -> None:
         token = None if change else obj.issue()
-        super().save_model(request, obj, form, change)
+        if token:
+            with audit.action("Token created"):
+                super().save_model(request, obj, form, change)
+        else:
+            super().save_model(request, obj, form, change)
         if token:
             # Only the hash is stored, so this message is the one chance to copy it.
             self.message_user(
@@ -59,5 +65,11 @@ class ApiTokenAdmin(PermittedActionsOnly):
 
     @admin.action(description="Deactivate selected API tokens", permissions=["change"])
     def deactivate(self, request: HttpRequest, queryset: QuerySet[ApiToken]) -> None:
-        count = queryset.filter(is_active=True).update(is_active=False)
+        active = list(queryset.filter(is_active=True))
+        count = queryset.filter(pk__in=[t.pk for t in active]).update(is_active=False)
+        # A bulk update sends no signals: each token's entry is written here.
+        for token in active:
+            audit.record(
+                token, "Token deactivated", changes={"is_active": ["True", "False"]}
+            )
         self.message_user(request, f"{count} API token(s) deactivated.")

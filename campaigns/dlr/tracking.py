@@ -1,5 +1,6 @@
 """Apply normalised delivery reports to what smsbridge sent: campaign messages
-and test sends, later states only; a STOP reply opts its sender out."""
+and test sends, later states only. A CleverTap "replied" event is an inbound
+reply, kept and acted on by campaigns.inbound like any other."""
 
 from __future__ import annotations
 
@@ -15,10 +16,8 @@ from providers.dlr import DeliveryState, StatusUpdate
 from providers.models import Provider, Sender, TestSend
 from providers.routes import RouteStep
 
-from .. import counts
-from ..models import Message, OptOut
-
-STOP_WORDS = frozenset({"stop", "unsubscribe", "stopall", "cancel", "end", "quit"})
+from .. import counts, inbound
+from ..models import Message
 
 
 @dataclass
@@ -93,7 +92,8 @@ def track(
     for update in updates:
         if update.event != "status":
             result.events += 1
-            record_reply(update, targets)
+            if update.event == "replied":
+                record_reply(update, targets)
             continue
         target = targets.find(update)
         if target is None:
@@ -253,9 +253,7 @@ def named(model, id_field: str, ids: set[str]) -> Iterator:
 
 
 def record_reply(update: StatusUpdate, targets: Targets) -> None:
-    """A "STOP" reply puts the sender of the reply on the opt-out list."""
-    if update.event != "replied" or update.text.strip().lower() not in STOP_WORDS:
-        return
-    target = targets.find(update)
-    if target is not None:
-        OptOut.objects.get_or_create(to=target.to, defaults={"source": "reply STOP"})
+    """A reply names the message it answers; the number is that message's."""
+    inbound.receive_tracked(
+        provider_id=targets.provider_id, update=update, target=targets.find(update)
+    )

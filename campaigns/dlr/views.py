@@ -1,8 +1,13 @@
-"""The delivery-report callback every provider posts to: /dlr/<token>/.
+"""The callbacks every provider posts to: delivery reports at /dlr/<token>/,
+inbound replies at /inbound/<token>/ (the same token).
 
-It checks the token, the credentials and the format, stores the callback once
-as its log row (waiting, with the updates it carries) and answers; the worker
-applies it moments later (campaigns.dlr.applying).
+A delivery report is checked (token, credentials, format), stored once as its
+log row (waiting, with the updates it carries) and answered; the worker applies
+it moments later (campaigns.dlr.applying). A callback to /dlr/ that is a reply
+as the provider's inbound mapping reads one (8x8's inbound webhook is known as
+it is), and every callback to /inbound/, is an inbound reply instead: kept and
+acted on at once (campaigns.inbound), as replies come a few a minute, not
+thousands a second. Whatever is refused is logged under Delivery reports.
 """
 
 from __future__ import annotations
@@ -28,9 +33,12 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
 from providers import bounded_json, dlr
+from providers import inbound as replies
 from providers.dlr import DLR_FIELDS
+from providers.inbound import INBOUND_FIELDS
 from providers.models import Provider
 
+from .. import inbound
 from ..models import DeliveryReport
 
 logger = logging.getLogger(__name__)
@@ -65,16 +73,81 @@ def answer(request: HttpRequest, token: str) -> HttpResponse:
     try:
         check_credentials(request, provider)
         payload = read_payload(request)
-        kind, updates = dlr.parse(payload, mapping=provider.dlr_mapping())
-    except (Refused, dlr.DlrError) as err:
+        reports = provider.dlr_mapping()
+        found = replies.parse(
+            payload, mapping=provider.inbound_mapping(), reports=reports
+        )
+        if found is None:
+            kind, updates = dlr.parse(payload, mapping=reports)
+    except (Refused, dlr.DlrError, replies.InboundError) as err:
         return refused(request, provider, err)
+    if found is not None:
+        return take_replies(request, provider, found)
     receipt = store(request, provider, kind=kind, updates=updates)
     # Unknown ids are not the provider's to fix: they are kept in the log.
     return accepted(len(updates), receipt)
 
 
+@csrf_exempt
+@require_http_methods(["GET", "POST"])
+def inbound_callback(request: HttpRequest, token: str) -> HttpResponse:
+    try:
+        return answer_inbound(request, token)
+    except DatabaseError:
+        logger.exception("An inbound reply could not be stored")
+        return refusal(503, "The reply could not be stored; send it again.")
+
+
+def answer_inbound(request: HttpRequest, token: str) -> HttpResponse:
+    provider = provider_for(token)
+    if provider is None:
+        return JsonResponse(
+            {"status": "fail", "error": "Unknown inbound URL."}, status=404
+        )
+    try:
+        check_credentials(request, provider)
+        payload = read_payload(request)
+        found = replies.parse(payload, mapping=provider.inbound_mapping())
+        if found is None:
+            raise replies.InboundError(not_a_reply(provider.inbound_mapping()))
+    except (Refused, replies.InboundError) as err:
+        return refused(request, provider, err, is_reply=True)
+    return take_replies(request, provider, found)
+
+
+def not_a_reply(mapping: replies.InboundMapping) -> str:
+    if not mapping.usable:
+        return (
+            "Unrecognised reply: it is not 8x8's inbound format, and this provider "
+            "has no inbound mapping (the sender's number and text fields)."
+        )
+    return (
+        f"Not a reply: no sender's number at “{mapping.from_path}” or no text at "
+        f"“{mapping.text_path}”."
+    )
+
+
+def take_replies(
+    request: HttpRequest, provider: Provider, found: list[replies.Reply]
+) -> HttpResponse:
+    kept = inbound.receive(provider=provider, replies=found, body=stored_body(request))
+    return JsonResponse(
+        {
+            "status": "success",
+            "processed": len(kept),
+            "unprocessed": [],
+            # Replies the provider had sent before (the same id): kept once.
+            "duplicates": len(found) - len(kept),
+        }
+    )
+
+
 def refused(
-    request: HttpRequest, provider: Provider, err: Refused | dlr.DlrError
+    request: HttpRequest,
+    provider: Provider,
+    err: Refused | dlr.DlrError | replies.InboundError,
+    *,
+    is_reply: bool = False,
 ) -> HttpResponse:
     status, reason = (
         (err.status, err.reason) if isinstance(err, Refused) else (400, str(err))
@@ -82,6 +155,11 @@ def refused(
     reason = reason.replace("\x00", "\ufffd")  # it may quote the callback
     report = as_received(request, provider, status=status, result=reason)
     report.state = DeliveryReport.State.REFUSED
+    if is_reply or isinstance(err, replies.InboundError):
+        report.format = "inbound"
+        logger.warning(
+            "Refused an inbound reply to provider %s: %s", provider.pk, reason
+        )
     report.save(force_insert=True)
     response = refusal(status, reason)
     if status == 401:
@@ -160,6 +238,7 @@ CALLBACK_FIELDS = (
     "previous_callback_token",
     "previous_token_valid_until",
     *DLR_FIELDS,
+    *INBOUND_FIELDS,
 )
 
 

@@ -8,10 +8,11 @@ from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.html import format_html
 
-from .. import health
+from .. import audit, health
 
 HEALTH_HTML = (
-    '<span class="health-{}" data-health="{}">{}{}</span><div class="help">{}</div>'
+    '<span class="health-{}" data-health="{}">{}{}</span>'
+    '<div class="help" title="{}">{}</div>'
 )
 
 
@@ -43,6 +44,7 @@ class HealthActions(admin.ModelAdmin):
             state.label,
             until,
             state.reason,
+            state.reason,
         )
 
     def has_pause_permission(self, request: HttpRequest) -> bool:
@@ -58,7 +60,8 @@ class HealthActions(admin.ModelAdmin):
             f"{timezone.now():%Y-%m-%d %H:%M} UTC."
         )
         for provider in queryset:
-            health.pause(provider.pk, reason=reason)
+            with audit.action("Paused sending", provider, reason=reason):
+                health.pause(provider.pk, reason=reason)
         self.message_user(
             request,
             f"Paused {len(queryset)} provider(s): routes send through the next "
@@ -70,7 +73,8 @@ class HealthActions(admin.ModelAdmin):
     @admin.action(description="Resume sending", permissions=["pause"])
     def resume_providers(self, request: HttpRequest, queryset) -> None:
         for provider in queryset:
-            health.resume(provider.pk)
+            with audit.action("Resumed sending", provider):
+                health.resume(provider.pk)
         self.message_user(
             request,
             f"Resumed {len(queryset)} provider(s); their failure counts are reset.",

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 from django.contrib import admin
 
+from ..audit.history import AuditHistory
 from ..message_templates import MessageTemplate
 from .actions import PermittedActionsOnly
 
 
 @admin.register(MessageTemplate)
-class MessageTemplateAdmin(PermittedActionsOnly):
+class MessageTemplateAdmin(AuditHistory, PermittedActionsOnly):
     list_display = ["name", "template_id", "sender", "entity_id"]
     list_select_related = ["sender__provider"]
     search_fields = ["name", "template_id", "text"]

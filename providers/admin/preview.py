@@ -3,11 +3,12 @@ messages would produce, with every secret masked."""
 
 from __future__ import annotations
 
+from typing import Any
 from urllib.parse import parse_qsl
 
 from django.http import JsonResponse
 
-from .. import bounded_json, dlr
+from .. import bounded_json, dlr, inbound
 from ..forms.setup import ProviderForm
 from ..outbound import oauth
 from ..outbound.redaction import redact_request
@@ -78,30 +79,34 @@ def labelled_errors(form: ProviderForm) -> dict[str, list[str]]:
     }
 
 
-UNREADABLE_SAMPLE = (
-    "The sample is neither JSON nor a form or query string (key=value&...); paste "
-    "the callback's body exactly as the provider sent it."
-)
+class UnreadableSample(ValueError):
+    """A pasted sample that is neither JSON nor a form; the message says so."""
+
+
+def read_sample(sample: str, *, what: str = "callback") -> Any:
+    """A pasted callback (JSON, form or query string) as data."""
+    text = sample.strip()
+    if not text:
+        raise UnreadableSample(f"Paste a sample {what} first.")
+    try:
+        return bounded_json.loads(text)
+    except bounded_json.TooDeep as err:
+        raise UnreadableSample(f"The sample is refused: {err}") from err
+    except ValueError:
+        payload = dict(parse_qsl(text.lstrip("?"), keep_blank_values=True))
+        if not payload:
+            raise UnreadableSample(
+                "The sample is neither JSON nor a form/query string."
+            ) from None
+        return payload
 
 
 def propose_mapping_response(sample: str) -> JsonResponse:
     """Read a pasted callback (JSON, form or query string); suggest a mapping."""
-    text = sample.strip()
-    if not text:
-        return JsonResponse({"ok": False, "error": "Paste a sample callback first."})
     try:
-        payload = bounded_json.loads(text)
-    except bounded_json.TooDeep as err:
-        return JsonResponse({"ok": False, "error": f"The sample is refused: {err}"})
-    except ValueError:
-        payload = dict(parse_qsl(text.lstrip("?"), keep_blank_values=True))
-        if not payload:
-            return JsonResponse(
-                {
-                    "ok": False,
-                    "error": "The sample is neither JSON nor a form/query string.",
-                }
-            )
+        payload = read_sample(sample)
+    except UnreadableSample as err:
+        return JsonResponse({"ok": False, "error": str(err)})
     kind = dlr.detect_format(payload)
     if kind != "mapped":
         return JsonResponse({"ok": True, "format": kind, "mapping": None})
@@ -134,5 +139,55 @@ def propose_mapping_response(sample: str) -> JsonResponse:
             },
             "sample_status": "" if status is None else str(status),
             "sample_state": mapping.state_for(str(status or "")),
+        }
+    )
+
+
+INBOUND_NOTES = {
+    "8x8": "This is 8x8's own inbound format: it is understood without a mapping, "
+    "on the inbound URL or the callback URL.",
+    "clevertap": "CleverTap replies come as “replied” events on the callback URL "
+    "and are understood as they are; no inbound mapping is needed.",
+}
+
+
+INBOUND_UNRECOGNISED = (
+    "No sender's number or text was recognised in the sample; fill in the fields "
+    "by hand."
+)
+
+
+def propose_inbound_mapping_response(sample: str) -> JsonResponse:
+    """Read a pasted reply (JSON, form or query string); suggest where its
+    sender's number, our number, text, time and id are."""
+    try:
+        payload = read_sample(sample, what="reply")
+    except UnreadableSample as err:
+        return JsonResponse({"ok": False, "error": str(err)})
+    kind = inbound.detect_format(payload)
+    if kind == "mapped" and dlr.detect_format(payload) == "clevertap":
+        kind = "clevertap"
+    if kind != "mapped":
+        return JsonResponse(
+            {"ok": True, "format": kind, "mapping": None, "note": INBOUND_NOTES[kind]}
+        )
+    mapping = inbound.propose_mapping(payload)
+    if not mapping.usable:
+        return JsonResponse({"ok": False, "error": INBOUND_UNRECOGNISED})
+    try:
+        found = inbound.parse(payload, mapping=mapping)
+    except inbound.InboundError as err:
+        return JsonResponse({"ok": False, "error": f"The sample is refused: {err}"})
+    if not found:  # the fields are there, but null
+        return JsonResponse({"ok": False, "error": INBOUND_UNRECOGNISED})
+    return JsonResponse(
+        {
+            "ok": True,
+            "format": kind,
+            "mapping": {
+                f"inbound_{name}": path for name, path in mapping.paths.items()
+            },
+            "sample": {"from": found[0].from_number, "text": found[0].text},
+            "replies": len(found),
         }
     )

@@ -18,10 +18,12 @@ from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.timesince import timesince
 
-from .. import bounded_json, dlr, presets
+from .. import audit, bounded_json, dlr, presets
+from ..audit.history import AuditHistory
 from ..dlr import DLR_FIELDS, DeliveryState
 from ..forms.client_credentials import FIELDS as OAUTH_FIELDS
 from ..forms.setup import FORMS
+from ..inbound import INBOUND_FIELDS
 from ..models import RESPONSE_FIELDS, Provider, TestSend
 from ..outbound.outcomes import Category
 from ..outbound.rendering import (
@@ -31,8 +33,13 @@ from ..outbound.rendering import (
 )
 from .actions import PermittedActionsOnly
 from .health import HealthActions
-from .preview import preview_response, propose_mapping_response
+from .preview import (
+    preview_response,
+    propose_inbound_mapping_response,
+    propose_mapping_response,
+)
 from .send_test_sms import send_test_page, test_status, use_message_id
+from .transfer import ProviderTransfer
 
 SCREEN_FIELDSETS = {
     Provider.SetupScreen.CLEVERTAP: [
@@ -103,6 +110,20 @@ DLR_FIELDSET = (
         "fields": list(DLR_FIELDS),
     },
 )
+INBOUND_FIELDSET = (
+    "Inbound replies",
+    {
+        "classes": ["collapse"],
+        "description": "Replies to your senders' numbers (STOP, START, …) come to "
+        "the inbound URL, or to the callback URL when the provider has one URL for "
+        "everything: a callback with the sender's number and text fields below is "
+        "a reply, not a delivery report. 8x8's inbound webhook and CleverTap's "
+        "replied events are understood as they are. For other providers, paste a "
+        "sample reply and press Map automatically. Keywords and auto-replies are "
+        "set per sender.",
+        "fields": ["inbound_url_display", *INBOUND_FIELDS],
+    },
+)
 RESPONSE_FIELDSET = (
     "Response handling",
     {
@@ -157,22 +178,36 @@ def rows_table(rows: Any) -> str:
 
 
 @admin.register(Provider)
-class ProviderAdmin(HealthActions, PermittedActionsOnly):
+class ProviderAdmin(
+    AuditHistory, ProviderTransfer, HealthActions, PermittedActionsOnly
+):
+    # Health next to the name: it is what an operator looks for when sending
+    # stalls, and the last columns are off-screen on a laptop.
     list_display = [
         "nickname",
+        "health_display",
         "setup_screen",
         "method",
         "endpoint_host",
         "senders_display",
         "last_test_display",
-        "health_display",
         "is_active",
     ]
     list_filter = ["setup_screen", "is_active", "method"]
-    actions = ["rotate_callback_urls", "pause_providers", "resume_providers"]
+    actions = [
+        "rotate_callback_urls",
+        "pause_providers",
+        "resume_providers",
+        "export_providers",
+    ]
     search_fields = ["nickname", "endpoint"]
-    readonly_fields = ["callback_url_display", *VIEW_ONLY_FIELDS.values()]
+    readonly_fields = [
+        "callback_url_display",
+        "inbound_url_display",
+        *VIEW_ONLY_FIELDS.values(),
+    ]
     view_on_site = False
+    audit_related = ("senders",)
 
     def get_queryset(self, request: HttpRequest):
         latest = TestSend.objects.filter(provider=OuterRef("pk")).order_by(
@@ -211,6 +246,7 @@ class ProviderAdmin(HealthActions, PermittedActionsOnly):
         fieldsets = [
             *SCREEN_FIELDSETS[self.screen_for(request, obj)],
             DLR_FIELDSET,
+            INBOUND_FIELDSET,
             RESPONSE_FIELDSET,
         ]
         if obj is None or self.has_change_permission(request, obj):
@@ -296,7 +332,8 @@ class ProviderAdmin(HealthActions, PermittedActionsOnly):
     def rotate_callback_urls(self, request: HttpRequest, queryset) -> None:
         now = timezone.now()
         for provider in queryset:
-            provider.rotate_callback_token(now=now)
+            with audit.action("Rotated the callback URL", provider):
+                provider.rotate_callback_token(now=now)
         hours = settings.DLR_TOKEN_GRACE_HOURS
         self.message_user(
             request,
@@ -323,6 +360,11 @@ class ProviderAdmin(HealthActions, PermittedActionsOnly):
                 "propose-mapping/",
                 self.admin_site.admin_view(self.propose_mapping_view),
                 name="providers_provider_propose_mapping",
+            ),
+            path(
+                "propose-inbound-mapping/",
+                self.admin_site.admin_view(self.propose_inbound_mapping_view),
+                name="providers_provider_propose_inbound_mapping",
             ),
             path(
                 "<int:object_id>/send-test/",
@@ -379,6 +421,15 @@ class ProviderAdmin(HealthActions, PermittedActionsOnly):
         )
         return JsonResponse({"ok": True, "format": kind, "mapping": None, "note": note})
 
+    def propose_inbound_mapping_view(self, request: HttpRequest) -> HttpResponse:
+        if request.method != "POST":
+            return JsonResponse({"error": "POST a sample reply."}, status=405)
+        if not (
+            self.has_add_permission(request) or self.has_change_permission(request)
+        ):
+            raise PermissionDenied
+        return propose_inbound_mapping_response(request.POST.get("sample", ""))
+
     def send_test_view(self, request: HttpRequest, object_id: int) -> HttpResponse:
         provider = get_object_or_404(Provider, pk=object_id)
         if not self.has_send_test_permission(request):
@@ -426,6 +477,18 @@ class ProviderAdmin(HealthActions, PermittedActionsOnly):
             ' data-copy="#callback-url">'
             "Copy</button>",
             obj.callback_url,
+        )
+
+    @admin.display(description="Inbound URL")
+    def inbound_url_display(self, obj: Provider | None) -> str:
+        if obj is None or obj.pk is None:
+            return "Generated when you save."
+        return format_html(
+            '<code id="inbound-url">{}</code> '
+            '<button type="button" class="button copy-button"'
+            ' data-copy="#inbound-url">'
+            "Copy</button>",
+            obj.inbound_url,
         )
 
     @admin.display(description="Last test", ordering="last_test_at")

@@ -15,11 +15,19 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html_join
+from django.utils.http import urlencode
 
 from .. import phones, route_test
-from ..models import TestSend
-from ..routes import FALLBACK_CHOICES, Route, RouteStep, parse_countries
+from ..audit.history import AuditHistory
+from ..routes import (
+    FALLBACK_CHOICES,
+    Route,
+    RouteStep,
+    default_fallback,
+    parse_countries,
+)
 from .actions import PermittedActionsOnly
+from .senders import LenientAutocompleteFields
 
 
 class RouteForm(forms.ModelForm):
@@ -28,6 +36,7 @@ class RouteForm(forms.ModelForm):
         choices=FALLBACK_CHOICES,
         widget=forms.CheckboxSelectMultiple,
         required=False,
+        initial=default_fallback,
         help_text=Route._meta.get_field("fallback_on").help_text,
     )
 
@@ -77,7 +86,7 @@ class StepFormSet(BaseInlineFormSet):
                 seen[key] = number
 
 
-class RouteStepInline(admin.TabularInline):
+class RouteStepInline(LenientAutocompleteFields, admin.TabularInline):
     model = RouteStep
     formset = StepFormSet
     fields = ["position", "sender", "countries"]
@@ -87,7 +96,8 @@ class RouteStepInline(admin.TabularInline):
 
 
 @admin.register(Route)
-class RouteAdmin(PermittedActionsOnly):
+class RouteAdmin(AuditHistory, PermittedActionsOnly):
+    audit_related = ("steps",)
     form = RouteForm
     inlines = [RouteStepInline]
     list_display = ["name", "providers_display", "attempts_per_provider"]
@@ -135,20 +145,29 @@ class RouteAdmin(PermittedActionsOnly):
             plan = route.plan()
             to, now = form.cleaned_data["e164"], timezone.now()
             if request.method == "POST":
-                result = route_test.run(
-                    plan,
-                    to=to,
-                    text=form.cleaned_data["message"],
-                    now=now,
-                    user=request.user,
-                    force_fallback=form.cleaned_data["force_fallback"],
-                )
-                # Reloading the result shows it again and never sends again.
-                tests = ",".join(str(t.pk) for t in result.attempts)
-                query = f"number={to}&country={form.cleaned_data['country']}"
-                return redirect(f"{request.path}?{query}&tests={tests}")
-            result = route_test.explain(plan, to, now=now)
-            shown_tests(result, request.GET.get("tests", ""))
+                try:
+                    sent = route_test.run(
+                        plan,
+                        to=to,
+                        text=form.cleaned_data["message"],
+                        now=now,
+                        user=request.user,
+                        force_fallback=form.cleaned_data["force_fallback"],
+                    )
+                except route_test.CannotForce as err:
+                    form.add_error("force_fallback", str(err))
+                    result = route_test.explain(plan, to, now=now)
+                else:
+                    # Reloading the result shows it again and never sends again.
+                    query = {
+                        "number": to,
+                        "country": form.cleaned_data["country"],
+                        **sent.query(),
+                    }
+                    return redirect(f"{request.path}?{urlencode(query)}")
+            else:
+                result = route_test.explain(plan, to, now=now)
+                route_test.shown(result, request.GET)
         context = {
             **self.admin_site.each_context(request),
             "opts": self.opts,
@@ -163,18 +182,6 @@ class RouteAdmin(PermittedActionsOnly):
 
 def may_test(request: HttpRequest) -> bool:
     return request.user.has_perm("providers.send_test_sms")
-
-
-def shown_tests(result: route_test.RouteTest, listed: str) -> None:
-    """Put the test sends of an earlier run back on the hops they went to."""
-    ids = [int(part) for part in listed.split(",") if part.isdigit()][:20]
-    tests = TestSend.objects.filter(pk__in=ids, to=result.number)
-    by_sender = {test.sender_id: test for test in tests}
-    for hop in result.hops:
-        hop.test = by_sender.get(hop.sender.pk)
-        if hop.test is not None:
-            result.attempts.append(hop.test)
-            hop.note = "Accepted." if hop.test.succeeded else "Failed."
 
 
 class RouteTestForm(forms.Form):
@@ -199,8 +206,13 @@ class RouteTestForm(forms.Form):
         help_text="Skip the first provider, to test the one after it.",
     )
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
+    def __init__(self, data=None, *args: Any, **kwargs: Any) -> None:
+        if data is not None and "message" not in data:
+            # A result page's address carries the number, not the text: the
+            # box shows the default text again rather than an empty one.
+            data = data.copy()
+            data["message"] = self.base_fields["message"].initial
+        super().__init__(data, *args, **kwargs)
         self.fields["country"].choices = phones.country_choices()
 
     def clean(self) -> dict[str, Any]:

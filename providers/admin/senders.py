@@ -6,12 +6,14 @@ import re
 from typing import Any
 
 from django.contrib import admin, messages
+from django.contrib.admin.options import BaseModelAdmin
 from django.contrib.admin.widgets import AutocompleteSelect
 from django.db import models
 from django.forms import BaseModelFormSet, ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 
+from ..audit.history import AuditHistory
 from ..forms.sender import SenderForm
 from ..models import Sender
 from .actions import PermittedActionsOnly
@@ -51,6 +53,18 @@ class LenientAutocompleteSelect(AutocompleteSelect):
         return super().optgroups(name, [v for v in value if holds(target, v)], attrs)
 
 
+class LenientAutocompleteFields(BaseModelAdmin):
+    """Mixed into a model admin or an inline: its autocomplete fields use
+    LenientAutocompleteSelect."""
+
+    def formfield_for_foreignkey(self, db_field, request: HttpRequest, **kwargs: Any):
+        if db_field.name in self.autocomplete_fields:
+            using = kwargs.get("using")
+            widget = LenientAutocompleteSelect(db_field, self.admin_site, using=using)
+            kwargs["widget"] = widget
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+
 def holds(field: models.Field, value: str) -> bool:
     try:
         field.run_validators(field.to_python(value))  # its type, then its range
@@ -60,7 +74,7 @@ def holds(field: models.Field, value: str) -> bool:
 
 
 @admin.register(Sender)
-class SenderAdmin(PermittedActionsOnly):
+class SenderAdmin(AuditHistory, LenientAutocompleteFields, PermittedActionsOnly):
     form = SenderForm
     list_display = ["name", "provider", "sender_id", "sender_type", "is_default"]
     list_editable = ["is_default"]
@@ -68,13 +82,32 @@ class SenderAdmin(PermittedActionsOnly):
     search_fields = ["name", "sender_id", "provider__nickname"]
     list_select_related = ["provider"]
     autocomplete_fields = ["provider"]
-
-    def formfield_for_foreignkey(self, db_field, request: HttpRequest, **kwargs: Any):
-        if db_field.name in self.autocomplete_fields:
-            using = kwargs.get("using")
-            widget = LenientAutocompleteSelect(db_field, self.admin_site, using=using)
-            kwargs["widget"] = widget
-        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+    fieldsets = [
+        (
+            None,
+            {"fields": ["provider", "name", "sender_id", "sender_type", "is_default"]},
+        ),
+        (
+            "Quiet hours",
+            {"fields": ["quiet_hours_start", "quiet_hours_end", "time_zone"]},
+        ),
+        (
+            "Replies",
+            {
+                "description": "What a reply to this sender's number does. The "
+                "whole reply must be the keyword; letter case, spaces and "
+                "punctuation around it do not matter. Opt-outs hold for every "
+                "promotional sender. An auto-reply is sent at most "
+                "INBOUND_AUTO_REPLIES_PER_DAY times a day to one number.",
+                "fields": [
+                    "opt_out_keywords",
+                    "opt_out_reply",
+                    "opt_in_keywords",
+                    "opt_in_reply",
+                ],
+            },
+        ),
+    ]
 
     def get_changelist_formset(self, request: HttpRequest, **kwargs: Any):
         kwargs["formset"] = SenderChangeListFormSet

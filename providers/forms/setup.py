@@ -9,7 +9,9 @@ from django.db import transaction
 from django.forms.models import construct_instance
 
 from .. import validators
+from ..audit.rows import ProviderSave
 from ..dlr import DLR_FIELDS, DeliveryState
+from ..inbound import INBOUND_FIELDS, INBOUND_PATH_FIELDS
 from ..models import (
     RESPONSE_FIELDS,
     Header,
@@ -191,6 +193,7 @@ class ProviderForm(ClientCredentialsMixin, PasteSafetyMixin, forms.ModelForm):
             *RESPONSE_FIELDS,
             "is_active",
             *DLR_FIELDS,
+            *INBOUND_FIELDS,
         ]
         field_classes = {"dlr_status_values": StatusValuesField}
         widgets = {
@@ -198,6 +201,9 @@ class ProviderForm(ClientCredentialsMixin, PasteSafetyMixin, forms.ModelForm):
                 attrs={"rows": 2, "cols": 60, "autocomplete": "off"}
             ),
             "dlr_sample": forms.Textarea(
+                attrs={"rows": 6, "cols": 80, "spellcheck": "false", "class": "mono"}
+            ),
+            "inbound_sample": forms.Textarea(
                 attrs={"rows": 6, "cols": 80, "spellcheck": "false", "class": "mono"}
             ),
             "preset": forms.HiddenInput,
@@ -342,6 +348,7 @@ class ProviderForm(ClientCredentialsMixin, PasteSafetyMixin, forms.ModelForm):
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean()
         self._check_request_shape(cleaned)
+        self._check_inbound_mapping(cleaned)
         self.check_guide_text(cleaned)
         self.check_credentials(cleaned)
         self.check_sender_rules(cleaned)
@@ -426,6 +433,27 @@ class ProviderForm(ClientCredentialsMixin, PasteSafetyMixin, forms.ModelForm):
                     "Enter the payload sent with each request.", code="required"
                 ),
             )
+
+    def _check_inbound_mapping(self, cleaned: dict[str, Any]) -> None:
+        # Only the two together tell a reply from a delivery report.
+        paths = {name: cleaned.get(name, "").strip() for name in INBOUND_PATH_FIELDS}
+        if not any(paths.values()):
+            return
+        for name, what in (
+            ("inbound_from_path", "the sender's number, e.g. From"),
+            ("inbound_text_path", "the text, e.g. Body"),
+        ):
+            if not paths[name]:
+                self.add_error(
+                    name,
+                    ValidationError(
+                        "Replies are read only with both the sender's number and the "
+                        "text field: enter where the reply carries %(what)s, or clear "
+                        "the other inbound fields.",
+                        code="inbound_field_required",
+                        params={"what": what},
+                    ),
+                )
 
     def _check_placeholders(self, compiled: CompiledRequest) -> None:
         where = "payload" if compiled.spec.method == "POST" else "endpoint"
@@ -531,6 +559,10 @@ class ProviderForm(ClientCredentialsMixin, PasteSafetyMixin, forms.ModelForm):
                 )
                 for i, r in enumerate(self.cleaned_data[name])
             )
+        # bulk_create sends no signals: the rows' changes join the provider's entry.
+        self.audit_save.rows_saved(
+            {name: self.cleaned_data[name] for name, _ in self.row_models()}
+        )
 
     def _save_sender(self) -> None:
         data = self.cleaned_data
@@ -543,6 +575,7 @@ class ProviderForm(ClientCredentialsMixin, PasteSafetyMixin, forms.ModelForm):
 
     def save(self, commit: bool = True) -> Provider:
         self.instance.setup_screen = self.screen
+        self.audit_save = ProviderSave(self.instance)
         return super().save(commit)
 
 

@@ -465,18 +465,17 @@
   });
 })();
 
-// "Map automatically": propose delivery-report fields from a pasted sample.
+// "Map automatically": propose the fields of delivery reports, or of inbound
+// replies, from a pasted sample.
 (function () {
   "use strict";
-  document.addEventListener("DOMContentLoaded", function () {
-    const sample = document.getElementById("id_dlr_sample");
-    const form = document.getElementById("provider_form");
-    const endpoint = document.getElementById("propose-mapping-url");
-    if (!sample || !form || !endpoint) return;
+
+  // A button after the sample that posts it (with `extra` fields as they stand in
+  // the form) and fills in what comes back; `describe` words the note.
+  function initMapButton(form, sample, endpoint, extra, describe) {
     const button = document.createElement("button");
     button.type = "button";
     button.className = "button";
-    button.id = "map-automatically";
     button.textContent = "Map automatically";
     const note = document.createElement("div");
     note.className = "help";
@@ -486,9 +485,7 @@
     button.addEventListener("click", function () {
       const body = new FormData();
       body.append("sample", sample.value);
-      // As they stand in the form, not as last saved: the answer says whether
-      // they capture the id the sample's format correlates on.
-      ["payload", "message_id_path"].forEach(function (name) {
+      extra.forEach(function (name) {
         const field = form.querySelector("[name=" + name + "]");
         if (field) body.append(name, field.value);
       });
@@ -499,8 +496,7 @@
         .then(function (data) {
           if (!data.ok) { note.textContent = data.error; return; }
           if (!data.mapping) {
-            note.textContent = "This is " + (data.format === "8x8" ? "8x8's" : "CleverTap's") +
-              " own format: it is understood without a mapping. " + (data.note || "");
+            note.textContent = describe(data);
             note.classList.toggle("errornote", (data.note || "").indexOf("Warning:") !== -1);
             return;
           }
@@ -508,9 +504,44 @@
             const field = document.getElementById("id_" + name);
             if (field) field.value = value;
           });
-          note.textContent = "Proposed a mapping: check the fields below. The sample's status “" +
-            data.sample_status + "” reads as " + (data.sample_state || "nothing yet — add it to the values") + ".";
+          note.textContent = describe(data);
         });
     });
+    return button;
+  }
+
+  function describeReports(data) {
+    if (!data.mapping) {
+      return "This is " + (data.format === "8x8" ? "8x8's" : "CleverTap's") +
+        " own format: it is understood without a mapping. " + (data.note || "");
+    }
+    return "Proposed a mapping: check the fields below. The sample's status “" +
+      data.sample_status + "” reads as " + (data.sample_state || "nothing yet — add it to the values") + ".";
+  }
+
+  function describeReplies(data) {
+    if (!data.mapping) return data.note;
+    const more = data.replies > 1 ? " (and " + (data.replies - 1) + " more in the sample)" : "";
+    return "Proposed a mapping: check the fields below. The sample reads as a reply from " +
+      data.sample.from + " saying “" + data.sample.text + "”" + more + ".";
+  }
+
+  document.addEventListener("DOMContentLoaded", function () {
+    const form = document.getElementById("provider_form");
+    if (!form) return;
+    const reports = document.getElementById("id_dlr_sample");
+    const reportsUrl = document.getElementById("propose-mapping-url");
+    if (reports && reportsUrl) {
+      // As they stand in the form, not as last saved: the answer says whether
+      // they capture the id the sample's format correlates on.
+      const button = initMapButton(form, reports, reportsUrl, ["payload", "message_id_path"], describeReports);
+      button.id = "map-automatically";
+    }
+    const replies = document.getElementById("id_inbound_sample");
+    const repliesUrl = document.getElementById("propose-inbound-mapping-url");
+    if (replies && repliesUrl) {
+      const button = initMapButton(form, replies, repliesUrl, [], describeReplies);
+      button.id = "map-inbound-automatically";
+    }
   });
 })();

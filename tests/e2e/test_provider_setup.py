@@ -121,7 +121,7 @@ def test_clevertap_preset_is_completed_previewed_and_saved(
     expect(page.locator(".messagelist .success")).to_contain_text("8x8 e2e")
     provider = Provider.objects.get(nickname="8x8 e2e")
     expect(page.locator("#callback-url")).to_have_text(provider.callback_url)
-    expect(page.locator("button.copy-button")).to_have_text("Copy")
+    expect(page.locator("[data-copy='#callback-url']")).to_have_text("Copy")
     api_key_input = page.locator("input[name=variables-value]").nth(1)
     expect(api_key_input).to_have_value("")
     expect(api_key_input).to_have_attribute(
@@ -146,7 +146,8 @@ def test_copy_button_puts_the_callback_url_on_the_clipboard(
     context.grant_permissions(["clipboard-read", "clipboard-write"])
     admin_page.goto(f"/admin/providers/provider/{provider.pk}/change/")
 
-    copy = admin_page.locator("button.copy-button")
+    # The callback URL's button; the inbound URL has one of its own.
+    copy = admin_page.locator("button.copy-button[data-copy='#callback-url']")
     expect(copy).to_have_text("Copy")
     copy.click()
 

@@ -236,7 +236,7 @@ def test_it_reads_clevertaps_failed_event_with_code_and_description() -> None:
     ]
 
 
-def test_it_carries_a_reply_as_an_event_with_its_text() -> None:
+def test_it_carries_a_reply_as_an_event_with_its_text_and_our_number() -> None:
     (update,) = updates("clevertap_replied.json")
 
     assert update == StatusUpdate(
@@ -245,6 +245,7 @@ def test_it_carries_a_reply_as_an_event_with_its_text() -> None:
         raw_status="replied",
         event="replied",
         text="STOP",
+        to_phone="5555",
     )
 
 

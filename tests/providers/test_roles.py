@@ -99,6 +99,32 @@ def test_it_lets_marketing_only_view() -> None:
     assert not granted & (EDIT | {"providers.send_test_sms"})
 
 
+ROUTE_EDIT = {
+    "providers.add_route",
+    "providers.change_route",
+    "providers.delete_route",
+}
+PAUSE = "providers.pause_provider"
+
+
+def test_it_lets_onboarding_staff_edit_routes_and_pause_providers() -> None:
+    assert permissions(ONBOARDING) >= ROUTE_EDIT | {"providers.view_route", PAUSE}
+
+
+def test_it_lets_support_view_routes_and_pause_providers_but_not_edit_routes() -> None:
+    granted = permissions(SUPPORT)
+
+    assert granted >= {"providers.view_route", PAUSE}
+    assert not granted & ROUTE_EDIT
+
+
+def test_it_lets_marketing_view_routes_only() -> None:
+    granted = permissions(MARKETING)
+
+    assert "providers.view_route" in granted
+    assert not granted & (ROUTE_EDIT | {PAUSE})
+
+
 # --- Support -----------------------------------------------------------------------
 
 

@@ -85,7 +85,7 @@ def test_a_number_tries_its_countrys_providers_then_the_default_ones_each_once()
     assert plan.lead == world
     assert plan.next_hop("+919812345678", 0) == (1, world)
     assert plan.next_hop("+919812345678", 2) is None
-    assert "IN number" in plan.why("+919812345678")
+    assert "a number in India (IN, +91)" in plan.why("+919812345678")
     assert "default" in plan.why("+6591234567")
 
 
