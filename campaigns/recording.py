@@ -22,6 +22,7 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import F
 
+from ops import latency
 from providers.outbound.outcomes import Category
 from providers.outbound.pipeline import Outcome
 
@@ -58,10 +59,12 @@ def record(
     whole_claim: bool,
     now: datetime,
     hand_on: HandOn | None = None,
+    timings: tuple[int, latency.Buckets] | None = None,
 ) -> list[float]:
     """What became of each claimed message, in one transaction; return the
     retry delays to schedule. On a route, `hand_on` first moves to the next
-    provider the failed messages it should (campaigns/fallback.py)."""
+    provider the failed messages it should (campaigns/fallback.py). `timings`,
+    (provider id, buckets), adds the requests' latencies to its histogram."""
     pairs = list(pairs)
     delays: list[float] = []
     delta: Counter = Counter()
@@ -92,6 +95,8 @@ def record(
                 delays += mark_failed(messages, outcome, now=now, delta=delta)
         first = pairs[0][0]
         counts.add(first.campaign_id, delta, sender_id=first.sender_id)
+        if timings:
+            latency.add(*timings)
     return delays
 
 

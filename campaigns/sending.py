@@ -26,6 +26,8 @@ from django.db import connection, transaction
 from django.db.models import Q, Subquery
 from django.utils import timezone
 
+from config.logs import bound
+from ops import latency
 from providers import health
 from providers.forms.placeholder_values import described
 from providers.message_templates import Mismatch
@@ -293,7 +295,12 @@ def start(*, campaign_id: int, now: datetime | None = None) -> int:
         return launch(campaign=campaign, now=now)
     except LaunchError as err:
         # Stays scheduled, with the reason on its page; the sweeper tries again.
-        logger.warning("scheduled campaign %s cannot start: %s", campaign_id, err)
+        logger.warning(
+            "scheduled campaign %s cannot start: %s",
+            campaign_id,
+            err,
+            extra={"campaign_id": campaign_id},
+        )
         Campaign.objects.filter(
             pk=campaign_id, status=Campaign.Status.SCHEDULED
         ).update(launch_problem=str(err)[:500])
@@ -481,6 +488,7 @@ def send_claimed(
     else:
         groups, threads = [[m] for m in messages], settings.SEND_CONCURRENCY
     lease = Lease(messages[0].claim)
+    timings = latency.Pending(provider.pk)
     delays: list[float] = []
     sent: set[int] = set()
     for returned in as_they_return(
@@ -504,7 +512,11 @@ def send_claimed(
             for pair in zip(group, outcomes, strict=True)
         ]
         whole = whole_claim and len(pairs) == len(messages)
-        delays += record(pairs, whole_claim=whole, now=now, hand_on=hand_on)
+        timings.saw(outcomes[0] for _, outcomes in returned if outcomes)
+        delays += record(
+            pairs, whole_claim=whole, now=now, hand_on=hand_on, timings=timings.due()
+        )
+    latency.add(*timings.take())
     if watch.tripped:
         # The breaker opened mid-claim: what was not sent yet goes to the
         # route's next provider, or waits out the cool-down.
@@ -570,20 +582,22 @@ def send_group(outbound: Outbound, group: Sequence[Claimed]) -> list[Outcome]:
     throttle.acquire(
         provider_id=provider.pk, count=len(group), per_second=provider.rate_limit
     )
-    return outbound.send(
-        [
-            Outgoing(
-                to=m.to,
-                body=m.body,
-                message_id=m.message_id,
-                campaign_id=str(m.campaign_id),
-                template_id=m.placeholders.get("TemplateID", ""),
-                template_variables=m.placeholders.get("TemplateVariables", ""),
-                extra=m.placeholders,
-            )
-            for m in group
-        ]
-    )
+    outgoing = [
+        Outgoing(
+            to=m.to,
+            body=m.body,
+            message_id=m.message_id,
+            campaign_id=str(m.campaign_id),
+            template_id=m.placeholders.get("TemplateID", ""),
+            template_variables=m.placeholders.get("TemplateVariables", ""),
+            extra=m.placeholders,
+        )
+        for m in group
+    ]
+    # The transport's log line says which campaign (and message) it sent.
+    single = group[0].message_id if len(group) == 1 else None
+    with bound(campaign_id=group[0].campaign_id, message_id=single):
+        return outbound.send(outgoing)
 
 
 def finish_if_done(campaign_id: int) -> bool:

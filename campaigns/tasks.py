@@ -8,6 +8,8 @@ import logging
 from celery import shared_task
 from kombu.exceptions import OperationalError
 
+from config.logs import bound
+
 logger = logging.getLogger(__name__)
 
 
@@ -15,14 +17,16 @@ logger = logging.getLogger(__name__)
 def send_chunk(campaign_id: int) -> int:
     from .sending import work
 
-    return work(campaign_id=campaign_id)
+    with bound(campaign_id=campaign_id):
+        return work(campaign_id=campaign_id)
 
 
 @shared_task(ignore_result=True)
 def start_campaign(campaign_id: int) -> int:
     from .sending import start
 
-    return start(campaign_id=campaign_id)
+    with bound(campaign_id=campaign_id):
+        return start(campaign_id=campaign_id)
 
 
 @shared_task(ignore_result=True)
@@ -87,6 +91,8 @@ def publish(task, object_id: int, *, what: str = "campaign", **options) -> bool:
             error,
             what,
             object_id,
+            # A campaign's id in the log line's own field (config/logs.py).
+            extra={"campaign_id": object_id} if what == "campaign" else {},
         )
         return False
     return True

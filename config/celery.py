@@ -4,7 +4,16 @@ import logging
 import os
 
 from celery import Celery
-from celery.signals import beat_init, worker_ready
+from celery.signals import (
+    after_setup_logger,
+    after_setup_task_logger,
+    beat_init,
+    task_postrun,
+    task_prerun,
+    worker_ready,
+)
+
+from . import logs
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
@@ -59,3 +68,39 @@ def apply_delivery_reports(**kwargs) -> None:
     from campaigns.dlr.applying import Applier
 
     Applier().start()
+
+
+@worker_ready.connect
+def keep_heartbeat(sender, **kwargs) -> None:
+    """The worker's heartbeat, which /healthz reads (ops/heartbeat.py), under
+    its node name (-n w1@%h)."""
+    from ops.heartbeat import Heartbeat
+
+    Heartbeat(sender.hostname).start()
+
+
+@after_setup_logger.connect
+@after_setup_task_logger.connect
+def json_logs(logger=None, **kwargs) -> None:
+    """Celery sets up its own handlers (the worker's and beat's log); with
+    LOG_FORMAT=json they write what Django's do."""
+    from django.conf import settings
+
+    if logger is not None and settings.LOG_FORMAT == "json":
+        logs.to_json(logger)
+
+
+_task_context: dict[str, list] = {}
+
+
+@task_prerun.connect
+def bind_task(task_id=None, task=None, **kwargs) -> None:
+    """Every line a task logs names it and its id."""
+    _task_context[task_id] = logs.bind(task=task.name, task_id=task_id)
+
+
+@task_postrun.connect
+def unbind_task(task_id=None, **kwargs) -> None:
+    tokens = _task_context.pop(task_id, None)
+    if tokens:
+        logs.unbind(tokens)

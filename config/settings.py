@@ -7,6 +7,10 @@ import tempfile
 from pathlib import Path
 
 import environ
+from django.core.exceptions import ImproperlyConfigured
+
+from . import sentry
+from .logs import settings_logging
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -32,11 +36,17 @@ INSTALLED_APPS = [
     "auditlog",
     "providers",
     "campaigns",
+    "ops",
 ]
 
 MIDDLEWARE = [
-    # First, so that even a redirect or a refusal from the others carries it.
+    # First, so that every line logged while a request is answered carries its id.
+    "config.logs.RequestIdMiddleware",
+    # Next, so that even a redirect or a refusal from the others carries it.
     "config.content_security.ContentSecurityPolicyMiddleware",
+    # /healthz and /metrics, answered before the host check and the HTTPS
+    # redirect: a load balancer or Prometheus asks by IP address, over HTTP.
+    "ops.middleware.ProbeMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -113,7 +123,7 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
-STATIC_ROOT = BASE_DIR / "var" / "static"
+STATIC_ROOT = Path(env("STATIC_ROOT", default=str(BASE_DIR / "var" / "static")))
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
@@ -304,13 +314,30 @@ PROVIDER_PAUSED_RECHECK_SECONDS = env.float(
 # is not Redis (see campaigns/throttle.py).
 SEND_RATE_DIR = env("SEND_RATE_DIR", default=str(BASE_DIR / "var" / "rate"))
 
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
-    "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
-    # urllib3 logs each request line at DEBUG, query string and all, and a
-    # provider's secret URL parameter travels there: even LOG_LEVEL=DEBUG must
-    # not write it out.
-    "loggers": {"urllib3": {"level": "WARNING"}},
-}
+# Health and metrics (ops/): /healthz answers 503 when the freshest worker
+# heartbeat is older than HEALTH_WORKER_MAX_AGE_SECONDS or the oldest waiting
+# delivery report older than HEALTH_DLR_MAX_AGE_SECONDS; each check of the
+# database and the broker gives up after HEALTH_TIMEOUT_SECONDS. /metrics is
+# served only with a METRICS_TOKEN (several, comma-separated, for rotation).
+HEALTH_TIMEOUT_SECONDS = env.float("HEALTH_TIMEOUT_SECONDS", default=2.0)
+HEALTH_HEARTBEAT_SECONDS = env.float("HEALTH_HEARTBEAT_SECONDS", default=10.0)
+HEALTH_WORKER_MAX_AGE_SECONDS = env.float("HEALTH_WORKER_MAX_AGE_SECONDS", default=60.0)
+HEALTH_DLR_MAX_AGE_SECONDS = env.float("HEALTH_DLR_MAX_AGE_SECONDS", default=120.0)
+METRICS_TOKENS = env.list("METRICS_TOKEN", default=[])
+
+# Logs: plain lines, or one JSON object per line with the request, campaign,
+# message and task they are about (config/logs.py).
+LOG_FORMAT = env("LOG_FORMAT", default="text")
+if LOG_FORMAT not in ("text", "json"):
+    raise ImproperlyConfigured(f"LOG_FORMAT is {LOG_FORMAT!r}: use text or json.")
+LOGGING = settings_logging(
+    level=env("LOG_LEVEL", default="INFO"), log_format=LOG_FORMAT
+)
+
+SENTRY_DSN = env("SENTRY_DSN", default="")
+if SENTRY_DSN:
+    sentry.start(
+        dsn=SENTRY_DSN,
+        environment=env("SENTRY_ENVIRONMENT", default=""),
+        traces_sample_rate=env.float("SENTRY_TRACES_SAMPLE_RATE", default=0.0),
+    )
