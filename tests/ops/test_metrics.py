@@ -186,7 +186,10 @@ def test_queued_messages_and_waiting_tasks_are_counted(
         broker_url="filesystem://",
         broker_transport_options=settings.CELERY_BROKER_TRANSPORT_OPTIONS,
     )
+    # The connections and producers made for the old broker are let go too,
+    # or the launch publishes to the folders an earlier test's app used.
     app._pool = None
+    app.amqp._producer_pool = None
     try:
         campaign = campaign_to(numbers(25))
         campaign.sender = connect("http://127.0.0.1:9/send")
@@ -201,6 +204,7 @@ def test_queued_messages_and_waiting_tasks_are_counted(
     finally:
         app.conf.update(saved)
         app._pool = None
+        app.amqp._producer_pool = None
 
     assert messages_in_metrics(scraped) == {
         ("", Status.QUEUED, ""): 22,
