@@ -265,6 +265,15 @@ def connect(
     )
 
 
+def route_sender(url: str, nickname: str) -> Sender:
+    """A provider at `url` and a sender of it that is no type's default, as a
+    route names its senders."""
+    sender = connect(url, nickname=nickname)
+    Sender.objects.filter(pk=sender.pk).update(is_default=False)
+    sender.refresh_from_db()
+    return sender
+
+
 def campaign_to(
     audience: Sequence[str],
     *,

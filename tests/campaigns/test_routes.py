@@ -31,6 +31,7 @@ from .fake_provider import (
     fail,
     hang,
     numbers,
+    route_sender,
     script,
 )
 
@@ -38,14 +39,6 @@ Status = Message.Status
 INDIA = ["+919812345670", "+919812345671", "+919812345672"]
 SINGAPORE = numbers(3)
 UK = ["+447700900001", "+447700900002", "+447700900003"]
-
-
-def provider_sender(url: str, nickname: str) -> Sender:
-    sender = connect(url, nickname=nickname)
-    # connect() makes each sender its type's default; a route names them.
-    Sender.objects.filter(pk=sender.pk).update(is_default=False)
-    sender.refresh_from_db()
-    return sender
 
 
 def route_of(*steps: tuple[Sender, str], **fields) -> Route:
@@ -60,8 +53,8 @@ def route_of(*steps: tuple[Sender, str], **fields) -> Route:
 def first_then_second(first: FakeProvider, second: FakeProvider, **fields) -> Route:
     """A route to every country: the first fake provider, then the second."""
     return route_of(
-        (provider_sender(first.url, "First SMS"), ""),
-        (provider_sender(second.url, "Second SMS"), ""),
+        (route_sender(first.url, "First SMS"), ""),
+        (route_sender(second.url, "Second SMS"), ""),
         **fields,
     )
 
@@ -95,9 +88,9 @@ def finish(campaign: Campaign, *, after: float = 0.0, rounds: int = 10) -> None:
 def test_each_country_goes_to_its_own_provider_and_the_rest_to_the_default() -> None:
     with FakeProvider() as india, FakeProvider() as singapore, FakeProvider() as world:
         route = route_of(
-            (provider_sender(india.url, "India SMS"), "IN"),
-            (provider_sender(singapore.url, "Singapore SMS"), "+65"),
-            (provider_sender(world.url, "World SMS"), ""),
+            (route_sender(india.url, "India SMS"), "IN"),
+            (route_sender(singapore.url, "Singapore SMS"), "+65"),
+            (route_sender(world.url, "World SMS"), ""),
         )
         campaign = routed_campaign(route, [*INDIA, *SINGAPORE, *UK])
 
@@ -121,7 +114,7 @@ def test_each_country_goes_to_its_own_provider_and_the_rest_to_the_default() -> 
 def test_a_launch_refuses_a_number_the_route_has_no_provider_for(
     fake_provider,
 ) -> None:
-    route = route_of((provider_sender(fake_provider.url, "India SMS"), "IN"))
+    route = route_of((route_sender(fake_provider.url, "India SMS"), "IN"))
     campaign = routed_campaign(route, [INDIA[0], UK[0]])
 
     with pytest.raises(sending.LaunchError, match=r"no provider for \+447700900001"):
@@ -386,8 +379,8 @@ def test_a_failed_probe_opens_the_breaker_again_and_only_one_worker_probes() -> 
 def test_a_paused_provider_is_skipped_by_a_route_and_holds_a_plain_campaign() -> None:
     with FakeProvider() as first, FakeProvider() as second:
         one, two = (
-            provider_sender(first.url, "First SMS"),
-            provider_sender(second.url, "Second SMS"),
+            route_sender(first.url, "First SMS"),
+            route_sender(second.url, "Second SMS"),
         )
         health.pause(one.provider_id, reason="Maintenance tonight.")
         route = route_of((one, ""), (two, ""))
@@ -419,8 +412,8 @@ def test_a_report_from_either_provider_applies_to_a_moved_message() -> None:
         FakeProvider(always(fail(500))) as first,
         FakeProvider() as second,
     ):
-        one = provider_sender(first.url, "First SMS")
-        two = provider_sender(second.url, "Second SMS")
+        one = route_sender(first.url, "First SMS")
+        two = route_sender(second.url, "Second SMS")
         route = route_of((one, ""), (two, ""), attempts_per_provider=1)
         campaign = routed_campaign(route, numbers(3))
         sending.launch(campaign=campaign)
@@ -461,8 +454,8 @@ def test_a_report_from_either_provider_applies_to_a_moved_message() -> None:
 def test_an_event_campaign_on_a_route_sends_each_event_by_its_country() -> None:
     with FakeProvider() as india, FakeProvider() as world:
         route = route_of(
-            (provider_sender(india.url, "India SMS"), "IN"),
-            (provider_sender(world.url, "World SMS"), ""),
+            (route_sender(india.url, "India SMS"), "IN"),
+            (route_sender(world.url, "World SMS"), ""),
         )
         campaign = Campaign.objects.create(
             name="OTP",
@@ -485,7 +478,7 @@ def test_an_event_campaign_on_a_route_sends_each_event_by_its_country() -> None:
 
 @pytest.mark.django_db
 def test_an_event_for_a_country_the_route_cannot_reach_sends_nothing() -> None:
-    route = route_of((provider_sender("http://127.0.0.1:9/send", "India SMS"), "IN"))
+    route = route_of((route_sender("http://127.0.0.1:9/send", "India SMS"), "IN"))
     Campaign.objects.create(
         name="OTP",
         kind=Campaign.Kind.EVENT,

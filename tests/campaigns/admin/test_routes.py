@@ -24,7 +24,7 @@ from providers.dlr import DeliveryState, StatusUpdate
 from providers.models import Sender
 from providers.routes import Route, RouteStep
 
-from ..fake_provider import campaign_to, connect, numbers
+from ..fake_provider import campaign_to, numbers, route_sender
 from .test_campaigns import add_form, form_errors
 
 pytestmark = pytest.mark.django_db
@@ -63,13 +63,6 @@ class Wire:
 def wire():
     with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
         yield Wire(mock)
-
-
-def route_sender(url: str, nickname: str) -> Sender:
-    sender = connect(url, nickname=nickname)
-    Sender.objects.filter(pk=sender.pk).update(is_default=False)
-    sender.refresh_from_db()
-    return sender
 
 
 @pytest.fixture

@@ -22,7 +22,7 @@ from providers.models import TestSend as SentTest
 from providers.outbound.outcomes import Category
 from providers.routes import DEFAULT_FALLBACK, Route, RouteStep
 
-from ...campaigns.fake_provider import connect
+from ...campaigns.fake_provider import route_sender
 
 pytestmark = pytest.mark.django_db
 
@@ -32,14 +32,6 @@ ADD_URL = reverse("admin:providers_route_add")
 ROUTES_URL = reverse("admin:providers_route_changelist")
 PROVIDERS_URL = reverse("admin:providers_provider_changelist")
 INDIAN_NUMBER = "+919812345670"
-
-
-def route_sender(url: str, nickname: str) -> Sender:
-    """A provider at `url` and a sender of it that is not a type's default."""
-    sender = connect(url, nickname=nickname)
-    Sender.objects.filter(pk=sender.pk).update(is_default=False)
-    sender.refresh_from_db()
-    return sender
 
 
 @pytest.fixture
