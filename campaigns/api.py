@@ -7,6 +7,7 @@ answer is JSON; every refusal is `{"error": "<reason>", ...}` with a 4xx status.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from datetime import datetime
 from functools import wraps
@@ -123,7 +124,8 @@ def events(request: HttpRequest) -> JsonResponse:
         # The messages and the answer kept for the key commit together.
         with transaction.atomic():
             response = queue_event(body, request.api_token)
-            idempotency.finish(found, status=response.status_code, body=response.data)
+            kept = json.loads(response.content)
+            idempotency.finish(found, status=response.status_code, body=kept)
     except BaseException:
         idempotency.abandon(found)
         raise
@@ -154,10 +156,7 @@ def queue_event(body: dict[str, Any], api_token: ApiToken) -> JsonResponse:
             segments=err.segments,
             limit=err.limit,
         ) from err
-    data = {"messages": [summary(m) for m in messages]}
-    response = JsonResponse(data, status=202)
-    response.data = data
-    return response
+    return JsonResponse({"messages": [summary(m) for m in messages]}, status=202)
 
 
 # An event is a name, a number and a few properties; nothing near this size.

@@ -12,7 +12,7 @@ from django.forms.models import BaseInlineFormSet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
-from django.urls import path, reverse
+from django.urls import path
 from django.utils import timezone
 from django.utils.html import format_html_join
 from django.utils.http import urlencode
@@ -228,7 +228,3 @@ class RouteTestForm(forms.Form):
     def clean_message(self) -> str:
         # Sending needs a text; showing the route does not.
         return self.cleaned_data["message"] or "This is a test message of the route."
-
-
-def route_test_url(route: Route) -> str:
-    return reverse("admin:providers_route_test", args=[route.pk])
